@@ -1,0 +1,1 @@
+"""Measurement side of the product: retrieval, alignment and content evaluations, baselines and benchmarks."""

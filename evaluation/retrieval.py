@@ -1,0 +1,107 @@
+"""The retrieval evaluation of paper section 4.1: model checkpoints (both reference encoders) and baselines
+scored on the same queries, by the metrics of evaluation.ranking."""
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.baselines import mash_features, mashability, random_scores
+from evaluation.ranking import Labels, evaluate_scores
+from evaluation.songs import EvalSong, QueryPair, as_stem_dicts, query_pairs
+from model.embed import Embedder
+from model.validate import build_retrieval_set
+
+log = logging.getLogger(__name__)
+
+MAX_RANDOM_CELLS = 5_000_000  # random baseline: draws x queries x references kept in memory at once
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the report: a name, its [Q, R] score matrix and the labels of its queries/references."""
+
+    name: str
+    scores: np.ndarray
+    labels: Labels
+
+
+def pair_labels(pairs: Sequence[QueryPair]) -> Labels:
+    """Labels of a retrieval set whose references are the queries' own stems, in the same order."""
+    songs = np.asarray([p.song_id for p in pairs])
+    insts = np.asarray([p.instrument for p in pairs])
+    return Labels(songs, insts, songs, insts, np.arange(len(pairs), dtype=np.int64))
+
+
+def checkpoint_label(path: str | Path | None, embedder: Embedder) -> str:
+    name = Path(path).name.removesuffix(".pt") if path is not None else "bundled"
+    return f"{name} [{embedder.cfg.name}]"
+
+
+def model_systems(embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str) -> list[System]:
+    """Queries from the predictor; references from the target encoder (via model.validate) and the context encoder."""
+    t0 = time.perf_counter()
+    rs = build_retrieval_set(embedder, as_stem_dicts(songs), reference="target")
+    labels = Labels.of(rs)
+    expected = pair_labels(pairs)
+    if not (np.array_equal(labels.ref_songs, expected.ref_songs)
+            and np.array_equal(labels.ref_instruments, expected.ref_instruments)):
+        raise RuntimeError("query pairs and model.validate's retrieval set disagree on the reference order")
+    context = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
+    log.info("%s: embedded %d queries and 2 x %d references in %.1f s", label, len(rs.truth), len(rs.refs),
+             time.perf_counter() - t0)
+    return [System(f"{label} · target", rs.queries @ rs.refs.T, labels),
+            System(f"{label} · context", rs.queries @ context.T, labels)]
+
+
+def baseline_systems(pairs: Sequence[QueryPair], sample_rate: int, seed: int = 0, mash: bool = True) -> list[System]:
+    """Random (averaged over several draws) and mashability, on the same queries as the model."""
+    labels = pair_labels(pairs)
+    n = len(pairs)
+    draws = int(max(1, min(50, MAX_RANDOM_CELLS // max(1, n * n))))
+    out = [System("random", random_scores(draws * n, n, seed), labels.tiled(draws))]
+    if mash:
+        feats_q = mash_features([p.mix for p in pairs], sample_rate)
+        feats_r = mash_features([p.stem for p in pairs], sample_rate)
+        out.append(System("mashability (AutoMashupper-style)", mashability(feats_q, feats_r), labels))
+    return out
+
+
+def evaluate_retrieval(
+    songs: Sequence[EvalSong],
+    checkpoints: Sequence[str | Path | None],
+    device: str = "auto",
+    batch_size: int = 16,
+    n_boot: int = 1000,
+    seed: int = 0,
+    baselines: bool = True,
+) -> dict[str, Any]:
+    """Runs every checkpoint and the baselines on `songs`; returns the report (see write_retrieval_report)."""
+    t0 = time.perf_counter()
+    pairs = query_pairs(songs)
+    if not pairs:
+        raise ValueError("no song has two or more non-silent stems: nothing to retrieve")
+    systems: list[System] = []
+    instruments: list[str] = []
+    sample_rate = 16_000
+    for path in checkpoints:
+        embedder = Embedder.from_checkpoint(path, device=device, batch_size=batch_size)
+        sample_rate = embedder.sample_rate
+        instruments = instruments or list(embedder.vocabulary.names)
+        systems += model_systems(embedder, songs, pairs, checkpoint_label(path, embedder))
+        del embedder
+    if baselines:
+        systems += baseline_systems(pairs, sample_rate, seed)
+    instruments = instruments or sorted({p.instrument for p in pairs})
+    results = {}
+    for system in systems:
+        results[system.name] = evaluate_scores(system.scores, system.labels, instruments, n_boot, seed)
+    return {
+        "songs": len({p.song_id for p in pairs}), "queries": len(pairs), "references": len(pairs),
+        "instruments": instruments, "bootstrap_resamples": n_boot, "systems": results,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }

@@ -1,0 +1,1 @@
+"""Catalogue indexer: stems to FAISS vectors, a frame store and SQL metadata; `indexer.catalog` is its read side."""

@@ -1,0 +1,246 @@
+"""Read side of the catalogue for the service: vector search, frame sequences and stem metadata.
+
+A `Catalogue` holds one published build (manifest + per-instrument FAISS indexes + memory-mapped frame
+packs) and a SQL engine; `reload()` swaps in a newer build atomically, so concurrent searches (FastAPI's
+thread pool) always see one consistent snapshot. Safe to share between threads.
+
+Instrument filtering is exact by construction: each instrument has its own index, so a filtered search
+only ever scans that instrument's vectors (no over-fetching, and IVF lists hold nothing else to crowd out
+the k results). An unfiltered search asks every instrument's index for k and merges by score.
+"""
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, func, or_, select
+
+from indexer import vectors
+from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
+from indexer.errors import CatalogueNotFoundError, IndexMismatchError
+from indexer.frames import FrameStore
+from indexer.manifest import check_model, require_manifest
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Catalogue", "CatalogueNotFoundError", "Hit", "IndexMismatchError", "SongRecord", "StemRecord"]
+
+
+@dataclass(frozen=True)
+class StemRecord:
+    """A catalogue stem's metadata. duration_seconds in s; sample_rate in Hz (the source file's own)."""
+
+    id: int
+    song_id: int
+    song_key: str
+    title: str | None
+    artist: str | None
+    instrument: str
+    name: str
+    path: str
+    stream: int | None
+    duration_seconds: float
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class SongRecord:
+    id: int
+    key: str
+    title: str | None
+    artist: str | None
+    instruments: tuple[str, ...]
+    stem_count: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    stem_id: int
+    score: float  # inner product of unit vectors, higher is better
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    manifest: dict[str, Any]
+    indexes: dict[str, Any]  # instrument -> FAISS index
+    nprobe: dict[str, int]
+    frames: FrameStore
+
+
+def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_version: str | None) -> _Snapshot:
+    manifest = require_manifest(index_dir)
+    check_model(manifest, checkpoint_hash, embedding_version)
+    indexes, nprobe = {}, {}
+    for inst, entry in manifest["instruments"].items():
+        path = index_dir / entry["file"]
+        if not path.is_file():
+            raise CatalogueNotFoundError(f"manifest names {path}, which is missing")
+        indexes[inst] = vectors.read(path)
+        if entry.get("ivf"):
+            nprobe[inst] = int(entry["ivf"]["nprobe"])
+    frames = FrameStore(index_dir, manifest["frame_packs"], int(manifest["frame_dim"]))
+    return _Snapshot(manifest, indexes, nprobe, frames)
+
+
+_RECORD_COLUMNS = (Stem.id, Stem.song_id, Song.key, Song.title, Song.artist, Stem.instrument, Stem.name,
+                   Stem.path, Stem.stream, Stem.duration_seconds, Stem.sample_rate)
+
+
+def _record(row: Any) -> StemRecord:
+    return StemRecord(int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                      float(row[9] or 0.0), int(row[10] or 0))
+
+
+class Catalogue:
+    """One published index build plus the SQL metadata behind it."""
+
+    def __init__(self, db_url: str, index_dir: Path, checkpoint_hash: str | None = None,
+                 embedding_version: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.checkpoint_hash = checkpoint_hash
+        self.embedding_version = embedding_version
+        self._snap = _load_snapshot(self.index_dir, checkpoint_hash, embedding_version)
+        self._engine = make_engine(db_url)
+        require_schema(self._engine)
+        self._session = session_factory(self._engine)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, db_url: str, index_dir: Path, checkpoint_hash: str | None = None,
+             embedding_version: str | None = None) -> "Catalogue":
+        """Opens the build published in `index_dir`.
+
+        Raises:
+            CatalogueNotFoundError: no manifest (nothing indexed yet), a missing file, or an unmigrated database.
+            IndexMismatchError: the build's checkpoint hash or embedding version differs from the ones given.
+        """
+        return cls(db_url, index_dir, checkpoint_hash, embedding_version)
+
+    def reload(self) -> None:
+        """Picks up the latest published build (after an index job); keeps the old one if loading fails."""
+        snap = _load_snapshot(self.index_dir, self.checkpoint_hash, self.embedding_version)
+        with self._lock:
+            self._snap = snap
+        log.info("catalogue reloaded: build %s, %d stems", snap.manifest["build"], self.size())
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._snap.manifest
+
+    @property
+    def dim(self) -> int:
+        return int(self._snap.manifest["dim"])
+
+    @property
+    def instruments(self) -> list[str]:
+        """Instruments with at least one indexed stem."""
+        return sorted(i for i, idx in self._snap.indexes.items() if idx.ntotal)
+
+    # ---- vectors --------------------------------------------------------------------------------
+    def size(self, instrument: str | None = None) -> int:
+        """Number of searchable stems (of `instrument`, or all)."""
+        snap = self._snap
+        if instrument is not None:
+            idx = snap.indexes.get(instrument)
+            return int(idx.ntotal) if idx is not None else 0
+        return sum(int(idx.ntotal) for idx in snap.indexes.values())
+
+    def search(self, vector: np.ndarray, k: int, instrument: str | None = None,
+               exclude_song_ids: Sequence[int] = ()) -> list[Hit]:
+        """The `k` stems whose vectors have the largest inner product with `vector` [dim], best first.
+
+        `instrument` restricts the search to that instrument's stems (exactly); stems of `exclude_song_ids`
+        are never returned (filtered inside FAISS, so up to k hits still come back).
+        """
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if query.shape[1] != self.dim:
+            raise ValueError(f"query vector has {query.shape[1]} dims, the index has {self.dim}")
+        if k <= 0:
+            return []
+        snap = self._snap
+        names = [instrument] if instrument is not None else list(snap.indexes)
+        exclude = self._stem_ids_of_songs(exclude_song_ids) if exclude_song_ids else None
+        hits: list[Hit] = []
+        for name in names:
+            idx = snap.indexes.get(name)
+            if idx is None or idx.ntotal == 0:
+                continue
+            scores, ids = vectors.search(idx, query, min(k, idx.ntotal), exclude, snap.nprobe.get(name))
+            hits.extend(Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0)
+        hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+    def frames(self, stem_id: int) -> np.ndarray:
+        """The stem's frame sequence [T, frame_dim] float32 (unit rows, one per frame_seconds).
+
+        Raises:
+            KeyError: the build holds no frames for `stem_id`.
+        """
+        out = self._snap.frames.get(int(stem_id))
+        if out is None:
+            raise KeyError(f"no frames for stem {stem_id} in build {self._snap.manifest['build']}")
+        return out
+
+    # ---- metadata -------------------------------------------------------------------------------
+    def _stem_ids_of_songs(self, song_ids: Sequence[int]) -> np.ndarray:
+        with self._session() as s:
+            rows = s.execute(select(Stem.id).where(Stem.song_id.in_([int(i) for i in song_ids]))).scalars().all()
+        return np.asarray(rows, dtype=np.int64)
+
+    def _records(self) -> Select[Any]:
+        return select(*_RECORD_COLUMNS).join(Song, Song.id == Stem.song_id).where(Stem.status == StemStatus.INDEXED)
+
+    def stem(self, stem_id: int) -> StemRecord | None:
+        found = self.stems([stem_id])
+        return found[0] if found else None
+
+    def stems(self, stem_ids: Sequence[int]) -> list[StemRecord]:
+        """Records of the indexed stems among `stem_ids`, in the order asked (unknown ids are left out)."""
+        if not stem_ids:
+            return []
+        with self._session() as s:
+            rows = s.execute(self._records().where(Stem.id.in_([int(i) for i in stem_ids]))).all()
+        by_id = {int(r[0]): _record(r) for r in rows}
+        return [by_id[int(i)] for i in stem_ids if int(i) in by_id]
+
+    def list_stems(self, instrument: str | None = None, song_id: int | None = None, q: str | None = None,
+                   offset: int = 0, limit: int = 50) -> tuple[list[StemRecord], int]:
+        """A page of indexed stems ordered by id, and the total matching; `q` matches title, artist, name, path."""
+        query = self._records()
+        if instrument is not None:
+            query = query.where(Stem.instrument == instrument)
+        if song_id is not None:
+            query = query.where(Stem.song_id == song_id)
+        if q:
+            pattern = f"%{q.lower()}%"
+            query = query.where(or_(*(func.lower(c).like(pattern) for c in (Song.title, Song.artist, Stem.name, Stem.path))))
+        with self._session() as s:
+            total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+            rows = s.execute(query.order_by(Stem.id).offset(max(0, offset)).limit(max(0, limit))).all()
+        return [_record(r) for r in rows], total
+
+    def songs(self, q: str | None = None, offset: int = 0, limit: int = 50) -> tuple[list[SongRecord], int]:
+        """A page of songs with indexed stems ordered by id, and the total matching; `q` matches title, artist, key."""
+        base = (select(Song.id, Song.key, Song.title, Song.artist).join(Stem, Stem.song_id == Song.id)
+                .where(Stem.status == StemStatus.INDEXED).group_by(Song.id, Song.key, Song.title, Song.artist))
+        if q:
+            pattern = f"%{q.lower()}%"
+            base = base.where(or_(*(func.lower(c).like(pattern) for c in (Song.title, Song.artist, Song.key))))
+        with self._session() as s:
+            total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+            page = s.execute(base.order_by(Song.id).offset(max(0, offset)).limit(max(0, limit))).all()
+            ids = [int(r[0]) for r in page]
+            inst_rows = s.execute(select(Stem.song_id, Stem.instrument).where(
+                Stem.song_id.in_(ids), Stem.status == StemStatus.INDEXED)).all()
+        by_song: dict[int, list[str]] = {}
+        for sid, inst in inst_rows:
+            by_song.setdefault(int(sid), []).append(inst)
+        return [SongRecord(int(r[0]), r[1], r[2], r[3], tuple(sorted(set(by_song.get(int(r[0]), [])))),
+                           len(by_song.get(int(r[0]), []))) for r in page], total

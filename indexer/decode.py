@@ -1,0 +1,107 @@
+"""Decode stage: catalogue files -> mono waveforms at the model's rate, content hashes and failures.
+
+One task per file, so a `.stem.mp4` is read once for all its stems. Decoding runs in worker processes
+(spawned, so they never inherit the parent's torch threads) with a bounded number of files in flight,
+overlapping with embedding in the parent. The audio path is model.audio's, exactly as `Embedder.load_audio`.
+"""
+
+import hashlib
+import logging
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.audio import Audio, read_audio, read_streams, resample, to_mono
+from model.errors import AudioDecodeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One catalogue file and the stems (stem id, stream or None) to take from it."""
+
+    path: str
+    stems: tuple[tuple[int, int | None], ...]
+
+
+@dataclass(frozen=True)
+class DecodedStem:
+    """A decoded stem (wave [T] float32 at the model rate) or, when decoding failed, its error."""
+
+    stem_id: int
+    wave: np.ndarray | None
+    error: str | None
+    sha256: str | None
+    duration_seconds: float
+    sample_rate: int  # the source's own rate, Hz
+
+    @property
+    def ok(self) -> bool:
+        return self.wave is not None
+
+
+def content_sha256(data: bytes, stream: int | None) -> str:
+    """sha256 of the file's bytes, plus the stream number for one stream of a multi-stream container."""
+    h = hashlib.sha256(data)
+    if stream is not None:
+        h.update(f"#{stream}".encode())
+    return h.hexdigest()
+
+
+def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
+    """Decodes the stems of one file; a failure is returned per stem, never raised."""
+    try:
+        data = Path(task.path).read_bytes()
+    except OSError as exc:
+        return [DecodedStem(sid, None, f"cannot read file: {exc}", None, 0.0, 0) for sid, _ in task.stems]
+    streams: list[Audio] | None = None
+    out = []
+    for stem_id, stream in task.stems:
+        digest = content_sha256(data, stream)
+        try:
+            if stream is None:
+                audio = read_audio(task.path)
+            else:
+                streams = streams if streams is not None else read_streams(task.path)
+                if stream >= len(streams):
+                    raise AudioDecodeError(task.path, f"no audio stream {stream} (file has {len(streams)})")
+                audio = streams[stream]
+            wave = resample(to_mono(audio.samples), audio.sample_rate, sample_rate)
+            out.append(DecodedStem(stem_id, wave, None, digest, audio.duration, audio.sample_rate))
+        except AudioDecodeError as exc:
+            out.append(DecodedStem(stem_id, None, exc.reason, digest, 0.0, 0))
+    return out
+
+
+def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int, prefetch: int = 4) -> Iterator[list[DecodedStem]]:
+    """Decoded stems per file, in completion order, with at most `workers * prefetch` files in flight.
+
+    `workers` 0 decodes in this process (no overlap; for tests and debugging).
+    """
+    if workers <= 0:
+        for task in tasks:
+            yield decode_file(task, sample_rate)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: set[Future[list[DecodedStem]]] = set()
+        it = iter(tasks)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and len(pending) < workers * prefetch:
+                task = next(it, None)
+                if task is None:
+                    exhausted = True
+                    break
+                pending.add(pool.submit(decode_file, task, sample_rate))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()

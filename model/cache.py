@@ -1,0 +1,97 @@
+"""Training cache: songs decoded once to 16 kHz mono float16, one [n_instruments, T] array per song.
+
+Decoding compressed audio is the slow part of training; with the cache an epoch reads memory-mapped
+arrays. Several files of one class in a song (guitar + piano -> other) are summed into that class's row;
+absent classes are zero rows (silent, so never sampled).
+"""
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from model.audio import load_mono
+from model.errors import AudioDecodeError
+from model.instruments import InstrumentVocabulary
+from model.multitrack import SongRef, discover
+
+log = logging.getLogger(__name__)
+
+INDEX_NAME = "songs.json"
+
+
+@dataclass(frozen=True)
+class CachedSong:
+    song_id: str
+    file: Path
+    frames: int  # samples per stem row
+
+    def load(self) -> np.ndarray:
+        """[n_instruments, T] float16, memory-mapped."""
+        return np.load(self.file, mmap_mode="r")
+
+
+def _song_key(song: SongRef, sample_rate: int) -> str:
+    h = hashlib.sha1()
+    for s in sorted(song.stems, key=lambda s: s.key):
+        st = s.path.stat()
+        h.update(f"{s.key}|{s.instrument}|{st.st_size}|{st.st_mtime_ns}|{sample_rate}".encode())
+    return h.hexdigest()[:20]
+
+
+def decode_song(song: SongRef, vocab: InstrumentVocabulary, sample_rate: int) -> np.ndarray:
+    """All stems of a song at `sample_rate`, summed per class: [n_instruments, T] float32."""
+    waves: dict[str, np.ndarray] = {}
+    for stem in song.stems:
+        w = load_mono(stem.path, sample_rate, stem.stream)
+        prev = waves.get(stem.instrument)
+        if prev is None:
+            waves[stem.instrument] = w
+        else:
+            n = max(len(prev), len(w))
+            waves[stem.instrument] = np.pad(prev, (0, n - len(prev))) + np.pad(w, (0, n - len(w)))
+    length = max(len(w) for w in waves.values())
+    out = np.zeros((len(vocab), length), dtype=np.float32)
+    for inst, w in waves.items():
+        out[vocab.index(inst), : len(w)] = w
+    return out
+
+
+def build_cache(
+    roots: list[Path], cache_dir: Path, vocab: InstrumentVocabulary, sample_rate: int = 16_000
+) -> list[CachedSong]:
+    """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    songs: list[SongRef] = []
+    for root in roots:
+        found = discover(root, vocab)
+        for path, reason in found.unresolved:
+            log.warning("skipping %s: %s", path, reason)
+        songs.extend(found.songs)
+    cached: list[CachedSong] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("caching songs", total=len(songs))
+        for song in songs:
+            file = cache_dir / f"{_song_key(song, sample_rate)}.npy"
+            if not file.exists():
+                try:
+                    arr = decode_song(song, vocab, sample_rate).astype(np.float16)
+                except AudioDecodeError as exc:
+                    log.warning("skipping song %s: %s", song.song_id, exc)
+                    progress.advance(task)
+                    continue
+                tmp = file.with_suffix(".tmp.npy")
+                np.save(tmp, arr)
+                os.replace(tmp, file)
+            frames = int(np.load(file, mmap_mode="r").shape[1])
+            cached.append(CachedSong(song.song_id, file, frames))
+            progress.advance(task)
+    (cache_dir / INDEX_NAME).write_text(json.dumps([[c.song_id, c.file.name, c.frames] for c in cached]))
+    log.info("cache: %d songs, %.1f h of multitrack audio in %s", len(cached),
+             sum(c.frames for c in cached) / sample_rate / 3600, cache_dir)
+    return cached

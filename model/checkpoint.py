@@ -1,0 +1,110 @@
+"""Self-describing checkpoints: configs, instrument vocabulary, normalisation stats and step travel with
+the weights, so inference rebuilds the model without the training code.
+
+A training checkpoint also holds the optimiser, scheduler and RNG states for an exact resume; a shipped
+(inference) checkpoint keeps only the networks, optionally in float16.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.config import ModelConfig, RunConfig, from_dict, to_dict
+from model.errors import CheckpointError
+from model.instruments import InstrumentVocabulary
+from model.jepa import StemJEPA
+
+FORMAT = "stemjepa-checkpoint"
+FORMAT_VERSION = 1
+BUNDLED_DIR = Path(__file__).resolve().parent / "checkpoints"
+BUNDLED_CHECKPOINT = BUNDLED_DIR / "stemjepa-default.pt"
+
+
+def default_checkpoint_path() -> Path:
+    """The checkpoint shipped in the repository, used wherever none is named."""
+    return BUNDLED_CHECKPOINT
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """Writes to a temporary file in the same folder and renames it, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: StemJEPA,
+    run: RunConfig,
+    step: int,
+    training_state: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    half: bool = False,
+) -> None:
+    """Saves the networks and their description; `training_state` (optimiser, scheduler, RNG) makes it resumable."""
+    state = {k: (v.half() if half and v.is_floating_point() and k != "frame_proj" else v)
+             for k, v in model.state_dict().items()}
+    ckpt = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "run_config": to_dict(run),
+        "vocabulary": InstrumentVocabulary.from_names(run.model.instruments).to_dict(),
+        "norm_stats": model.stats.to_dict(),
+        "step": step,
+        "metrics": metrics or {},
+        "model": state,
+    }
+    if training_state is not None:
+        ckpt["training_state"] = training_state
+    atomic_torch_save(ckpt, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads and checks a checkpoint dict; raises CheckpointError with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # torch raises many types for a bad file; all mean the same to the caller
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a Stem-JEPA checkpoint")
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {ckpt['format_version']}, newer than this code")
+    return ckpt
+
+
+def run_config_of(ckpt: dict[str, Any]) -> RunConfig:
+    return from_dict(RunConfig, ckpt["run_config"], "checkpoint.run_config")
+
+
+def model_config_of(ckpt: dict[str, Any]) -> ModelConfig:
+    return run_config_of(ckpt).model
+
+
+def build_model(ckpt: dict[str, Any]) -> StemJEPA:
+    """Rebuilds the model of a checkpoint dict in float32 with its weights and statistics."""
+    model = StemJEPA(model_config_of(ckpt))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    model.load_state_dict(state)
+    return model

@@ -1,0 +1,63 @@
+"""Map-style dataset of context/target pairs over the song cache.
+
+Sample i is a pure function of (seed, i): its song, chunk offset and stem subset come from a generator
+seeded with both, so a resumed run (which restarts at sample step * batch) sees exactly the batches an
+uninterrupted run would, with any number of loader workers.
+"""
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from model.cache import CachedSong
+from model.sampling import sample_pair
+
+
+class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
+    def __init__(
+        self, songs: list[CachedSong], chunk_samples: int, seed: int, silence_dbfs: float,
+        gain_jitter_db: float = 0.0, max_resample: int = 16,
+    ) -> None:
+        if not songs:
+            raise ValueError("no training songs: the data folders held no usable multitrack songs")
+        self.songs = songs
+        self.chunk = chunk_samples
+        self.seed = seed
+        self.silence_dbfs = silence_dbfs
+        self.gain_jitter_db = gain_jitter_db
+        self.max_resample = max_resample
+
+    def __len__(self) -> int:
+        return 2**62  # indices are drawn by the sampler, not enumerated
+
+    def _chunk(self, song: CachedSong, rng: np.random.Generator) -> np.ndarray:
+        arr = song.load()
+        if song.frames <= self.chunk:
+            out = np.zeros((arr.shape[0], self.chunk), dtype=np.float32)
+            out[:, : song.frames] = arr
+            return out
+        start = int(rng.integers(0, song.frames - self.chunk + 1))
+        return np.asarray(arr[:, start : start + self.chunk], dtype=np.float32)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        rng = np.random.default_rng([self.seed, index])
+        for _ in range(self.max_resample * 4):
+            song = self.songs[int(rng.integers(len(self.songs)))]
+            for _ in range(self.max_resample):
+                pair = sample_pair(self._chunk(song, rng), rng, self.silence_dbfs, self.gain_jitter_db)
+                if pair is not None:
+                    return torch.from_numpy(pair.context), torch.from_numpy(pair.target), pair.instrument
+        raise RuntimeError("could not draw a chunk with two active stems; check the data and silence_dbfs")
+
+
+class StepSampler(Sampler[int]):
+    """Yields sample indices start, start+1, ..., end-1: batch b of step s holds s*B .. s*B+B-1."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(range(self.start, self.end))
+
+    def __len__(self) -> int:
+        return self.end - self.start

@@ -1,0 +1,177 @@
+"""The Embedder: the one audio -> vector path used by training validation, the indexer, the service and eval.
+
+Audio of any length is cut into 8 s windows (the encoder's input), whose patch embeddings are joined in
+time, one frame per 160 ms. From the joined [T, F, D] embeddings come
+- a pooled vector: time-mean with the F frequency rows concatenated, layer-normed, L2-normalised [F * D];
+- a frame sequence: each time step's rows concatenated, layer-normed, projected to a compact width by a
+  fixed orthonormal projection and L2-normalised [T, frame_dim], for alignment by cross-correlation.
+A stem is embedded by an encoder (the EMA target encoder by default); a query is the predictor's output
+for a mix and an instrument, pooled the same way.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.audio import Source, load_mono
+from model.checkpoint import build_model, default_checkpoint_path, file_sha256, load_checkpoint
+from model.config import ModelConfig
+from model.instruments import InstrumentVocabulary
+from model.jepa import StemJEPA
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever pooling or framing changes, so indexes built by older code are refused.
+EMBEDDING_VERSION = 1
+
+Encoder = Literal["context", "target"]
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """vector: [dim] float32, unit norm. frames: [T, frame_dim] float32, unit-norm rows, one per 160 ms."""
+
+    vector: np.ndarray
+    frames: np.ndarray
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available on this machine")
+    return torch.device(device)
+
+
+class Embedder:
+    """Turns 16 kHz mono waveforms into stem embeddings and mix+instrument into query embeddings."""
+
+    def __init__(
+        self,
+        model: StemJEPA,
+        device: str | torch.device = "cpu",
+        reference: Encoder = "target",
+        checkpoint_hash: str = "",
+        batch_size: int = 16,
+    ) -> None:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.cfg: ModelConfig = model.cfg
+        self.reference: Encoder = reference
+        self.checkpoint_hash = checkpoint_hash
+        self.batch_size = batch_size
+        self.vocabulary = InstrumentVocabulary.from_names(self.cfg.instruments)
+        self._window = self.cfg.audio.chunk_samples
+        self._patch_samples = self.cfg.encoder.patch_size * self.cfg.audio.hop_length
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path | None = None, device: str = "auto", reference: Encoder = "target", batch_size: int = 16
+    ) -> "Embedder":
+        """Loads a checkpoint (the bundled default when `path` is None) onto `device` ('auto', 'cpu', 'cuda')."""
+        path = Path(path) if path is not None else default_checkpoint_path()
+        ckpt = load_checkpoint(path)
+        model = build_model(ckpt)
+        log.info("loaded %s (%s, step %s)", path, model.cfg.name, ckpt.get("step"))
+        return cls(model, device, reference, file_sha256(path), batch_size)
+
+    # ---- facts other packages need -------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.audio.sample_rate
+
+    @property
+    def dim(self) -> int:
+        return self.model.embed_dim
+
+    @property
+    def frame_dim(self) -> int:
+        return self.cfg.frames.dim
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one frame: patch size x hop = 0.16 s."""
+        return self._patch_samples / self.sample_rate
+
+    @property
+    def embedding_version(self) -> str:
+        return f"v{EMBEDDING_VERSION}-{self.reference}"
+
+    def load_audio(self, source: Source, stream: int | None = None) -> np.ndarray:
+        """Decodes any supported file to a mono float32 waveform at the model's sample rate."""
+        return load_mono(source, self.sample_rate, stream)
+
+    # ---- embedding -------------------------------------------------------------------------------
+    def embed_stems(self, waves: Sequence[np.ndarray], encoder: Encoder | None = None) -> list[Embedding]:
+        """Stem embeddings of mono waveforms at `sample_rate`, by the reference encoder unless told."""
+        return self._run(waves, None, encoder or self.reference)
+
+    def embed_stem(self, wave: np.ndarray, encoder: Encoder | None = None) -> Embedding:
+        return self.embed_stems([wave], encoder)[0]
+
+    def predict(self, mixes: Sequence[np.ndarray], instruments: Sequence[str]) -> list[Embedding]:
+        """Query embeddings: what a stem of `instruments[i]` fitting `mixes[i]` should embed to."""
+        if len(mixes) != len(instruments):
+            raise ValueError("one instrument per mix")
+        ids = [self.vocabulary.index(name) for name in instruments]
+        return self._run(mixes, ids, "context")
+
+    def predict_one(self, mix: np.ndarray, instrument: str) -> Embedding:
+        return self.predict([mix], [instrument])[0]
+
+    def _windows(self, wave: np.ndarray) -> list[np.ndarray]:
+        """Pads to whole 160 ms patches (at least one) and cuts into 8 s windows; the last may be shorter."""
+        if wave.ndim != 1:
+            raise ValueError(f"expected a mono waveform [T], got shape {wave.shape}")
+        n = max(1, -(-len(wave) // self._patch_samples)) * self._patch_samples
+        padded = np.zeros(n, dtype=np.float32)
+        padded[: len(wave)] = wave
+        return [padded[i : i + self._window] for i in range(0, n, self._window)]
+
+    @torch.inference_mode()
+    def _run(
+        self, waves: Sequence[np.ndarray], instrument_ids: Sequence[int] | None, encoder: Encoder
+    ) -> list[Embedding]:
+        windows = [self._windows(np.asarray(w, dtype=np.float32)) for w in waves]
+        # Batch windows of equal length together, never padding inside a batch, so a clip embeds
+        # the same alone or among others.
+        jobs: dict[int, list[tuple[int, int]]] = {}
+        for i, ws in enumerate(windows):
+            for j, w in enumerate(ws):
+                jobs.setdefault(len(w), []).append((i, j))
+        outputs: dict[tuple[int, int], torch.Tensor] = {}
+        for _length, keys in jobs.items():
+            for start in range(0, len(keys), self.batch_size):
+                batch_keys = keys[start : start + self.batch_size]
+                batch = torch.from_numpy(np.stack([windows[i][j] for i, j in batch_keys])).to(self.device)
+                inst = None
+                if instrument_ids is not None:
+                    inst = torch.tensor([instrument_ids[i] for i, _ in batch_keys], device=self.device)
+                out = self._encode(batch, inst, encoder)
+                for key, emb in zip(batch_keys, out, strict=True):
+                    outputs[key] = emb
+        return [self._pool(torch.cat([outputs[(i, j)] for j in range(len(ws))], dim=0)) for i, ws in enumerate(windows)]
+
+    def _encode(self, wave: torch.Tensor, instrument: torch.Tensor | None, encoder: Encoder) -> torch.Tensor:
+        """[B, T] windows -> [B, Tp, F, D] float32 patch embeddings (predictions when instrument is given)."""
+        net = self.model.context_encoder if encoder == "context" else self.model.target_encoder
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        with autocast:
+            emb = net(self.model.features(wave))
+            if instrument is not None:
+                emb = self.model.predictor(emb, instrument)
+        return emb.float()
+
+    def _pool(self, emb: torch.Tensor) -> Embedding:
+        """[T, F, D] -> pooled unit vector [F * D] and unit frames [T, frame_dim]."""
+        T, Fr, D = emb.shape
+        rows = emb.reshape(T, Fr * D)
+        vector = F.normalize(F.layer_norm(rows.mean(dim=0), (Fr * D,)), dim=-1)
+        frames = F.normalize(F.layer_norm(rows, (Fr * D,)) @ self.model.frame_proj, dim=-1)
+        return Embedding(vector.cpu().numpy().astype(np.float32), frames.cpu().numpy().astype(np.float32))

@@ -1,0 +1,177 @@
+"""Multitrack discovery: song folders with one file per stem, MUSDB `.stem.mp4` files, and manifests.
+
+Used by training (multitrack datasets) and by the indexer (catalogue sources), so a stem is named and
+classed the same way everywhere. Stems whose instrument cannot be determined are reported, never guessed.
+"""
+
+import csv
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.audio import AUDIO_SUFFIXES
+from model.instruments import InstrumentVocabulary
+
+log = logging.getLogger(__name__)
+
+# MUSDB18's stream order inside a .stem.mp4: 0 is the mixture.
+STEM_MP4_STREAMS: tuple[str, ...] = ("mixture", "drums", "bass", "other", "vocals")
+MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
+
+
+@dataclass(frozen=True)
+class StemRef:
+    """One stem: a file (and stream, for multi-stream containers) plus its instrument class."""
+
+    path: Path
+    instrument: str
+    name: str  # the stem's own name: file stem, or stream label
+    stream: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique, stable identifier of the stem's audio source."""
+        return f"{self.path}#{self.stream}" if self.stream is not None else str(self.path)
+
+
+@dataclass(frozen=True)
+class SongRef:
+    song_id: str
+    stems: tuple[StemRef, ...]
+    title: str | None = None
+    artist: str | None = None
+    mixture: StemRef | None = None
+    tags: tuple[str, ...] = ()
+    licence: str | None = None
+
+    def instruments(self) -> list[str]:
+        return sorted({s.instrument for s in self.stems})
+
+
+@dataclass
+class Discovery:
+    songs: list[SongRef] = field(default_factory=list)
+    unresolved: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def _title_artist(name: str) -> tuple[str | None, str]:
+    """'Artist - Title' -> ('Artist', 'Title')."""
+    if " - " in name:
+        artist, title = name.split(" - ", 1)
+        return artist.strip(), title.strip()
+    return None, name
+
+
+def _stem_mp4_song(path: Path, vocab: InstrumentVocabulary, song_id: str) -> SongRef:
+    stems, mixture = [], None
+    for idx, label in enumerate(STEM_MP4_STREAMS):
+        if label == "mixture":
+            mixture = StemRef(path, "mixture", label, idx)
+            continue
+        inst = vocab.resolve(label)
+        if inst is not None:
+            stems.append(StemRef(path, inst, label, idx))
+    artist, title = _title_artist(path.name.removesuffix(".stem.mp4"))
+    return SongRef(song_id, tuple(stems), title, artist, mixture)
+
+
+def _folder_song(folder: Path, files: list[Path], vocab: InstrumentVocabulary, song_id: str, out: Discovery) -> None:
+    stems, mixture = [], None
+    for f in sorted(files):
+        if vocab.is_mixture(f.name):
+            mixture = StemRef(f, "mixture", f.stem)
+            continue
+        inst = vocab.resolve(f.name)
+        if inst is None:
+            out.unresolved.append((str(f), f"no instrument class for the name {f.stem!r}"))
+            continue
+        stems.append(StemRef(f, inst, f.stem))
+    if stems:
+        artist, title = _title_artist(folder.name)
+        meta = folder / "metadata.json"
+        if meta.is_file():
+            try:
+                data = json.loads(meta.read_text())
+                title = data.get("title", title)
+                artist = data.get("artist", artist)
+            except (json.JSONDecodeError, OSError) as exc:
+                log.warning("ignoring unreadable %s: %s", meta, exc)
+        out.songs.append(SongRef(song_id, tuple(stems), title, artist, mixture))
+
+
+def _manifest_rows(path: Path) -> Iterator[dict[str, str]]:
+    if path.suffix == ".csv":
+        with path.open(newline="") as f:
+            yield from csv.DictReader(f)
+    else:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+
+
+def discover_manifest(path: Path, vocab: InstrumentVocabulary) -> Discovery:
+    """Manifest columns: path (relative to the manifest), instrument (optional: else from the file name),
+    song, title, artist, tags (comma or list), licence."""
+    out = Discovery()
+    songs: dict[str, dict[str, object]] = {}
+    for row in _manifest_rows(path):
+        rel = str(row.get("path") or "").strip()
+        if not rel:
+            out.unresolved.append((str(path), "manifest row without a path"))
+            continue
+        file = (path.parent / rel).resolve()
+        raw_inst = str(row.get("instrument") or "").strip()
+        inst = raw_inst if raw_inst in vocab else vocab.resolve(raw_inst or file.name)
+        if inst is None:
+            out.unresolved.append((str(file), f"no instrument class for {raw_inst or file.stem!r}"))
+            continue
+        song_id = str(row.get("song") or file.parent.name)
+        tags = row.get("tags") or ()
+        tag_tuple = tuple(t.strip() for t in tags.split(",") if t.strip()) if isinstance(tags, str) else tuple(tags)
+        entry = songs.setdefault(song_id, {"stems": [], "title": row.get("title"), "artist": row.get("artist"),
+                                           "tags": tag_tuple, "licence": row.get("licence") or row.get("license")})
+        stems = entry["stems"]
+        assert isinstance(stems, list)
+        stems.append(StemRef(file, inst, file.stem))
+    for song_id, e in songs.items():
+        out.songs.append(SongRef(song_id, tuple(e["stems"]), e["title"] or None, e["artist"] or None,  # type: ignore[arg-type]
+                                 None, e["tags"], e["licence"] or None))  # type: ignore[arg-type]
+    return out
+
+
+def discover(root: str | Path, vocab: InstrumentVocabulary | None = None) -> Discovery:
+    """Finds songs under `root`: a manifest file, a `.stem.mp4` file, or a folder tree holding
+    `.stem.mp4` files and/or song folders of per-stem audio files. Song ids are paths relative to root."""
+    vocab = vocab or InstrumentVocabulary()
+    root = Path(root)
+    if root.is_file():
+        if root.suffix in (".csv", ".jsonl"):
+            return discover_manifest(root, vocab)
+        if root.name.endswith(".stem.mp4"):
+            return Discovery([_stem_mp4_song(root, vocab, root.name.removesuffix(".stem.mp4"))])
+        raise ValueError(f"{root} is neither a folder, a manifest (.csv/.jsonl) nor a .stem.mp4 file")
+    if not root.is_dir():
+        raise FileNotFoundError(f"catalogue not found: {root}")
+    for name in MANIFEST_NAMES:
+        if (root / name).is_file():
+            return discover_manifest(root / name, vocab)
+    out = Discovery()
+    folders: dict[Path, list[Path]] = {}
+    for f in sorted(root.rglob("*")):
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        if f.name.endswith(".stem.mp4"):
+            rel = f.relative_to(root).as_posix().removesuffix(".stem.mp4")
+            out.songs.append(_stem_mp4_song(f, vocab, rel))
+        elif f.suffix.lower() in AUDIO_SUFFIXES:
+            folders.setdefault(f.parent, []).append(f)
+    for folder, files in sorted(folders.items()):
+        song_id = folder.relative_to(root).as_posix() if folder != root else root.name
+        _folder_song(folder, files, vocab, song_id, out)
+    out.songs.sort(key=lambda s: s.song_id)
+    return out

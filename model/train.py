@@ -1,0 +1,289 @@
+"""Stem-JEPA training: config, data, model, optimiser, loop (paper 3.1-3.3).
+
+    python model/train.py --config configs/train/tiny.yaml --data DIR [--data DIR2] --out runs/tiny --steps 50
+    python model/train.py --out runs/tiny --resume          # continues exactly where the run stopped
+
+Each step: forward (context encoder + predictor vs the no-grad target encoder), backward, EMA update of
+the target encoder. Checkpoints describe themselves (configs, vocabulary, statistics, step) and carry the
+optimiser, scheduler and RNG states for an exact resume.
+"""
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and __package__ in (None, ""):
+    # Run as a script: put the repository root, not model/, first on the path.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from model.cache import CachedSong, build_cache
+from model.checkpoint import load_checkpoint, run_config_of, save_checkpoint
+from model.config import RunConfig, load_run_config, parse_override, to_dict
+from model.dataset import PairDataset, StepSampler
+from model.ema import ema_momentum, ema_update
+from model.embed import Embedder, resolve_device
+from model.instruments import InstrumentVocabulary
+from model.jepa import StemJEPA
+from model.melspec import NormStats, RunningStats
+from model.validate import build_retrieval_set, retrieval_metrics
+
+log = logging.getLogger("stemjepa.train")
+
+LATEST = "checkpoint.pt"
+BEST = "best.pt"
+
+
+def lr_at(step: int, cfg: Any) -> float:
+    """Linear warm-up to cfg.lr, then cosine annealing to cfg.min_lr at cfg.steps."""
+    if step < cfg.warmup_steps:
+        return float(cfg.lr * (step + 1) / cfg.warmup_steps)
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return float(cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """No weight decay on biases and norm gains (1-D parameters)."""
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def compute_stats(dataset: PairDataset, chunks: int, run: RunConfig, seed: int = 12345) -> NormStats:
+    """Dataset statistics of log-mel values over `chunks` random context and target chunks."""
+    model = StemJEPA(run.model)
+    stats = RunningStats()
+    with torch.no_grad():
+        for i in range(chunks):
+            ctx, tgt, _ = dataset[seed * 1_000_003 + i]
+            stats.update(model.logmel(torch.stack([ctx, tgt])))
+    return stats.result()
+
+
+def load_validation(root: Path, embedder: Embedder) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Decodes a held-out multitrack folder once: (song id, {instrument: mono wave})."""
+    from model.cache import decode_song
+    from model.multitrack import discover
+
+    songs = []
+    for song in discover(root, embedder.vocabulary).songs:
+        arr = decode_song(song, embedder.vocabulary, embedder.sample_rate)
+        present = {s.instrument for s in song.stems}
+        songs.append((song.song_id, {n: arr[i] for i, n in enumerate(embedder.vocabulary.names) if n in present}))
+    return songs
+
+
+def validate(model: StemJEPA, songs: list[tuple[str, dict[str, np.ndarray]]], device: torch.device) -> dict[str, Any]:
+    embedder = Embedder(model, device)
+    try:
+        return retrieval_metrics(build_retrieval_set(embedder, songs))
+    finally:
+        model.train()
+
+
+class Trainer:
+    def __init__(self, run: RunConfig, songs: list[CachedSong], out: Path, device: torch.device,
+                 stats: NormStats, validation: list[tuple[str, dict[str, np.ndarray]]] | None = None) -> None:
+        self.run, self.out, self.device = run, out, device
+        tc = run.train
+        torch.manual_seed(tc.seed)
+        self.model = StemJEPA(run.model, stats).to(device)
+        self.params = [*self.model.context_encoder.parameters(), *self.model.predictor.parameters()]
+        online = torch.nn.ModuleList([self.model.context_encoder, self.model.predictor])
+        self.opt = torch.optim.AdamW(param_groups(online, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.95))
+        self.dataset = PairDataset(songs, run.model.audio.chunk_samples, tc.seed, tc.silence_dbfs,
+                                   tc.gain_jitter_db, tc.max_resample)
+        self.validation = validation
+        self.step = 0
+        self.best: float | None = None
+        self.forward = self.model
+        if device.type == "cuda" and tc.compile:
+            self.forward = torch.compile(self.model)  # type: ignore[assignment]
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.opt.state_dict(), "best": self.best,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+        }
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        state = ckpt["training_state"]
+        self.opt.load_state_dict(state["optimizer"])
+        self.best = state.get("best")
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        if state["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step = int(ckpt["step"])
+
+    def save(self, name: str, metrics: dict[str, Any] | None = None) -> None:
+        save_checkpoint(self.out / name, self.model, self.run, self.step, self.training_state(), metrics)
+
+    # ---- loop --------------------------------------------------------------------------------
+    def loader(self, start: int, end: int) -> DataLoader:
+        tc = self.run.train
+        return DataLoader(self.dataset, batch_size=tc.batch_size, sampler=StepSampler(start * tc.batch_size,
+                          end * tc.batch_size), num_workers=tc.num_workers, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False, prefetch_factor=4 if tc.num_workers else None)
+
+    def train_step(self, ctx: torch.Tensor, tgt: torch.Tensor, inst: torch.Tensor) -> tuple[float, float, float, float]:
+        tc = self.run.train
+        lr = lr_at(self.step, tc)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        with autocast:
+            loss = self.forward(ctx, tgt, inst)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, tc.grad_clip))
+        self.opt.step()
+        momentum = ema_momentum(self.step, tc.steps, tc.ema_start, tc.ema_end)
+        ema_update(self.model.target_encoder, self.model.context_encoder, momentum)
+        return float(loss.detach()), lr, momentum, grad_norm
+
+    def fit(self, end_step: int) -> list[float]:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        tc = self.run.train
+        losses: list[float] = []
+        metrics_file = (self.out / "metrics.jsonl").open("a")
+        t0, seen = time.perf_counter(), 0
+        columns = (TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("train", total=end_step, completed=self.step, loss=float("nan"))
+            for ctx, tgt, inst in self.loader(self.step, end_step):
+                ctx, tgt, inst = (x.to(self.device, non_blocking=True) for x in (ctx, tgt, inst))
+                loss, lr, momentum, grad_norm = self.train_step(ctx, tgt, inst)
+                self.step += 1
+                seen += ctx.shape[0]
+                losses.append(loss)
+                bar.update(task, completed=self.step, loss=loss)
+                record: dict[str, Any] = {"step": self.step, "loss": loss, "lr": lr, "ema": momentum,
+                                          "grad_norm": grad_norm}
+                if self.step % tc.log_every == 0 or self.step == end_step:
+                    rate = seen / (time.perf_counter() - t0)
+                    record["samples_per_s"] = rate
+                    log.info("step %d  loss %.4f  lr %.2e  ema %.5f  grad %.3f  %.1f samples/s",
+                             self.step, loss, lr, momentum, grad_norm, rate)
+                if self.validation and tc.validate_every and self.step % tc.validate_every == 0:
+                    record["val"] = self.validate_and_keep_best()
+                metrics_file.write(json.dumps(record) + "\n")
+                metrics_file.flush()
+                if self.step % tc.checkpoint_every == 0 or self.step == end_step:
+                    self.save(LATEST)
+        if self.validation and (not tc.validate_every or self.step % tc.validate_every):
+            val = self.validate_and_keep_best()
+            metrics_file.write(json.dumps({"step": self.step, "val": val}) + "\n")
+            self.save(LATEST)
+        metrics_file.close()
+        return losses
+
+    def validate_and_keep_best(self) -> dict[str, Any]:
+        assert self.validation is not None
+        metrics = validate(self.model, self.validation, self.device)
+        a, b = metrics["A"], metrics["B"]
+        log.info("validation step %d: A R@1 %.1f R@5 %.1f mean-rank %.1f%% | B R@1 %.1f", self.step,
+                 a["R@1"], a["R@5"], a["mean_norm_rank"], b["R@1"])
+        # best by real-audio protocol A R@1, then B R@1, then lower mean normalised rank
+        score = a["R@1"] * 1e4 + b["R@1"] * 10 - a["mean_norm_rank"] / 100
+        if self.best is None or score > self.best:
+            self.best = score
+            self.save(BEST, {"validation": metrics})
+        return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, help="run YAML (configs/train/{tiny,small,base}.yaml)")
+    p.add_argument("--data", type=Path, action="append", default=[], help="multitrack folder/manifest; repeatable")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, resolved config, metrics")
+    p.add_argument("--steps", type=int, help="schedule length in steps (overrides train.steps; on --resume it "
+                   "extends the schedule, which changes the learning-rate curve from there on)")
+    p.add_argument("--stop-at", type=int, help="stop at this step, keeping the schedule (split a run over sessions)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--validate", type=Path, help="held-out multitrack folder for retrieval R@1")
+    p.add_argument("--stats", type=Path, help="JSON from `stemjepa stats`; computed from the data if absent")
+    p.add_argument("--cache-dir", type=Path, default=Path(".cache/stemjepa"), help="decoded-song cache")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. train.lr=1e-3")
+    args = p.parse_args(argv)
+    run_training(args.config, args.data, args.out, args.steps, args.resume, args.validate, args.stats,
+                 args.cache_dir, args.device, args.overrides, args.stop_at)
+
+
+def run_training(config: Path | None, data: list[Path], out: Path, steps: int | None = None, resume: bool = False,
+                 validate_dir: Path | None = None, stats_file: Path | None = None,
+                 cache_dir: Path = Path(".cache/stemjepa"), device_name: str = "auto",
+                 overrides: list[str] | None = None, stop_at: int | None = None) -> Trainer:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(out / LATEST)
+        run = run_config_of(ckpt)
+        saved = json.loads((out / "run.json").read_text())
+        data = data or [Path(d) for d in saved["data"]]
+        validate_dir = validate_dir or (Path(saved["validate"]) if saved.get("validate") else None)
+    else:
+        over: dict[str, Any] = {}
+        for text in overrides or []:
+            from model.config import _merge
+
+            over = _merge(over, parse_override(text))
+        run = load_run_config(config, over)
+    if steps is not None:
+        run = replace(run, train=replace(run.train, steps=steps))
+    if not data:
+        raise SystemExit("no --data given")
+    device = resolve_device(device_name)
+    vocab = InstrumentVocabulary.from_names(run.model.instruments)
+    songs = build_cache(data, cache_dir, vocab, run.model.audio.sample_rate)
+    (out / "config.yaml").write_text(__import__("yaml").safe_dump(to_dict(run), sort_keys=False))
+    (out / "run.json").write_text(json.dumps({"data": [str(d) for d in data],
+                                              "validate": str(validate_dir) if validate_dir else None}))
+    if ckpt is not None:
+        stats = NormStats(**ckpt["norm_stats"])
+    elif stats_file is not None:
+        stats = NormStats(**json.loads(stats_file.read_text()))
+    else:
+        probe = PairDataset(songs, run.model.audio.chunk_samples, run.train.seed, run.train.silence_dbfs)
+        stats = compute_stats(probe, min(256, 16 * len(songs)), run)
+        log.info("normalisation statistics from the data: mean %.3f std %.3f", stats.mean, stats.std)
+    validation = None
+    if validate_dir is not None:
+        validation = load_validation(validate_dir, Embedder(StemJEPA(run.model), "cpu"))
+    trainer = Trainer(run, songs, out, device, stats, validation)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+        log.info("resumed at step %d", trainer.step)
+    end = min(stop_at, run.train.steps) if stop_at is not None else run.train.steps
+    if trainer.step >= end:
+        log.info("nothing to do: the run is at step %d of %d", trainer.step, end)
+        return trainer
+    trainer.fit(end)
+    return trainer
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Upload intake: checks type, size and duration of a query file, decodes it and cuts the requested section.
+
+Every rejection is a ServiceError with the status the API promises: 415 for a type that is not audio,
+413 for a file or an audio duration over the limits, 400 for undecodable audio, too little audio or
+silence, 422 for a section outside the audio.
+"""
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+from model.audio import AUDIO_SUFFIXES, SOUNDFILE_SUFFIXES, load_mono, rms_dbfs
+from service.errors import ServiceError, bad_audio, invalid, too_large, unsupported_type
+
+log = logging.getLogger(__name__)
+
+# Content types browsers and curl send for audio with no usable file name suffix.
+_CONTENT_TYPES = {
+    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav",
+    "audio/flac": ".flac", "audio/x-flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a", "audio/aac": ".aac",
+    "video/mp4": ".mp4", "audio/webm": ".webm", "audio/opus": ".opus",
+}
+
+
+@dataclass(frozen=True)
+class QueryAudio:
+    """A decoded, validated query. wave: [T] float32 mono at `sample_rate` Hz, already cut to the section."""
+
+    wave: np.ndarray
+    sample_rate: int
+    filename: str
+    duration_seconds: float  # of the whole upload
+    start_seconds: float  # where `wave` starts in the upload
+
+
+def audio_suffix(filename: str | None, content_type: str | None) -> str:
+    """The decoder suffix for an upload: from its name, else its content type; 415 when neither is audio."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix in AUDIO_SUFFIXES:
+        return suffix
+    mapped = _CONTENT_TYPES.get((content_type or "").split(";")[0].strip().lower())
+    if not suffix and mapped:
+        return mapped
+    raise unsupported_type(
+        f"unsupported file type {suffix or content_type or 'unknown'!r}",
+        {"supported": sorted(AUDIO_SUFFIXES)},
+    )
+
+
+def probe_seconds(data: bytes, suffix: str) -> float | None:
+    """Duration from the file header without decoding, or None when the header does not say."""
+    if suffix in SOUNDFILE_SUFFIXES:
+        try:
+            info = sf.info(io.BytesIO(data))
+            return float(info.frames) / info.samplerate if info.samplerate else None
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            pass
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if container.duration is None:
+                return None
+            return float(container.duration) / av.time_base
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None  # the decoder will say what is wrong
+
+
+def read_query(
+    data: bytes,
+    filename: str | None,
+    content_type: str | None,
+    sample_rate: int,
+    max_bytes: int,
+    max_seconds: float,
+    min_seconds: float,
+    silence_dbfs: float,
+    start: float | None = None,
+    duration: float | None = None,
+) -> QueryAudio:
+    """Validates and decodes an upload to mono `sample_rate` audio, cut to [start, start + duration]."""
+    suffix = audio_suffix(filename, content_type)
+    if len(data) == 0:
+        raise bad_audio("the uploaded file is empty")
+    if len(data) > max_bytes:
+        raise too_large(f"the upload has {len(data)} bytes; the limit is {max_bytes}")
+    probed = probe_seconds(data, suffix)
+    if probed is not None and probed > max_seconds:
+        raise too_large(f"the audio lasts {probed:.1f} s; the limit is {max_seconds:g} s")
+    stream = io.BytesIO(data)
+    stream.name = f"upload{suffix}"
+    wave = load_mono(stream, sample_rate)
+    total = len(wave) / sample_rate
+    if total > max_seconds:
+        raise too_large(f"the audio lasts {total:.1f} s; the limit is {max_seconds:g} s")
+    begin = 0.0 if start is None else start
+    if begin < 0 or (duration is not None and duration <= 0):
+        raise invalid("start must be >= 0 and duration > 0")
+    if begin >= total:
+        raise invalid(f"start {begin:g} s lies beyond the end of the audio ({total:.2f} s)")
+    end = total if duration is None else min(total, begin + duration)
+    wave = wave[int(round(begin * sample_rate)) : int(round(end * sample_rate))]
+    if len(wave) < min_seconds * sample_rate:
+        raise bad_audio(f"too little audio: {len(wave) / sample_rate:.2f} s; at least {min_seconds:g} s needed")
+    level = rms_dbfs(wave)
+    if level < silence_dbfs:
+        raise ServiceError(400, "silent_audio", f"the audio is silent (RMS {level:.1f} dBFS < {silence_dbfs:g} dBFS)")
+    return QueryAudio(wave, sample_rate, filename or stream.name, total, begin)

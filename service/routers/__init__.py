@@ -1,0 +1,1 @@
+"""One router per resource: retrieval, stems, index jobs, and the operational endpoints."""

@@ -1,0 +1,55 @@
+"""Catalogue stems: listing with filters and pagination, one stem's metadata, and its audio (range requests)."""
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
+
+from service.deps import CatalogueDep, RuntimeDep
+from service.errors import not_found
+from service.schemas import ErrorBody, StemOut, StemPage
+
+router = APIRouter(prefix="/stems", tags=["stems"])
+
+StemId = Annotated[int, Path(ge=0, le=2**62, description="Stem id (as in results).")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody},
+                                               503: {"model": ErrorBody}}
+
+
+def stem_out(record: Any) -> StemOut:
+    return StemOut(id=int(record.id), song_id=int(record.song_id), song_key=getattr(record, "song_key", None),
+                   title=record.title, artist=record.artist, instrument=record.instrument, name=record.name,
+                   duration_seconds=record.duration_seconds, sample_rate=record.sample_rate,
+                   audio_url=f"/stems/{int(record.id)}/audio")
+
+
+@router.get("", response_model=StemPage, responses=_NOT_FOUND, summary="List stems, filtered and paginated.")
+def list_stems(
+    catalogue: CatalogueDep,
+    instrument: Annotated[str | None, Query(max_length=64, description="Only this instrument.")] = None,
+    song_id: Annotated[int | None, Query(ge=0, le=2**62, description="Only stems of this song.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in title, artist or stem name.")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> StemPage:
+    records, total = catalogue.list_stems(instrument=instrument, song_id=song_id, q=q, offset=offset, limit=limit)
+    return StemPage(items=[stem_out(r) for r in records], total=total, offset=offset, limit=limit)
+
+
+@router.get("/{stem_id}", response_model=StemOut, responses=_NOT_FOUND, summary="One stem's metadata.")
+def get_stem(catalogue: CatalogueDep, stem_id: StemId) -> StemOut:
+    record = catalogue.stem(stem_id)
+    if record is None:
+        raise not_found(f"no stem {stem_id}")
+    return stem_out(record)
+
+
+@router.get("/{stem_id}/audio", response_class=FileResponse, summary="The stem's audio; supports HTTP Range.",
+            responses={200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content."}, **_NOT_FOUND})
+async def stem_audio(catalogue: CatalogueDep, runtime: RuntimeDep, stem_id: StemId) -> FileResponse:
+    record = await anyio.to_thread.run_sync(catalogue.stem, stem_id)
+    if record is None:
+        raise not_found(f"no stem {stem_id}")
+    path, media_type = await anyio.to_thread.run_sync(runtime.stem_audio.file_for, record)
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})

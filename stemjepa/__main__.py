@@ -1,0 +1,3 @@
+from stemjepa.cli import app
+
+app()

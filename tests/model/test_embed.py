@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from model.embed import Embedder
+from model.errors import UnknownInstrumentError
+
+
+@pytest.fixture
+def embedder(tiny_checkpoint):
+    return Embedder.from_checkpoint(tiny_checkpoint, device="cpu")
+
+
+@pytest.mark.parametrize("seconds, frames", [(0.05, 1), (3.0, 19), (8.0, 50), (20.0, 125)])
+def test_shapes_for_short_exact_and_long_audio(embedder, seconds, frames):
+    wave = np.random.default_rng(0).standard_normal(int(seconds * 16_000)).astype(np.float32) * 0.1
+    emb = embedder.embed_stem(wave)
+    assert emb.vector.shape == (embedder.dim,)
+    assert emb.frames.shape == (frames, embedder.frame_dim)
+    assert abs(np.linalg.norm(emb.vector) - 1) < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(emb.frames, axis=1), 1, atol=1e-5)
+    q = embedder.predict_one(wave, "bass")
+    assert q.vector.shape == (embedder.dim,) and q.frames.shape == (frames, embedder.frame_dim)
+
+
+def test_same_vector_alone_and_inside_a_batch(embedder):
+    rng = np.random.default_rng(1)
+    waves = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (16_000 * 8, 16_000 * 3, 16_000 * 12)]
+    batch = embedder.embed_stems(waves)
+    for w, b in zip(waves, batch, strict=True):
+        alone = embedder.embed_stem(w)
+        np.testing.assert_allclose(alone.vector, b.vector, atol=1e-5)
+        np.testing.assert_allclose(alone.frames, b.frames, atol=1e-5)
+    qs = embedder.predict(waves, ["bass", "drums", "vocals"])
+    np.testing.assert_allclose(embedder.predict_one(waves[1], "drums").vector, qs[1].vector, atol=1e-5)
+
+
+def test_instrument_conditions_the_query(embedder):
+    wave = np.random.default_rng(2).standard_normal(16_000 * 4).astype(np.float32) * 0.1
+    a, b = embedder.predict_one(wave, "bass"), embedder.predict_one(wave, "vocals")
+    assert not np.allclose(a.vector, b.vector)
+
+
+def test_unknown_instrument_is_a_domain_error(embedder):
+    with pytest.raises(UnknownInstrumentError, match="kazoo"):
+        embedder.predict_one(np.zeros(16_000, np.float32), "kazoo")
+
+
+def test_checkpoint_describes_itself(embedder, tiny_checkpoint):
+    assert embedder.cfg.name == "tiny"
+    assert embedder.vocabulary.names == ("bass", "drums", "vocals", "other")
+    assert len(embedder.checkpoint_hash) == 64
+    assert embedder.frame_seconds == pytest.approx(0.16)

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import load_checkpoint
+from model.embed import Embedder
+from model.train import LATEST, lr_at, run_training
+from tests.conftest import MUSDB_TRAIN, REPO, require
+
+TINY = REPO / "configs/train/tiny.yaml"
+
+
+def _losses(run_dir):
+    return [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def test_resume_continues_with_the_same_loss_curve(tmp_path, multitrack_dir):
+    common = dict(config=TINY, data=[multitrack_dir], steps=12, cache_dir=tmp_path / "cache", device_name="cpu",
+                  overrides=["train.batch_size=4"])
+    run_training(out=tmp_path / "whole", **common)
+    run_training(out=tmp_path / "split", stop_at=6, **common)
+    assert load_checkpoint(tmp_path / "split" / LATEST)["step"] == 6
+    run_training(None, [], tmp_path / "split", resume=True, cache_dir=tmp_path / "cache", device_name="cpu")
+    whole, split = _losses(tmp_path / "whole"), _losses(tmp_path / "split")
+    assert len(whole) == len(split) == 12
+    np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
+    a = load_checkpoint(tmp_path / "whole" / LATEST)["model"]
+    b = load_checkpoint(tmp_path / "split" / LATEST)["model"]
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+@pytest.mark.slow
+def test_tiny_model_reduces_the_loss_clearly(tmp_path, multitrack_dir):
+    trainer = run_training(TINY, [multitrack_dir], tmp_path / "run", steps=300, cache_dir=tmp_path / "cache",
+                           device_name="cpu", overrides=["train.batch_size=8"])
+    losses = _losses(tmp_path / "run")
+    first, last = np.mean(losses[:20]), np.mean(losses[-20:])
+    assert last < 0.7 * first, (first, last)
+    # the checkpoint rebuilds an Embedder without the training code
+    emb = Embedder.from_checkpoint(tmp_path / "run" / LATEST, device="cpu")
+    assert emb.embed_stem(np.zeros(16_000, np.float32)).vector.shape == (emb.dim,)
+    assert trainer.step == 300
+
+
+def test_warmup_then_cosine():
+    from model.config import TrainConfig
+
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr=1.0, min_lr=0.0)
+    assert lr_at(0, cfg) == pytest.approx(0.1)
+    assert lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(55, cfg) == pytest.approx(0.5)
+    assert lr_at(100, cfg) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.realdata
+def test_script_runs_on_musdb_train_and_validates(tmp_path):
+    import subprocess
+    import sys
+
+    data = require(MUSDB_TRAIN)
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(REPO / "model/train.py"), "--config", str(TINY), "--data", str(data), "--out", str(out),
+           "--steps", "10", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu",
+           "--set", "train.batch_size=4", "--validate", str(data)]
+    subprocess.run(cmd, check=True, cwd=tmp_path, timeout=300)
+    ckpt = load_checkpoint(out / LATEST)
+    assert ckpt["step"] == 10
+    assert (out / "best.pt").exists()
