@@ -55,13 +55,13 @@ def _unrelated_partner(pairs: Sequence[QueryPair]) -> list[int | None]:
     for i, p in enumerate(pairs):
         others = [j for j, q in enumerate(pairs) if q.instrument == p.instrument and q.song_id != p.song_id]
         later = [j for j in others if j > i]
-        out.append((later or others or [None])[0])
+        out.append(later[0] if later else others[0] if others else None)
     return out
 
 
 def _shifted(pair: QueryPair, shift: float, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """(stem, mix) such that the stem's first sample lines up with mix time `shift` seconds."""
-    n = int(round(abs(shift) * sr))
+    n = round(abs(shift) * sr)
     return (pair.stem[n:], pair.mix) if shift >= 0 else (pair.stem, pair.mix[n:])
 
 
@@ -84,13 +84,20 @@ def offset_recovery(
     stems = embedder.embed_stems([s for s, _ in cut], "target")
     preds = embedder.predict([m for _, m in cut], [p.instrument for p, _ in jobs])
     true = np.array([d for _, d in jobs])
-    found = np.array([(refined_peak(shift_curve(s.frames, q.frames, max_lag, min_overlap)) - max_lag) * fs
-                      for s, q in zip(stems, preds, strict=True)])
+    found = np.array(
+        [
+            (refined_peak(shift_curve(s.frames, q.frames, max_lag, min_overlap)) - max_lag) * fs
+            for s, q in zip(stems, preds, strict=True)
+        ]
+    )
     err = found - true
     abs_err = np.abs(err)
     return {
-        "trials": len(jobs), "true_s": true.tolist(), "error_s": err.tolist(),
-        "mean_abs_error_s": float(abs_err.mean()), "median_abs_error_s": float(np.median(abs_err)),
+        "trials": len(jobs),
+        "true_s": true.tolist(),
+        "error_s": err.tolist(),
+        "mean_abs_error_s": float(abs_err.mean()),
+        "median_abs_error_s": float(np.median(abs_err)),
         "p90_abs_error_s": float(np.percentile(abs_err, 90)),
         "within_half_frame_pct": float(np.mean(abs_err <= fs / 2) * 100),
         "within_frame_pct": float(np.mean(abs_err <= fs) * 100),
@@ -101,8 +108,12 @@ def offset_recovery(
 
 
 def evaluate_alignment(
-    embedder: Embedder, songs: Sequence[EvalSong], max_shift_s: float = 32.0, min_overlap_s: float = 1.28,
-    trials: int = 1, seed: int = 0,
+    embedder: Embedder,
+    songs: Sequence[EvalSong],
+    max_shift_s: float = 32.0,
+    min_overlap_s: float = 1.28,
+    trials: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Shift curves per song and averaged, against unrelated pairs; zero-peak share; offset recovery."""
     t0 = time.perf_counter()
@@ -111,30 +122,42 @@ def evaluate_alignment(
         raise ValueError("no song has two or more non-silent stems")
     fs = embedder.frame_seconds
     longest = max(len(p.stem) for p in pairs) / embedder.sample_rate
-    min_overlap = max(1, int(round(min_overlap_s / fs)))
-    max_lag = max(1, min(int(round(max_shift_s / fs)), int(longest / fs) - min_overlap))
+    min_overlap = max(1, round(min_overlap_s / fs))
+    max_lag = max(1, min(round(max_shift_s / fs), int(longest / fs) - min_overlap))
     stems = embedder.embed_stems([p.stem for p in pairs], "target")
     preds = embedder.predict([p.mix for p in pairs], [p.instrument for p in pairs])
     curves = [shift_curve(s.frames, q.frames, max_lag, min_overlap) for s, q in zip(stems, preds, strict=True)]
-    unrelated = [shift_curve(stems[i].frames, preds[j].frames, max_lag, min_overlap)
-                 for i, j in enumerate(_unrelated_partner(pairs)) if j is not None]
+    unrelated = [
+        shift_curve(stems[i].frames, preds[j].frames, max_lag, min_overlap)
+        for i, j in enumerate(_unrelated_partner(pairs))
+        if j is not None
+    ]
     song_ids = list(dict.fromkeys(p.song_id for p in pairs))
     per_song = {s: _nanmean([c for c, p in zip(curves, pairs, strict=True) if p.song_id == s]) for s in song_ids}
     mean = _nanmean(list(per_song.values()))
     unrel = _nanmean(unrelated) if unrelated else np.full_like(mean, np.nan)
     zero = max_lag
     report = {
-        "songs": len(song_ids), "pairs": len(pairs), "frame_seconds": fs, "max_shift_s": max_lag * fs,
-        "min_overlap_s": min_overlap * fs, "lags_s": (np.arange(-max_lag, max_lag + 1) * fs).tolist(),
-        "mean_curve": mean.tolist(), "unrelated_curve": unrel.tolist(),
+        "songs": len(song_ids),
+        "pairs": len(pairs),
+        "frame_seconds": fs,
+        "max_shift_s": max_lag * fs,
+        "min_overlap_s": min_overlap * fs,
+        "lags_s": (np.arange(-max_lag, max_lag + 1) * fs).tolist(),
+        "mean_curve": mean.tolist(),
+        "unrelated_curve": unrel.tolist(),
         "per_song_curves": {s: c.tolist() for s, c in per_song.items()},
-        "similarity_at_zero": float(mean[zero]), "similarity_mean_over_shifts": float(np.nanmean(mean)),
-        "unrelated_at_zero": float(unrel[zero]), "unrelated_mean": float(np.nanmean(unrel)),
+        "similarity_at_zero": float(mean[zero]),
+        "similarity_mean_over_shifts": float(np.nanmean(mean)),
+        "unrelated_at_zero": float(unrel[zero]),
+        "unrelated_mean": float(np.nanmean(unrel)),
         "songs_peaking_at_zero_pct": float(np.mean([int(np.nanargmax(c)) == zero for c in per_song.values()]) * 100),
         "pairs_peaking_at_zero_pct": float(np.mean([int(np.nanargmax(c)) == zero for c in curves]) * 100),
         "chance_peak_at_zero_pct": float(100.0 / np.isfinite(mean).sum()),
         "offset_recovery": offset_recovery(embedder, pairs, max_lag, min_overlap, trials, seed),
     }
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    log.info("alignment: %d songs, %d pairs, +-%.2f s in %.1f s", len(song_ids), len(pairs), max_lag * fs, report["seconds"])
+    log.info(
+        "alignment: %d songs, %d pairs, +-%.2f s in %.1f s", len(song_ids), len(pairs), max_lag * fs, report["seconds"]
+    )
     return report

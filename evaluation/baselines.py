@@ -39,7 +39,7 @@ def mash_features(waves: Sequence[np.ndarray], sample_rate: int) -> MashFeatures
     for i, wave in enumerate(waves):
         if not np.any(wave):
             continue
-        c = librosa.feature.chroma_cqt(y=wave, sr=sample_rate, hop_length=512).mean(axis=1)
+        c = librosa.feature.chroma_cqt(y=wave, sr=sample_rate, hop_length=512, tuning=0.0).mean(axis=1)
         chroma[i] = c / max(float(np.linalg.norm(c)), 1e-9)
         onset = librosa.onset.onset_strength(y=wave, sr=sample_rate, hop_length=512)
         tempo[i] = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=512))[0])

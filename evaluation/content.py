@@ -18,8 +18,29 @@ from model.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-PITCH_CLASSES = {"C": 0, "B#": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "F": 5, "E#": 5,
-                 "F#": 6, "GB": 6, "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11, "CB": 11}
+PITCH_CLASSES = {
+    "C": 0,
+    "B#": 0,
+    "C#": 1,
+    "DB": 1,
+    "D": 2,
+    "D#": 3,
+    "EB": 3,
+    "E": 4,
+    "FB": 4,
+    "F": 5,
+    "E#": 5,
+    "F#": 6,
+    "GB": 6,
+    "G": 7,
+    "G#": 8,
+    "AB": 8,
+    "A": 9,
+    "A#": 10,
+    "BB": 10,
+    "B": 11,
+    "CB": 11,
+}
 TEMPO_TOLERANCE = 0.04
 
 Key = tuple[int, str]
@@ -76,12 +97,19 @@ def probe_key(x: np.ndarray, keys: Sequence[Key], groups: np.ndarray, k: int = 5
         clf.fit(x[train], y[train])
         pred = clf.predict(x[test])
         hits += list(pred == y[test])
-        compat += [keys_compatible((int(p) // 2, "minor" if p % 2 else "major"), keys[i])
-                   for p, i in zip(pred, np.flatnonzero(test), strict=True)]
+        compat += [
+            keys_compatible((int(p) // 2, "minor" if p % 2 else "major"), keys[int(i)])
+            for p, i in zip(pred, np.flatnonzero(test), strict=True)
+        ]
         values, counts = np.unique(y[train], return_counts=True)
         majority += list(y[test] == values[counts.argmax()])
-    return {"accuracy": float(np.mean(hits) * 100), "compatible_key_pct": float(np.mean(compat) * 100),
-            "majority_class_accuracy": float(np.mean(majority) * 100), "chance_accuracy": 100.0 / 24, "samples": float(len(hits))}
+    return {
+        "accuracy": float(np.mean(hits) * 100),
+        "compatible_key_pct": float(np.mean(compat) * 100),
+        "majority_class_accuracy": float(np.mean(majority) * 100),
+        "chance_accuracy": 100.0 / 24,
+        "samples": float(len(hits)),
+    }
 
 
 def probe_tempo(x: np.ndarray, tempo: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0) -> dict[str, float]:
@@ -99,19 +127,32 @@ def probe_tempo(x: np.ndarray, tempo: np.ndarray, groups: np.ndarray, k: int = 5
         base += [float(np.exp(np.log(tempo[train]).mean()))] * int(test.sum())
         true += list(tempo[test])
     p, b, t = np.array(pred), np.array(base), np.array(true)
-    return {"mae_bpm": float(np.abs(p - t).mean()), "within_4pct": float(np.mean(np.abs(p - t) <= 0.04 * t) * 100),
-            "baseline_mae_bpm": float(np.abs(b - t).mean()), "baseline_within_4pct": float(np.mean(np.abs(b - t) <= 0.04 * t) * 100),
-            "samples": float(len(t))}
+    return {
+        "mae_bpm": float(np.abs(p - t).mean()),
+        "within_4pct": float(np.mean(np.abs(p - t) <= 0.04 * t) * 100),
+        "baseline_mae_bpm": float(np.abs(b - t).mean()),
+        "baseline_within_4pct": float(np.mean(np.abs(b - t) <= 0.04 * t) * 100),
+        "samples": float(len(t)),
+    }
 
 
 def compatibility(
-    queries: np.ndarray, refs: np.ndarray, q_song: np.ndarray, r_song: np.ndarray, q_inst: np.ndarray, r_inst: np.ndarray,
-    key_of: Mapping[str, Key], tempo_of: Mapping[str, float], top: int = 10,
+    queries: np.ndarray,
+    refs: np.ndarray,
+    q_song: np.ndarray,
+    r_song: np.ndarray,
+    q_inst: np.ndarray,
+    r_inst: np.ndarray,
+    key_of: Mapping[str, Key],
+    tempo_of: Mapping[str, float],
+    top: int = 10,
 ) -> dict[str, float]:
     """Among each query's top-`top` references of its instrument from other songs: % in a compatible key,
     within 4 % tempo, and both; chance = the same shares over all those candidates."""
     scores = queries @ refs.T
-    shares: dict[str, list[float]] = {k: [] for k in ("key", "tempo", "both", "key_chance", "tempo_chance", "both_chance")}
+    shares: dict[str, list[float]] = {
+        k: [] for k in ("key", "tempo", "both", "key_chance", "tempo_chance", "both_chance")
+    }
     for q in range(len(queries)):
         cand = np.flatnonzero((r_song != q_song[q]) & (r_inst == q_inst[q]))
         if len(cand) == 0:
@@ -123,7 +164,9 @@ def compatibility(
             shares[name].append(float(ok[best].mean()))
             shares[f"{name}_chance"].append(float(ok.mean()))
     return {f"{k}_pct": float(np.mean(v) * 100) if v else float("nan") for k, v in shares.items()} | {
-        "queries": float(len(shares["key"])), "top": float(top)}
+        "queries": float(len(shares["key"])),
+        "top": float(top),
+    }
 
 
 def evaluate_content(embedder: Embedder, songs: Sequence[EvalSong], folds: int = 5, seed: int = 0) -> dict[str, Any]:
@@ -131,7 +174,9 @@ def evaluate_content(embedder: Embedder, songs: Sequence[EvalSong], folds: int =
     t0 = time.perf_counter()
     labelled = [s for s in songs if song_key(s.metadata) is not None and float(s.metadata.get("tempo", 0) or 0) > 0]
     if len(labelled) < 4:
-        raise ValueError(f"content evaluation needs at least 4 songs with key and tempo metadata, found {len(labelled)}")
+        raise ValueError(
+            f"content evaluation needs at least 4 songs with key and tempo metadata, found {len(labelled)}"
+        )
     key_of = {s.song_id: song_key(s.metadata) for s in labelled}
     tempo_of = {s.song_id: float(s.metadata["tempo"]) for s in labelled}
     pairs = query_pairs(labelled)

@@ -7,10 +7,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from evaluation.ranking import CATEGORIES  # noqa: E402
+from evaluation.ranking import CATEGORIES
 
 COLOURS = ("#2a9d8f", "#e9c46a", "#f4a261", "#e76f51")
 
@@ -42,7 +42,9 @@ def confusion_png(conf: Mapping[str, Any], title: str, path: Path) -> None:
     for i in range(len(names)):
         for j in range(len(names)):
             if np.isfinite(pct[i, j]):
-                ax.text(j, i, f"{pct[i, j]:.0f}", ha="center", va="center", color="black" if pct[i, j] < 60 else "white")
+                ax.text(
+                    j, i, f"{pct[i, j]:.0f}", ha="center", va="center", color="black" if pct[i, j] < 60 else "white"
+                )
     ax.set_xticks(range(len(names)), names, rotation=30)
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("instrument of the top hit")
@@ -62,7 +64,12 @@ def recall_png(systems: Mapping[str, Mapping[str, Any]], protocol: str, path: Pa
     for i, k in enumerate(ks):
         vals = np.array([systems[n][protocol]["metrics"][k] for n in names])
         ci = [systems[n][protocol]["ci95"].get(k, [v, v]) for n, v in zip(names, vals, strict=True)]
-        err = np.array([[v - lo for (lo, _), v in zip(ci, vals, strict=True)], [hi - v for (_, hi), v in zip(ci, vals, strict=True)]])
+        err = np.array(
+            [
+                [v - lo for (lo, _), v in zip(ci, vals, strict=True)],
+                [hi - v for (_, hi), v in zip(ci, vals, strict=True)],
+            ]
+        )
         ax.bar(x + (i - 1) * 0.27, vals, 0.27, yerr=np.clip(err, 0, None), capsize=2, label=k)
     ax.set_xticks(x, names, rotation=20, ha="right", fontsize=7)
     ax.set_ylabel("%")
@@ -73,8 +80,9 @@ def recall_png(systems: Mapping[str, Mapping[str, Any]], protocol: str, path: Pa
     plt.close(fig)
 
 
-def curves_png(lags_s: np.ndarray, per_song: Sequence[np.ndarray], mean: np.ndarray, unrelated: np.ndarray,
-               title: str, path: Path) -> None:
+def curves_png(
+    lags_s: np.ndarray, per_song: Sequence[np.ndarray], mean: np.ndarray, unrelated: np.ndarray, title: str, path: Path
+) -> None:
     """Figure 4: similarity vs time shift per song (thin), averaged (thick) and for unrelated pairs (dashed)."""
     fig, ax = plt.subplots(figsize=(8, 4))
     for curve in per_song:

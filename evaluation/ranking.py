@@ -29,13 +29,23 @@ class Labels:
 
     @classmethod
     def of(cls, rs: RetrievalSet) -> "Labels":
-        return cls(np.asarray(rs.query_songs), np.asarray(rs.query_instruments), np.asarray(rs.ref_songs),
-                   np.asarray(rs.ref_instruments), np.asarray(rs.truth, dtype=np.int64))
+        return cls(
+            np.asarray(rs.query_songs),
+            np.asarray(rs.query_instruments),
+            np.asarray(rs.ref_songs),
+            np.asarray(rs.ref_instruments),
+            np.asarray(rs.truth, dtype=np.int64),
+        )
 
     def tiled(self, times: int) -> "Labels":
         """The queries repeated `times` times (for baselines averaged over several random draws)."""
-        return Labels(np.tile(self.query_songs, times), np.tile(self.query_instruments, times), self.ref_songs,
-                      self.ref_instruments, np.tile(self.truth, times))
+        return Labels(
+            np.tile(self.query_songs, times),
+            np.tile(self.query_instruments, times),
+            self.ref_songs,
+            self.ref_instruments,
+            np.tile(self.truth, times),
+        )
 
     def same_instrument(self) -> np.ndarray:
         """[Q, R] bool: protocol B's candidates."""
@@ -112,8 +122,11 @@ def bootstrap(
     total = w.sum(axis=1)
     norm = rank / pool
     stats = {
-        "R@1": w @ (rank <= 1) / total, "R@5": w @ (rank <= 5) / total, "R@10": w @ (rank <= 10) / total,
-        "mean_norm_rank": w @ norm / total, "median_norm_rank": _weighted_median(norm, w),
+        "R@1": w @ (rank <= 1) / total,
+        "R@5": w @ (rank <= 5) / total,
+        "R@10": w @ (rank <= 10) / total,
+        "mean_norm_rank": w @ norm / total,
+        "median_norm_rank": _weighted_median(norm, w),
         "same_song_rate": w @ same_song / total,
     }
     return {k: [float(np.percentile(v, 2.5) * 100), float(np.percentile(v, 97.5) * 100)] for k, v in stats.items()}
@@ -132,8 +145,11 @@ def evaluate_scores(
         same_song = (labels.ref_songs[top] == labels.query_songs) & (top != labels.truth)
         metrics = summarise_ranks(rank, pool)
         metrics["same_song_rate"] = float(same_song.mean() * 100)
-        per_inst = {i: float(np.mean(rank[labels.query_instruments == i] <= 1) * 100)
-                    for i in instruments if np.any(labels.query_instruments == i)}
+        per_inst = {
+            i: float(np.mean(rank[labels.query_instruments == i] <= 1) * 100)
+            for i in instruments
+            if np.any(labels.query_instruments == i)
+        }
         out[protocol] = {
             "metrics": metrics,
             "ci95": bootstrap(rank, pool, same_song, labels.query_songs, n_boot, seed),

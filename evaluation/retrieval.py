@@ -37,25 +37,41 @@ def pair_labels(pairs: Sequence[QueryPair]) -> Labels:
     return Labels(songs, insts, songs, insts, np.arange(len(pairs), dtype=np.int64))
 
 
-def checkpoint_label(path: str | Path | None, embedder: Embedder) -> str:
-    name = Path(path).name.removesuffix(".pt") if path is not None else "bundled"
-    return f"{name} [{embedder.cfg.name}]"
+def checkpoint_labels(paths: Sequence[str | Path | None]) -> list[str]:
+    """Short unique names: the file name, with its folder where names repeat (runs/a/best.pt, runs/b/best.pt)."""
+    short = [Path(p).name.removesuffix(".pt") if p is not None else "bundled" for p in paths]
+    longer = [
+        f"{Path(p).parent.name}/{s}" if p is not None and short.count(s) > 1 else s
+        for p, s in zip(paths, short, strict=True)
+    ]
+    return [f"{s} #{i + 1}" if longer.count(s) > 1 else s for i, s in enumerate(longer)]
 
 
-def model_systems(embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str) -> list[System]:
+def model_systems(
+    embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str
+) -> list[System]:
     """Queries from the predictor; references from the target encoder (via model.validate) and the context encoder."""
     t0 = time.perf_counter()
     rs = build_retrieval_set(embedder, as_stem_dicts(songs), reference="target")
     labels = Labels.of(rs)
     expected = pair_labels(pairs)
-    if not (np.array_equal(labels.ref_songs, expected.ref_songs)
-            and np.array_equal(labels.ref_instruments, expected.ref_instruments)):
+    if not (
+        np.array_equal(labels.ref_songs, expected.ref_songs)
+        and np.array_equal(labels.ref_instruments, expected.ref_instruments)
+    ):
         raise RuntimeError("query pairs and model.validate's retrieval set disagree on the reference order")
     context = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
-    log.info("%s: embedded %d queries and 2 x %d references in %.1f s", label, len(rs.truth), len(rs.refs),
-             time.perf_counter() - t0)
-    return [System(f"{label} · target", rs.queries @ rs.refs.T, labels),
-            System(f"{label} · context", rs.queries @ context.T, labels)]
+    log.info(
+        "%s: embedded %d queries and 2 x %d references in %.1f s",
+        label,
+        len(rs.truth),
+        len(rs.refs),
+        time.perf_counter() - t0,
+    )
+    return [
+        System(f"{label} · target", rs.queries @ rs.refs.T, labels),
+        System(f"{label} · context", rs.queries @ context.T, labels),
+    ]
 
 
 def baseline_systems(pairs: Sequence[QueryPair], sample_rate: int, seed: int = 0, mash: bool = True) -> list[System]:
@@ -88,11 +104,11 @@ def evaluate_retrieval(
     systems: list[System] = []
     instruments: list[str] = []
     sample_rate = 16_000
-    for path in checkpoints:
+    for path, label in zip(checkpoints, checkpoint_labels(checkpoints), strict=True):
         embedder = Embedder.from_checkpoint(path, device=device, batch_size=batch_size)
         sample_rate = embedder.sample_rate
         instruments = instruments or list(embedder.vocabulary.names)
-        systems += model_systems(embedder, songs, pairs, checkpoint_label(path, embedder))
+        systems += model_systems(embedder, songs, pairs, f"{label} [{embedder.cfg.name}]")
         del embedder
     if baselines:
         systems += baseline_systems(pairs, sample_rate, seed)
@@ -101,7 +117,11 @@ def evaluate_retrieval(
     for system in systems:
         results[system.name] = evaluate_scores(system.scores, system.labels, instruments, n_boot, seed)
     return {
-        "songs": len({p.song_id for p in pairs}), "queries": len(pairs), "references": len(pairs),
-        "instruments": instruments, "bootstrap_resamples": n_boot, "systems": results,
+        "songs": len({p.song_id for p in pairs}),
+        "queries": len(pairs),
+        "references": len(pairs),
+        "instruments": instruments,
+        "bootstrap_resamples": n_boot,
+        "systems": results,
         "seconds": round(time.perf_counter() - t0, 1),
     }

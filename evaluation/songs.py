@@ -46,8 +46,9 @@ def _decode(song: SongRef, sample_rate: int) -> dict[str, np.ndarray]:
     for stem in song.stems:
         if stem.stream is not None:
             if stem.path not in streams:  # decode every stream of the container in one pass
-                streams[stem.path] = [resample(to_mono(a.samples), a.sample_rate, sample_rate)
-                                      for a in read_streams(stem.path)]
+                streams[stem.path] = [
+                    resample(to_mono(a.samples), a.sample_rate, sample_rate) for a in read_streams(stem.path)
+                ]
             wave = streams[stem.path][stem.stream]
         else:
             wave = load_mono(stem.path, sample_rate)

@@ -82,7 +82,8 @@ def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_versi
         indexes[inst] = vectors.read(path)
         if entry.get("ivf"):
             nprobe[inst] = int(entry["ivf"]["nprobe"])
-    frames = FrameStore(index_dir, manifest["frame_packs"], int(manifest["frame_dim"]))
+    live = np.concatenate([vectors.index_ids(i) for i in indexes.values()]) if indexes else np.zeros(0, np.int64)
+    frames = FrameStore(index_dir, manifest["frame_packs"], int(manifest["frame_dim"]), only=live)
     return _Snapshot(manifest, indexes, nprobe, frames)
 
 
@@ -194,7 +195,7 @@ class Catalogue:
             rows = s.execute(select(Stem.id).where(Stem.song_id.in_([int(i) for i in song_ids]))).scalars().all()
         return np.asarray(rows, dtype=np.int64)
 
-    def _records(self) -> Select[Any]:
+    def _records(self) -> Select:  # type: ignore[type-arg]
         return select(*_RECORD_COLUMNS).join(Song, Song.id == Stem.song_id).where(Stem.status == StemStatus.INDEXED)
 
     def stem(self, stem_id: int) -> StemRecord | None:
@@ -220,7 +221,8 @@ class Catalogue:
             query = query.where(Stem.song_id == song_id)
         if q:
             pattern = f"%{q.lower()}%"
-            query = query.where(or_(*(func.lower(c).like(pattern) for c in (Song.title, Song.artist, Stem.name, Stem.path))))
+            columns = (Song.title, Song.artist, Stem.name, Stem.path)
+            query = query.where(or_(*(func.lower(c).like(pattern) for c in columns)))
         with self._session() as s:
             total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
             rows = s.execute(query.order_by(Stem.id).offset(max(0, offset)).limit(max(0, limit))).all()

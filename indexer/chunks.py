@@ -8,13 +8,12 @@ and a frame pack, writes the manifest, and only then deletes the chunks.
 
 import io
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from indexer.files import atomic_write
+from indexer.files import atomic_write_bytes
 
 CHUNK_DIR = "chunks"
 
@@ -30,6 +29,7 @@ class Chunk:
     duration_seconds: np.ndarray
     sample_rate: np.ndarray
     checkpoint_hash: str
+    frame_counts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,39 +48,28 @@ def write_chunk(index_dir: Path, chunk: Chunk) -> Path:
              frames=frames, sha256=np.array(chunk.sha256), duration=chunk.duration_seconds.astype(np.float64),
              sample_rate=chunk.sample_rate.astype(np.int64), checkpoint=np.array(chunk.checkpoint_hash))
     path = chunk_dir(index_dir) / f"chunk-{time.time_ns():020d}.npz"
-    atomic_write(path, lambda f: f.write(buf.getbuffer()))
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
-def read_chunk(path: Path) -> Chunk:
+def read_chunk(path: Path, arrays: bool = True) -> Chunk:
+    """Reads a chunk; with `arrays` False only ids and facts (vectors and frames come back empty)."""
     with np.load(path) as z:
         counts = z["counts"]
-        frames = np.split(z["frames"].astype(np.float32), np.cumsum(counts)[:-1]) if len(counts) else []
-        return Chunk(z["ids"], z["vectors"], list(frames), [str(s) for s in z["sha256"]], z["duration"],
-                     z["sample_rate"], str(z["checkpoint"]))
+        vectors = z["vectors"] if arrays else np.zeros((0, 0), np.float32)
+        frames: list[np.ndarray] = []
+        if arrays and len(counts):
+            frames = list(np.split(z["frames"].astype(np.float32), np.cumsum(counts)[:-1]))
+        return Chunk(z["ids"], vectors, frames, [str(s) for s in z["sha256"]], z["duration"], z["sample_rate"],
+                     str(z["checkpoint"]), counts)
+
+
+def chunk_ids(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N], frame counts [N]) of a chunk, without reading its vectors or frames."""
+    with np.load(path) as z:
+        return z["ids"], z["counts"]
 
 
 def list_chunks(index_dir: Path) -> list[Path]:
     folder = chunk_dir(index_dir)
     return sorted(folder.glob("chunk-*.npz")) if folder.is_dir() else []
-
-
-def merge(chunks: Sequence[Chunk]) -> Chunk | None:
-    """One chunk holding all of `chunks` (a later chunk wins for a repeated id)."""
-    if not chunks:
-        return None
-    latest: dict[int, tuple[int, int]] = {}
-    for ci, c in enumerate(chunks):
-        for j, sid in enumerate(c.ids.tolist()):
-            latest[int(sid)] = (ci, j)
-    keys = sorted(latest)
-    pick = [latest[k] for k in keys]
-    return Chunk(
-        np.array(keys, dtype=np.int64),
-        np.stack([chunks[ci].vectors[j] for ci, j in pick]) if pick else np.zeros((0, 0), np.float32),
-        [chunks[ci].frames[j] for ci, j in pick],
-        [chunks[ci].sha256[j] for ci, j in pick],
-        np.array([chunks[ci].duration_seconds[j] for ci, j in pick], dtype=np.float64),
-        np.array([chunks[ci].sample_rate[j] for ci, j in pick], dtype=np.int64),
-        chunks[-1].checkpoint_hash,
-    )

@@ -9,8 +9,7 @@ import hashlib
 import logging
 import multiprocessing
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
-from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,24 +45,36 @@ class DecodedStem:
         return self.wave is not None
 
 
-def content_sha256(data: bytes, stream: int | None) -> str:
-    """sha256 of the file's bytes, plus the stream number for one stream of a multi-stream container."""
-    h = hashlib.sha256(data)
+def _file_hash(path: str | Path) -> "hashlib._Hash":
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
+def _with_stream(h: "hashlib._Hash", stream: int | None) -> str:
     if stream is not None:
         h.update(f"#{stream}".encode())
     return h.hexdigest()
 
 
+def content_sha256(path: str | Path, stream: int | None) -> str:
+    """sha256 of the file's bytes, plus the stream number for one stream of a multi-stream container."""
+    return _with_stream(_file_hash(path), stream)
+
+
 def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
     """Decodes the stems of one file; a failure is returned per stem, never raised."""
     try:
-        data = Path(task.path).read_bytes()
+        base = _file_hash(task.path)
+        digests = {stream: _with_stream(base.copy(), stream) for _, stream in task.stems}
     except OSError as exc:
         return [DecodedStem(sid, None, f"cannot read file: {exc}", None, 0.0, 0) for sid, _ in task.stems]
     streams: list[Audio] | None = None
     out = []
     for stem_id, stream in task.stems:
-        digest = content_sha256(data, stream)
+        digest = digests[stream]
         try:
             if stream is None:
                 audio = read_audio(task.path)
@@ -79,7 +90,8 @@ def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
     return out
 
 
-def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int, prefetch: int = 4) -> Iterator[list[DecodedStem]]:
+def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
+                 prefetch: int = 4) -> Iterator[list[DecodedStem]]:
     """Decoded stems per file, in completion order, with at most `workers * prefetch` files in flight.
 
     `workers` 0 decodes in this process (no overlap; for tests and debugging).
@@ -95,11 +107,11 @@ def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int, pref
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < workers * prefetch:
-                task = next(it, None)
-                if task is None:
+                nxt = next(it, None)
+                if nxt is None:
                     exhausted = True
                     break
-                pending.add(pool.submit(decode_file, task, sample_rate))
+                pending.add(pool.submit(decode_file, nxt, sample_rate))
             if not pending:
                 break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

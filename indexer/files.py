@@ -49,7 +49,14 @@ def atomic_write_path(path: Path, write: Callable[[Path], None]) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(path, write)
 
 
 def remove_temporaries(folder: Path) -> int:

@@ -7,12 +7,13 @@ one per published build, each two `.npy` files written atomically:
   frames-<build>.ids.npy  int64   [N_stems, 3]            (stem id, first row, row count)
 """
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from indexer.files import atomic_write
+from indexer.files import atomic_write, fsync_dir
 
 FRAME_DTYPE = np.float16
 
@@ -21,20 +22,39 @@ def pack_paths(index_dir: Path, name: str) -> tuple[Path, Path]:
     return index_dir / f"{name}.npy", index_dir / f"{name}.ids.npy"
 
 
-def write_pack(index_dir: Path, name: str, ids: Sequence[int], frames: Sequence[np.ndarray], frame_dim: int) -> None:
-    """Writes one pack of `frames[i]` ([T_i, frame_dim]) addressed by `ids[i]`."""
-    if len(ids) != len(frames):
-        raise ValueError("one frame sequence per id")
-    counts = np.array([len(f) for f in frames], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
-    table = np.stack([np.asarray(ids, dtype=np.int64), offsets, counts], axis=1) if len(ids) else np.zeros((0, 3), np.int64)
-    data = (np.concatenate(frames).astype(FRAME_DTYPE) if frames else np.zeros((0, frame_dim), FRAME_DTYPE))
-    if data.shape[1] != frame_dim:
-        raise ValueError(f"frames have width {data.shape[1]}, expected {frame_dim}")
+def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray]], total_rows: int,
+               frame_dim: int) -> int:
+    """Writes one pack from `items` (stem id, frames [T, frame_dim]) holding `total_rows` frames in all.
+
+    Frames stream into a memory-mapped temporary file, so a pack may be larger than memory. Returns the
+    number of stems written.
+    """
     data_path, ids_path = pack_paths(index_dir, name)
+    tmp = data_path.with_name(f".{data_path.name}.tmp-{os.getpid()}")
+    table: list[tuple[int, int, int]] = []
+    try:
+        data = np.lib.format.open_memmap(tmp, mode="w+", dtype=FRAME_DTYPE, shape=(total_rows, frame_dim))
+        row = 0
+        for stem_id, frames in items:
+            if frames.ndim != 2 or frames.shape[1] != frame_dim:
+                raise ValueError(f"frames of stem {stem_id} have shape {frames.shape}, expected [T, {frame_dim}]")
+            data[row : row + len(frames)] = frames
+            table.append((int(stem_id), row, len(frames)))
+            row += len(frames)
+        if row != total_rows:
+            raise ValueError(f"pack {name}: {row} frames written, {total_rows} announced")
+        data.flush()
+        del data
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, data_path)
+        fsync_dir(index_dir)
+    finally:
+        tmp.unlink(missing_ok=True)
+    ids = np.array(table, dtype=np.int64).reshape(-1, 3)
     # Data before table: a table never points into a pack that is not complete.
-    atomic_write(data_path, lambda f: np.save(f, data))
-    atomic_write(ids_path, lambda f: np.save(f, table))
+    atomic_write(ids_path, lambda f: np.save(f, ids))
+    return len(table)
 
 
 def read_pack_ids(index_dir: Path, name: str) -> np.ndarray:
@@ -45,7 +65,8 @@ def read_pack_ids(index_dir: Path, name: str) -> np.ndarray:
 class FrameStore:
     """Read side: stem id -> float32 frames [T, frame_dim], from memory-mapped packs (later packs win)."""
 
-    def __init__(self, index_dir: Path, names: Sequence[str], frame_dim: int) -> None:
+    def __init__(self, index_dir: Path, names: Sequence[str], frame_dim: int, only: np.ndarray | None = None) -> None:
+        """Opens packs `names`; with `only` (ids), other ids (removed stems still in old packs) are hidden."""
         self.frame_dim = frame_dim
         self._data = [np.load(pack_paths(index_dir, n)[0], mmap_mode="r") for n in names]
         tables = [np.load(pack_paths(index_dir, n)[1]) for n in names]
@@ -58,7 +79,10 @@ class FrameStore:
         table = table[order]
         last = np.ones(len(table), dtype=bool)
         last[:-1] = table[1:, 0] != table[:-1, 0]
-        self._table = table[last]
+        table = table[last]
+        if only is not None:
+            table = table[np.isin(table[:, 0], only)]
+        self._table = table
 
     def __len__(self) -> int:
         return len(self._table)

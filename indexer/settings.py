@@ -25,6 +25,7 @@ class IndexerSettings(BaseSettings):
     ivf_threshold: int = Field(50_000, ge=1, description="an instrument's index becomes IVF above this many stems")
     ivf_factory: str = Field("IVF{nlist},Flat", description="faiss.index_factory string for large indexes")
     ivf_nprobe: int = Field(32, ge=1, description="IVF lists probed per search")
+    ray_actors: int = Field(1, ge=1, description="embedding actors of the ray engine (one GPU each where present)")
 
     @field_validator("ivf_factory")
     @classmethod

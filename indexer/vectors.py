@@ -44,7 +44,7 @@ def index_ids(index: Any) -> np.ndarray:
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is None:
         return faiss.vector_to_array(index.id_map).astype(np.int64)
-    lists = ivf.invlists
+    lists: Any = ivf.invlists
     parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
              for i in range(ivf.nlist) if lists.list_size(i)]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
@@ -125,13 +125,15 @@ def search(index: Any, queries: np.ndarray, k: int, exclude_ids: np.ndarray | No
 
     `exclude_ids` are filtered inside FAISS (an IDSelector), so k results still come back when there are.
     """
-    sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(exclude_ids)) if exclude_ids is not None and len(exclude_ids) else None
+    sel = None
+    if exclude_ids is not None and len(exclude_ids):
+        sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(exclude_ids))
     ivf = faiss.try_extract_index_ivf(index)
     params: Any = None
     if ivf is not None:
-        params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe or ivf.nprobe)
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe or ivf.nprobe)  # type: ignore[call-arg]
     elif sel is not None:
-        params = faiss.SearchParameters(sel=sel)
+        params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
     q = np.ascontiguousarray(queries, dtype=np.float32)
     scores, ids = index.search(q, k, params=params) if params is not None else index.search(q, k)
     return scores, ids

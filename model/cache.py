@@ -30,6 +30,7 @@ class CachedSong:
     song_id: str
     file: Path
     frames: int  # samples per stem row
+    source: int = 0  # which --data root it came from; training draws roots evenly
 
     def load(self) -> np.ndarray:
         """[n_instruments, T] float16, memory-mapped."""
@@ -67,16 +68,16 @@ def build_cache(
 ) -> list[CachedSong]:
     """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    songs: list[SongRef] = []
-    for root in roots:
+    songs: list[tuple[int, SongRef]] = []
+    for source, root in enumerate(roots):
         found = discover(root, vocab)
         for path, reason in found.unresolved:
             log.warning("skipping %s: %s", path, reason)
-        songs.extend(found.songs)
+        songs.extend((source, s) for s in found.songs)
     cached: list[CachedSong] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("caching songs", total=len(songs))
-        for song in songs:
+        for source, song in songs:
             file = cache_dir / f"{_song_key(song, sample_rate)}.npy"
             if not file.exists():
                 try:
@@ -89,7 +90,7 @@ def build_cache(
                 np.save(tmp, arr)
                 os.replace(tmp, file)
             frames = int(np.load(file, mmap_mode="r").shape[1])
-            cached.append(CachedSong(song.song_id, file, frames))
+            cached.append(CachedSong(song.song_id, file, frames, source))
             progress.advance(task)
     (cache_dir / INDEX_NAME).write_text(json.dumps([[c.song_id, c.file.name, c.frames] for c in cached]))
     log.info("cache: %d songs, %.1f h of multitrack audio in %s", len(cached),

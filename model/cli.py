@@ -21,7 +21,8 @@ def train(
     steps: Annotated[int | None, typer.Option(help="Schedule length in steps.")] = None,
     stop_at: Annotated[int | None, typer.Option(help="Stop at this step, keeping the schedule.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt.")] = False,
-    validate: Annotated[Path | None, typer.Option(help="Held-out multitrack folder for R@1.")] = None,
+    validate: Annotated[Path | None, typer.Option(help="Held-out multitrack folder; its R@1 picks best.pt.")] = None,
+    monitor: Annotated[list[Path], typer.Option(help="Held-out folders logged, never used to choose.")] = [],  # noqa: B006
     stats: Annotated[Path | None, typer.Option(help="Statistics JSON from `stemjepa stats`.")] = None,
     cache_dir: CacheOpt = Path(".cache/stemjepa"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -30,7 +31,7 @@ def train(
     """Train Stem-JEPA (same as `python model/train.py`)."""
     from model.train import run_training
 
-    run_training(config, data, out, steps, resume, validate, stats, cache_dir, device, set_, stop_at)
+    run_training(config, data, out, steps, resume, validate, stats, cache_dir, device, set_, stop_at, monitor)
 
 
 def stats(

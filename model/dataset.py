@@ -2,7 +2,8 @@
 
 Sample i is a pure function of (seed, i): its song, chunk offset and stem subset come from a generator
 seeded with both, so a resumed run (which restarts at sample step * batch) sees exactly the batches an
-uninterrupted run would, with any number of loader workers.
+uninterrupted run would, with any number of loader workers. Each data source (a --data root) is drawn
+equally often, so a small real set is not drowned by a large synthetic one.
 """
 
 import numpy as np
@@ -21,6 +22,8 @@ class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
         if not songs:
             raise ValueError("no training songs: the data folders held no usable multitrack songs")
         self.songs = songs
+        self.by_source: list[list[CachedSong]] = [
+            [s for s in songs if s.source == src] for src in sorted({s.source for s in songs})]
         self.chunk = chunk_samples
         self.seed = seed
         self.silence_dbfs = silence_dbfs
@@ -42,7 +45,8 @@ class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         rng = np.random.default_rng([self.seed, index])
         for _ in range(self.max_resample * 4):
-            song = self.songs[int(rng.integers(len(self.songs)))]
+            pool = self.by_source[int(rng.integers(len(self.by_source)))]
+            song = pool[int(rng.integers(len(pool)))]
             for _ in range(self.max_resample):
                 pair = sample_pair(self._chunk(song, rng), rng, self.silence_dbfs, self.gain_jitter_db)
                 if pair is not None:

@@ -96,7 +96,8 @@ def validate(model: StemJEPA, songs: list[tuple[str, dict[str, np.ndarray]]], de
 
 class Trainer:
     def __init__(self, run: RunConfig, songs: list[CachedSong], out: Path, device: torch.device,
-                 stats: NormStats, validation: list[tuple[str, dict[str, np.ndarray]]] | None = None) -> None:
+                 stats: NormStats, validation: list[tuple[str, dict[str, np.ndarray]]] | None = None,
+                 monitors: dict[str, list[tuple[str, dict[str, np.ndarray]]]] | None = None) -> None:
         self.run, self.out, self.device = run, out, device
         tc = run.train
         torch.manual_seed(tc.seed)
@@ -107,6 +108,7 @@ class Trainer:
         self.dataset = PairDataset(songs, run.model.audio.chunk_samples, tc.seed, tc.silence_dbfs,
                                    tc.gain_jitter_db, tc.max_resample)
         self.validation = validation
+        self.monitors = monitors or {}
         self.step = 0
         self.best: float | None = None
         self.forward = self.model
@@ -198,17 +200,23 @@ class Trainer:
         return losses
 
     def validate_and_keep_best(self) -> dict[str, Any]:
+        """Scores the selection set (keeps the best checkpoint by it) and the monitor sets (reported only)."""
         assert self.validation is not None
         metrics = validate(self.model, self.validation, self.device)
         a, b = metrics["A"], metrics["B"]
         log.info("validation step %d: A R@1 %.1f R@5 %.1f mean-rank %.1f%% | B R@1 %.1f", self.step,
                  a["R@1"], a["R@5"], a["mean_norm_rank"], b["R@1"])
-        # best by real-audio protocol A R@1, then B R@1, then lower mean normalised rank
+        result: dict[str, Any] = {"selection": metrics}
+        for name, songs in self.monitors.items():
+            result[name] = m = validate(self.model, songs, self.device)
+            log.info("  monitor %s: A R@1 %.1f R@5 %.1f mean-rank %.1f%% | B R@1 %.1f", name, m["A"]["R@1"],
+                     m["A"]["R@5"], m["A"]["mean_norm_rank"], m["B"]["R@1"])
+        # best by protocol A R@1 on the selection set, then B R@1, then lower mean normalised rank
         score = a["R@1"] * 1e4 + b["R@1"] * 10 - a["mean_norm_rank"] / 100
         if self.best is None or score > self.best:
             self.best = score
-            self.save(BEST, {"validation": metrics})
-        return metrics
+            self.save(BEST, {"validation": result})
+        return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,20 +230,23 @@ def main(argv: list[str] | None = None) -> None:
                    "extends the schedule, which changes the learning-rate curve from there on)")
     p.add_argument("--stop-at", type=int, help="stop at this step, keeping the schedule (split a run over sessions)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--validate", type=Path, help="held-out multitrack folder for retrieval R@1")
+    p.add_argument("--validate", type=Path, help="held-out multitrack folder: retrieval R@1 picks best.pt")
+    p.add_argument("--monitor", type=Path, action="append", default=[],
+                   help="further held-out folders whose R@1 is logged but never used to choose; repeatable")
     p.add_argument("--stats", type=Path, help="JSON from `stemjepa stats`; computed from the data if absent")
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/stemjepa"), help="decoded-song cache")
     p.add_argument("--device", default="auto")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. train.lr=1e-3")
     args = p.parse_args(argv)
     run_training(args.config, args.data, args.out, args.steps, args.resume, args.validate, args.stats,
-                 args.cache_dir, args.device, args.overrides, args.stop_at)
+                 args.cache_dir, args.device, args.overrides, args.stop_at, args.monitor)
 
 
 def run_training(config: Path | None, data: list[Path], out: Path, steps: int | None = None, resume: bool = False,
                  validate_dir: Path | None = None, stats_file: Path | None = None,
                  cache_dir: Path = Path(".cache/stemjepa"), device_name: str = "auto",
-                 overrides: list[str] | None = None, stop_at: int | None = None) -> Trainer:
+                 overrides: list[str] | None = None, stop_at: int | None = None,
+                 monitor: list[Path] | None = None) -> Trainer:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out.mkdir(parents=True, exist_ok=True)
     ckpt = None
@@ -245,6 +256,7 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
         saved = json.loads((out / "run.json").read_text())
         data = data or [Path(d) for d in saved["data"]]
         validate_dir = validate_dir or (Path(saved["validate"]) if saved.get("validate") else None)
+        monitor = monitor or [Path(m) for m in saved.get("monitor", [])]
     else:
         over: dict[str, Any] = {}
         for text in overrides or []:
@@ -261,7 +273,8 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
     songs = build_cache(data, cache_dir, vocab, run.model.audio.sample_rate)
     (out / "config.yaml").write_text(__import__("yaml").safe_dump(to_dict(run), sort_keys=False))
     (out / "run.json").write_text(json.dumps({"data": [str(d) for d in data],
-                                              "validate": str(validate_dir) if validate_dir else None}))
+                                              "validate": str(validate_dir) if validate_dir else None,
+                                              "monitor": [str(m) for m in monitor or []]}))
     if ckpt is not None:
         stats = NormStats(**ckpt["norm_stats"])
     elif stats_file is not None:
@@ -271,9 +284,11 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
         stats = compute_stats(probe, min(256, 16 * len(songs)), run)
         log.info("normalisation statistics from the data: mean %.3f std %.3f", stats.mean, stats.std)
     validation = None
+    probe_embedder = Embedder(StemJEPA(run.model), "cpu")
     if validate_dir is not None:
-        validation = load_validation(validate_dir, Embedder(StemJEPA(run.model), "cpu"))
-    trainer = Trainer(run, songs, out, device, stats, validation)
+        validation = load_validation(validate_dir, probe_embedder)
+    monitors = {Path(m).name: load_validation(Path(m), probe_embedder) for m in monitor or []}
+    trainer = Trainer(run, songs, out, device, stats, validation, monitors)
     if ckpt is not None:
         trainer.restore(ckpt)
         log.info("resumed at step %d", trainer.step)

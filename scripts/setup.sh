@@ -10,9 +10,9 @@ PYTHON=${PYTHON:-python3}
 TORCH_VERSION=${TORCH_VERSION:-2.13.0}
 APT_PACKAGES=(
     libsndfile1 ffmpeg
-    fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
+    fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont
     freedoom openttd-openmsx planetblupi-music-midi mma
-    chromium chromium-driver
+    chromium chromium-driver docker-compose
 )
 
 missing=()

@@ -81,8 +81,8 @@ def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     Log-compressed STFT magnitudes (25 ms Hann window), positive first difference summed over bins, with a
     0.5 s moving average removed so slow level changes do not correlate.
     """
-    hop = int(round(ONSET_HOP_SECONDS * sample_rate))
-    win = int(round(0.025 * sample_rate))
+    hop = round(ONSET_HOP_SECONDS * sample_rate)
+    win = round(0.025 * sample_rate)
     n_fft = 1 << (win - 1).bit_length()
     if len(wave) < win + hop:
         return np.zeros(1, dtype=np.float32)
@@ -90,7 +90,7 @@ def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     mag = np.abs(np.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
     logmag = np.log1p(100.0 * mag)
     flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0).sum(axis=1)
-    width = max(1, int(round(0.5 / ONSET_HOP_SECONDS)))
+    width = max(1, round(0.5 / ONSET_HOP_SECONDS))
     flux = flux - np.convolve(flux, np.ones(width) / width, mode="same")
     std = float(flux.std())
     return ((flux - flux.mean()) / std if std > 0 else flux * 0.0).astype(np.float32)
@@ -104,8 +104,8 @@ def refine_offset(query_env: np.ndarray, stem_env: np.ndarray, coarse_seconds: f
     the coarse offset, so a beat-period neighbour does not win over the frame-level estimate. Returns None
     when no lag in the window overlaps enough or the envelopes carry no onsets.
     """
-    centre = int(round(coarse_seconds / ONSET_HOP_SECONDS))
-    half = int(round(window_seconds / ONSET_HOP_SECONDS))
+    centre = round(coarse_seconds / ONSET_HOP_SECONDS)
+    half = round(window_seconds / ONSET_HOP_SECONDS)
     min_overlap = max(50, min(len(query_env), len(stem_env)) // 2)
     lags, scores = [], []
     for lag in range(centre - half, centre + half + 1):

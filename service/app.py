@@ -13,7 +13,7 @@ from service import __version__
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.metrics import Metrics, metrics_middleware
-from service.routers import health, index_jobs, retrieve, stems
+from service.routers import health, index_jobs, retrieve, songs, stems
 from service.runtime import Runtime
 from service.settings import ServiceSettings, load_settings
 
@@ -46,7 +46,7 @@ def create_app(settings: ServiceSettings | None = None, runtime: Runtime | None 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FORM_OVERHEAD)
-    for module in (retrieve, stems, index_jobs, health):
+    for module in (retrieve, stems, songs, index_jobs, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

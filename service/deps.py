@@ -1,10 +1,11 @@
 """Dependencies of the route handlers, declared once as `Annotated` aliases."""
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from indexer.catalog import Catalogue
 from service.errors import ServiceError, not_ready
 from service.retrieval import Retriever
 from service.runtime import Runtime
@@ -44,11 +45,12 @@ def get_retriever(runtime: ReadyRuntimeDep) -> Retriever:
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 
 
-def get_catalogue(runtime: ReadyRuntimeDep) -> Any:
+def get_catalogue(runtime: ReadyRuntimeDep) -> Catalogue:
+    assert runtime.catalogue is not None
     return runtime.catalogue
 
 
-CatalogueDep = Annotated[Any, Depends(get_catalogue)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
 def require_api_key(

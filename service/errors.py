@@ -75,20 +75,29 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
             for e in exc.errors()]
 
 
+def _counted(request: Request, response: JSONResponse, code: str) -> JSONResponse:
+    metrics = getattr(getattr(request.app.state, "runtime", None), "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(code).inc()
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Registers the handlers that give every error the one body shape."""
+    """Registers the handlers that give every error the one body shape (each counted in the metrics)."""
 
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.detail)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return _counted(request, error_response(exc.status, exc.code, exc.message, exc.detail), exc.code)
 
     @app.exception_handler(AudioDecodeError)
-    async def _decode(_: Request, exc: AudioDecodeError) -> JSONResponse:
-        return error_response(400, "undecodable_audio", f"the upload could not be decoded as audio: {exc.reason}")
+    async def _decode(request: Request, exc: AudioDecodeError) -> JSONResponse:
+        message = f"the upload could not be decoded as audio: {exc.reason}"
+        return _counted(request, error_response(400, "undecodable_audio", message), "undecodable_audio")
 
     @app.exception_handler(UnknownInstrumentError)
-    async def _instrument(_: Request, exc: UnknownInstrumentError) -> JSONResponse:
-        return error_response(422, "unknown_instrument", str(exc), {"known": list(exc.known)})
+    async def _instrument(request: Request, exc: UnknownInstrumentError) -> JSONResponse:
+        response = error_response(422, "unknown_instrument", str(exc), {"known": list(exc.known)})
+        return _counted(request, response, "unknown_instrument")
 
     @app.exception_handler(CheckpointError)
     async def _checkpoint(_: Request, exc: CheckpointError) -> JSONResponse:
@@ -96,8 +105,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, "not_ready", "the model is not available")
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_parameter", "the request's parameters are invalid", _validation_detail(exc))
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        response = error_response(422, "invalid_parameter", "the request's parameters are invalid",
+                                  _validation_detail(exc))
+        return _counted(request, response, "invalid_parameter")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -108,4 +119,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal error; the server log has the details")
+        response = error_response(500, "internal_error", "internal error; the server log has the details")
+        return _counted(request, response, "internal_error")

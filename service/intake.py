@@ -103,10 +103,12 @@ def read_query(
     if begin >= total:
         raise invalid(f"start {begin:g} s lies beyond the end of the audio ({total:.2f} s)")
     end = total if duration is None else min(total, begin + duration)
-    wave = wave[int(round(begin * sample_rate)) : int(round(end * sample_rate))]
+    wave = wave[round(begin * sample_rate) : round(end * sample_rate)]
     if len(wave) < min_seconds * sample_rate:
         raise bad_audio(f"too little audio: {len(wave) / sample_rate:.2f} s; at least {min_seconds:g} s needed")
     level = rms_dbfs(wave)
     if level < silence_dbfs:
-        raise ServiceError(400, "silent_audio", f"the audio is silent (RMS {level:.1f} dBFS < {silence_dbfs:g} dBFS)")
+        shown = "digital silence" if level == float("-inf") else f"RMS {level:.1f} dBFS"
+        message = f"the audio is silent ({shown}; the threshold is {silence_dbfs:g} dBFS)"
+        raise ServiceError(400, "silent_audio", message)
     return QueryAudio(wave, sample_rate, filename or stream.name, total, begin)

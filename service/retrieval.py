@@ -9,14 +9,13 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any, Protocol
 
 import anyio
 import numpy as np
 
+from indexer.catalog import Catalogue, Hit, StemRecord
 from model.embed import Embedder, Embedding
 from model.errors import AudioDecodeError
 from service import alignment
@@ -28,34 +27,6 @@ from service.schemas import CatalogueInfo, CurveOut, QueryInfo, RetrieveResponse
 from service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-
-
-class StemLike(Protocol):
-    id: int
-    song_id: int
-    title: str | None
-    artist: str | None
-    instrument: str
-    name: str
-    path: str
-    stream: int | None
-    duration_seconds: float | None
-
-
-class HitLike(Protocol):
-    stem_id: int
-    score: float
-
-
-class CatalogueReader(Protocol):
-    """The read side of the indexer's catalogue, as the service uses it."""
-
-    def size(self, instrument: str | None = None) -> int: ...
-    def search(self, vector: np.ndarray, k: int, instrument: str | None = None,
-               exclude_song_ids: Sequence[int] = ()) -> Sequence[Any]: ...
-    def frames(self, stem_id: int) -> np.ndarray: ...
-    def stem(self, stem_id: int) -> Any: ...
-    def stems(self, ids: Iterable[int]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +49,7 @@ class EnvelopeCache:
         self._items: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, stem: StemLike) -> np.ndarray:
+    def get(self, stem: StemRecord) -> np.ndarray:
         with self._lock:
             if stem.id in self._items:
                 self._items.move_to_end(stem.id)
@@ -99,7 +70,7 @@ def _ms(seconds: float) -> float:
 class Retriever:
     """Runs the retrieval stages against one embedder and one catalogue."""
 
-    def __init__(self, embedder: Embedder, catalogue: CatalogueReader, batcher: MicroBatcher,
+    def __init__(self, embedder: Embedder, catalogue: Catalogue, batcher: MicroBatcher,
                  settings: ServiceSettings, metrics: Metrics) -> None:
         self.embedder = embedder
         self.catalogue = catalogue
@@ -126,7 +97,8 @@ class Retriever:
         t1 = time.perf_counter()
         embedding: Embedding = await asyncio.wrap_future(self.batcher.submit(query.wave, params.instrument))
         t2 = time.perf_counter()
-        response, t_search, t_align = await anyio.to_thread.run_sync(lambda: self._search_and_align(query, embedding, params))
+        response, t_search, t_align = await anyio.to_thread.run_sync(
+            lambda: self._search_and_align(query, embedding, params))
         t3 = time.perf_counter()
         timings = Timings(decode_ms=_ms(t1 - t0), embed_ms=_ms(t2 - t1), search_ms=_ms(t_search),
                           align_ms=_ms(t_align), total_ms=_ms(t3 - t0))
@@ -164,7 +136,7 @@ class Retriever:
         )
         return response, t1 - t0, t2 - t1
 
-    def _result(self, rank: int, hit: Any, record: Any, emb: Embedding, query: QueryAudio,
+    def _result(self, rank: int, hit: Hit, record: StemRecord, emb: Embedding, query: QueryAudio,
                 query_env: np.ndarray | None, searched: int, params: RetrieveParams) -> RetrieveResult:
         fs = self.embedder.frame_seconds
         frames = self.catalogue.frames(record.id)
@@ -190,11 +162,11 @@ class Retriever:
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, record: Any, query_env: np.ndarray, coarse: float) -> float | None:
+    def _refine(self, record: StemRecord, query_env: np.ndarray, coarse: float) -> float | None:
         try:
             stem_env = self.envelopes.get(record)
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return None
         return alignment.refine_offset(query_env, stem_env, coarse, self.settings.refine_window_seconds,
-                                       prior_seconds=self.embedder.frame_seconds)
+                                       prior_seconds=1.5 * self.embedder.frame_seconds)

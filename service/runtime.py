@@ -6,12 +6,16 @@ once and /readyz says 503 until both the model and the index are in memory.
 
 import logging
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from indexer.catalog import Catalogue
 from model.embed import Embedder
 from service.batching import MicroBatcher
+from service.jobs import IndexJobs
 from service.metrics import Metrics
-from service.retrieval import CatalogueReader, Retriever
+from service.retrieval import Retriever
 from service.settings import ServiceSettings
 from service.stemaudio import StemAudio
 
@@ -25,11 +29,11 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics
         self.embedder: Embedder | None = None
-        self.catalogue: Any = None
+        self.catalogue: Catalogue | None = None
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
         self.stem_audio = StemAudio(settings.cache_dir)
-        self.jobs: Any = None
+        self.jobs: IndexJobs | None = None
         self.load_error: str | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -59,8 +63,6 @@ class Runtime:
             self.load_error = f"{type(exc).__name__}: {exc}"
 
     def load(self) -> None:
-        from indexer.catalog import Catalogue  # the read side only
-
         s = self.settings
         embedder = Embedder.from_checkpoint(s.checkpoint, device=s.device, batch_size=s.embed_batch_size)
         self.embedder = embedder
@@ -68,7 +70,7 @@ class Runtime:
                                    embedding_version=embedder.embedding_version)
         self.attach(embedder, catalogue)
 
-    def attach(self, embedder: Embedder, catalogue: CatalogueReader) -> None:
+    def attach(self, embedder: Embedder, catalogue: Catalogue) -> None:
         """Makes the runtime ready with an already loaded model and catalogue."""
         with self._lock:
             self.embedder = embedder
@@ -86,6 +88,19 @@ class Runtime:
         if self.catalogue is not None:
             self.catalogue.reload()
             self.metrics.catalogue_stems.set(self.catalogue.size(None))
+
+    def index_jobs(self) -> IndexJobs:
+        """The job queue, started on first use."""
+        with self._lock:
+            if self.jobs is None:
+                self.jobs = IndexJobs(self.settings.catalogue_dir, self._index, self.reload_catalogue)
+            return self.jobs
+
+    def _index(self, source: Path, rebuild: bool, progress: Callable[[float], None]) -> dict[str, Any]:
+        """Runs the indexer over `source` with this service's checkpoint, database and index folder."""
+        from service.indexing import run_indexer
+
+        return run_indexer(self.settings, source, rebuild, progress, embedder=self.embedder)
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -95,6 +95,22 @@ class StemPage(BaseModel):
     limit: int
 
 
+class SongOut(BaseModel):
+    id: int
+    key: str
+    title: str | None
+    artist: str | None
+    instruments: list[str] = Field(description="Instruments of the song's indexed stems.")
+    stem_count: int
+
+
+class SongPage(BaseModel):
+    items: list[SongOut]
+    total: int = Field(description="Songs matching the filter, over all pages.")
+    offset: int
+    limit: int
+
+
 class IndexJobRequest(BaseModel):
     source: str | None = Field(
         None, description="Folder to index, relative to the configured catalogue_dir; empty = all of it."

@@ -20,19 +20,30 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STEMJEPA_", extra="ignore", frozen=True)
 
     # ---- where things are -------------------------------------------------------------------------------------
-    database_url: str = Field("sqlite:///stemjepa-data/stemjepa.db", description="SQLAlchemy URL of the catalogue metadata.")
-    index_dir: Path = Field(Path("stemjepa-data/index"), description="Folder with the FAISS index, frame store and manifest.")
+    # The same variables as the indexer's (STEMJEPA_INDEX_DIR, STEMJEPA_DB_URL), so both agree by default.
+    index_dir: Path = Field(
+        Path("stemjepa-data/index"), description="Folder with the FAISS index, frame store and manifest."
+    )
+    db_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata; empty = catalogue.sqlite beside index_dir."
+    )
     checkpoint: Path | None = Field(None, description="Model checkpoint; empty = the bundled default.")
     device: str = Field("auto", description="Inference device: auto, cpu, cuda, cuda:N.")
     catalogue_dir: Path | None = Field(
         None, description="Root folder that index jobs may scan; job sources must lie inside it."
     )
-    cache_dir: Path = Field(Path("stemjepa-data/cache"), description="Decoded audio of multi-stream stems, served as FLAC.")
+    cache_dir: Path = Field(
+        Path("stemjepa-data/cache"), description="Decoded audio of multi-stream stems, served as FLAC."
+    )
 
     # ---- limits -----------------------------------------------------------------------------------------------
-    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest accepted request body (bytes); larger: 413.")
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, gt=0, description="Largest accepted request body (bytes); larger: 413."
+    )
     max_audio_seconds: float = Field(300.0, gt=0, description="Longest accepted query audio (s); longer: 413.")
-    min_audio_seconds: float = Field(1.0, gt=0, description="Shortest accepted query audio or section (s); shorter: 400.")
+    min_audio_seconds: float = Field(
+        1.0, gt=0, description="Shortest accepted query audio or section (s); shorter: 400."
+    )
     silence_dbfs: float = Field(-60.0, description="Query audio quieter than this RMS level (dBFS) is silence: 400.")
     default_k: int = Field(10, gt=0, description="Results returned when the request names no k.")
     max_k: int = Field(100, gt=0, description="Largest k a request may ask for; larger: 422.")
@@ -41,14 +52,23 @@ class ServiceSettings(BaseSettings):
     batch_max_size: int = Field(8, gt=0, description="Most queries embedded in one forward pass (micro-batching).")
     batch_wait_ms: float = Field(4.0, ge=0, description="How long the batcher waits for company after a query arrives.")
     embed_batch_size: int = Field(16, gt=0, description="Windows per forward pass inside the embedder.")
-    min_overlap_seconds: float = Field(2.0, gt=0, description="Alignment lags with less stem/mix overlap are not scored.")
-    refine_top: int = Field(10, ge=0, description="Hits whose offsets are refined by onset correlation at 10 ms (0: none).")
-    refine_window_seconds: float = Field(0.24, gt=0, description="Half-width of the onset-refinement search (s).")
-    load_in_background: bool = Field(True, description="Load model and index after start-up; /readyz is 503 until done.")
+    min_overlap_seconds: float = Field(
+        2.0, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
+    )
+    refine_top: int = Field(
+        10, ge=0, description="Hits whose offsets are refined by onset correlation at 10 ms (0: none)."
+    )
+    refine_window_seconds: float = Field(
+        0.16, gt=0, description="Half-width of the onset-refinement search (s): one frame."
+    )
+    load_in_background: bool = Field(
+        True, description="Load model and index after start-up; /readyz is 503 until done."
+    )
 
     # ---- access -----------------------------------------------------------------------------------------------
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Keys accepted for index jobs (comma-separated); none: index jobs are refused."
+        default_factory=list,
+        description="Keys accepted for index jobs (comma-separated); none: index jobs are refused.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS (comma-separated); none: same-origin only."
@@ -61,7 +81,13 @@ class ServiceSettings(BaseSettings):
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("checkpoint", "catalogue_dir", mode="before")
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.index_dir.parent / 'catalogue.sqlite').resolve()}"
+
+    @field_validator("checkpoint", "catalogue_dir", "db_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

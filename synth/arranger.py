@@ -68,9 +68,7 @@ def split_classes(parts: list[Part]) -> dict[str, list[Part]]:
         if _mean_pitch(lowest) < 52:
             out["bass"].append(lowest)
             melodic.remove(lowest)
-    leads = [
-        p for p in melodic if _monophony(p) > 0.6 and _mean_pitch(p) >= 55 and len(p.notes) >= _MIN_NOTES
-    ]
+    leads = [p for p in melodic if _monophony(p) > 0.6 and _mean_pitch(p) >= 55 and len(p.notes) >= _MIN_NOTES]
     if leads and len(melodic) > 1:
         lead = max(leads, key=lambda p: (_mean_pitch(p) + 0.2 * len(p.notes), p.program))
         out["vocals"].append(lead)
@@ -125,9 +123,7 @@ def arrange_midi(
     if relabelled:
         # Sung timbre and vibrato make the lead line closer to what the vocals class holds in real songs.
         voice = int(rng.choice(VOICE_PROGRAMS, p=[0.35, 0.35, 0.2, 0.1]))
-        controls = [c for c in lead.controls if c.kind != "bend"] + [
-            c for n in lead.notes for c in vibrato(n, rng)
-        ]
+        controls = [c for c in lead.controls if c.kind != "bend"] + [c for n in lead.notes for c in vibrato(n, rng)]
         classes["vocals"] = [replace(lead, program=voice, controls=controls)]
     tonic, mode = _key_of(windowed)
     source_time = start / stretch

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from synth.song import METADATA, SongSettings, make_song
+from synth.soundfont import installed_soundfonts
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def write_corpus(
     for stale in out.glob(f"{_TMP_PREFIX}*"):
         shutil.rmtree(stale)  # left by an interrupted run; the song is redone from its seed
     todo = pending_songs(out, songs)
+    if todo:
+        installed_soundfonts()  # decodes SF3 fonts here, once, rather than in every worker at the same time
     logger.info("%d of %d songs to write into %s with %d workers", len(todo), songs, out, workers)
     jobs = [(i, seed, settings, out) for i in todo]
     done: list[int] = []

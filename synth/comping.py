@@ -84,9 +84,7 @@ def comp_part(plan: SongPlan, rng: np.random.Generator, kind: str, program: int,
             hits = _montuno(plan, bar, center)
         else:
             pitches = _power(chord) if kind == "power" else voicing(chord, center, rootless=kind == "jazz")
-            pattern = (
-                _WALTZ_RHYTHM if plan.beats_per_bar == 3 and kind in ("block", "strum", "skank") else rhythm
-            )
+            pattern = _WALTZ_RHYTHM if plan.beats_per_bar == 3 and kind in ("block", "strum", "skank") else rhythm
             hits = [(beat, length, p) for beat, length in pattern for p in pitches]
         base_velocity = 55 + 40 * energy
         order: dict[float, int] = {}

@@ -73,9 +73,7 @@ def compose(rng: np.random.Generator, duration: float, style_name: str | None = 
     other = [comp_part(plan, rng, comp_kind, comp_program, center=int(rng.integers(58, 68)))]
     if comp_kind not in ("pad",) and rng.random() < 0.5:
         pad_kind = "arpeggio" if rng.random() < 0.3 and comp_kind != "arpeggio" else "pad"
-        other.append(
-            comp_part(plan, rng, pad_kind, int(rng.choice(style.pad_programs)), int(rng.integers(64, 74)))
-        )
+        other.append(comp_part(plan, rng, pad_kind, int(rng.choice(style.pad_programs)), int(rng.integers(64, 74))))
     voice = int(rng.choice(VOICE_PROGRAMS, p=[0.35, 0.35, 0.2, 0.1]))
     parts = {
         "bass": [bass_part(plan, rng, str(rng.choice(style.bass)), bass_program)],

@@ -1,5 +1,7 @@
 """The lead melody of the `vocals` stem: two-bar phrases with rests, on chord and scale tones, vibrato."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from synth.plan import SongPlan
@@ -108,5 +110,10 @@ def melody_part(plan: SongPlan, rng: np.random.Generator, program: int) -> Part:
             velocity = int(np.clip(rng.normal(70 + 30 * section.energy, 6), 30, 127))
             notes.append(Note(start, length * plan.beat_seconds * 0.97, pitch, velocity))
             current = pitch
+    # Humanised onsets can reach back into the previous note; a singer has one voice, so cut it short.
+    for k in range(len(notes) - 1):
+        gap_end = notes[k + 1].start - 0.01
+        if notes[k].start + notes[k].duration > gap_end:
+            notes[k] = replace(notes[k], duration=max(0.02, gap_end - notes[k].start))
     controls = [c for n in notes for c in vibrato(n, rng)]
     return Part(program=program, is_drum=False, notes=notes, controls=controls)

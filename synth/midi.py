@@ -57,9 +57,7 @@ def read_midi(data: bytes) -> tuple[list[Part], list[tuple[float, float]], list[
         elif msg.type == "control_change" and msg.control in (1, 7, 10, 11, 64):
             # Modulation, volume, pan, expression and sustain shape the sound; bank selects and sends do not
             # carry over to another soundfont and room.
-            part(msg.channel, programs[msg.channel]).controls.append(
-                Control(now, "cc", msg.control, msg.value)
-            )
+            part(msg.channel, programs[msg.channel]).controls.append(Control(now, "cc", msg.control, msg.value))
         elif msg.type == "pitchwheel":
             part(msg.channel, programs[msg.channel]).controls.append(Control(now, "bend", 0, msg.pitch))
     return [p for p in parts.values() if p.notes], tempi, meters

@@ -80,9 +80,7 @@ def _ticks(seconds: float) -> int:
     return max(0, round(seconds * _TICKS_PER_SECOND))
 
 
-def write_midi(
-    parts: list[Part], path: Path, reverb_send: int, chorus_send: int, drums_as_melodic: bool
-) -> None:
+def write_midi(parts: list[Part], path: Path, reverb_send: int, chorus_send: int, drums_as_melodic: bool) -> None:
     """Write parts to a type-1 MIDI file, one track and one channel each.
 
     Args:

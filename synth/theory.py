@@ -62,6 +62,10 @@ class Key:
         """Pitch classes of the scale, tonic first."""
         return tuple((self.tonic + step) % 12 for step in MODES[self.mode])
 
+    def scale_set(self) -> frozenset[int]:
+        """Pitch classes of the scale as a set: equal for keys with the same key signature."""
+        return frozenset(self.scale())
+
 
 @dataclass(frozen=True)
 class Chord:

@@ -30,7 +30,7 @@ def readyz(runtime: RuntimeDep) -> Response:
             summary="Model, checkpoint, index size and limits.")
 def info(runtime: ReadyRuntimeDep) -> Info:
     emb, cat, s = runtime.embedder, runtime.catalogue, runtime.settings
-    assert emb is not None
+    assert emb is not None and cat is not None
     names = list(emb.vocabulary.names)
     return Info(
         service_version=__version__, model=emb.cfg.name,

@@ -48,7 +48,9 @@ def test_same_seed_gives_identical_files(procedural_corpus: Path, tmp_path: Path
             assert path.read_bytes() == (procedural_corpus / song_name(index) / path.name).read_bytes(), path.name
 
 
-def test_an_interrupted_run_resumes_without_redoing_finished_songs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_run_resumes_without_redoing_finished_songs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = SongSettings(duration=2.0, sample_rate=8000, sources={"procedural": 1.0})
     real = synth.batch.make_song
 

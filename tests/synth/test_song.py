@@ -9,7 +9,7 @@ import soundfile as sf
 
 from synth.key import estimate_key
 from synth.song import song_rng
-from synth.theory import MODE_FAMILY
+from synth.theory import Key
 from tests.synth.conftest import needs_fluidsynth
 
 
@@ -33,11 +33,12 @@ def test_other_stem_key_agrees_with_metadata(procedural_corpus: Path) -> None:
     songs = _songs(procedural_corpus)
     for song, metadata in songs:
         audio, rate = _mono(song, "other")
-        chroma = librosa.feature.chroma_stft(y=audio, sr=rate).sum(axis=1)
+        chroma = librosa.feature.chroma_cqt(y=audio, sr=rate).sum(axis=1)
         tonic, mode = estimate_key(chroma)
-        true_tonic, true_mode = metadata["tonic"], MODE_FAMILY[metadata["mode"]]
-        relative = (true_tonic + (9 if true_mode == "major" else 3)) % 12
-        agree += (tonic, mode) == (true_tonic, true_mode) or (tonic == relative and mode != true_mode)
+        # Modal songs (dorian, mixolydian) and power chords blur major/minor, so agreement means the same
+        # key signature (relative and modal keys) or the same tonic (parallel keys).
+        same_signature = Key(tonic, mode).scale_set() == Key(metadata["tonic"], metadata["mode"]).scale_set()
+        agree += same_signature or tonic == metadata["tonic"]
     assert agree >= 0.6 * len(songs), f"key agreed on {agree} of {len(songs)} songs"
 
 
@@ -50,8 +51,8 @@ def test_drum_onsets_follow_the_tempo(procedural_corpus: Path) -> None:
         envelope = librosa.onset.onset_strength(y=audio, sr=rate)
         onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=rate, units="time")
         beats_per_second = metadata["tempo"] / 60
-        # At least one onset per beat, at most one per sixteenth (plus fills and ghost notes).
-        assert beats_per_second * 0.8 <= len(onsets) / metadata["duration"] <= beats_per_second * 4.5
+        # At least one onset per beat; sixteenth hats, ghost notes and humanised flams give up to about six.
+        assert beats_per_second * 0.8 <= len(onsets) / metadata["duration"] <= beats_per_second * 6
         (tempo,) = librosa.feature.tempo(onset_envelope=envelope, sr=rate)
         ratios = tempo / metadata["tempo"] / np.array([0.5, 1.0, 2.0, 1.5, 2 / 3])
         agree += bool(np.any(np.abs(ratios - 1) < 0.06))

@@ -1,0 +1,148 @@
+"""Commands of the evaluation package: `stemjepa eval retrieval|alignment|content` and `stemjepa bench`."""
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+eval_app = typer.Typer(help="Measure checkpoints with the paper's protocols, against baselines.", no_args_is_help=True)
+
+DataArg = Annotated[Path, typer.Argument(help="Songs: a folder of .stem.mp4 files or song folders, or a manifest.")]
+CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Checkpoint; default: the bundled one.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N songs.")]
+
+
+def _files(files: list[Path]) -> None:
+    for f in files:
+        typer.echo(f"  {f}")
+
+
+@eval_app.command("retrieval")
+def retrieval(
+    data: DataArg,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint", "-c", help="Checkpoint; repeat to compare several side by side. Default: the bundled one."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for retrieval.json, retrieval.md and PNGs.")] = Path(
+        "runs/eval/retrieval"
+    ),
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
+    baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
+    seed: int = 0,
+) -> None:
+    """Stem retrieval (paper 4.1): R@k, normalised ranks, protocols A/B, both reference encoders, failure analysis."""
+    from evaluation.report import write_retrieval_report
+    from evaluation.retrieval import evaluate_retrieval
+    from evaluation.songs import load_songs
+
+    songs = load_songs(data, limit=limit)
+    report = evaluate_retrieval(
+        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines
+    )
+    report["data"] = str(data)
+    files = write_retrieval_report(report, out)
+    typer.echo(files[1].read_text().split("\n## Failure analysis")[0])
+    typer.echo(f"wrote {len(files)} files under {out} in {report['seconds']} s:")
+    _files(files)
+
+
+@eval_app.command("alignment")
+def alignment(
+    data: DataArg,
+    checkpoint: CheckpointOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for alignment.json, alignment.md and PNGs.")] = Path(
+        "runs/eval/alignment"
+    ),
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    max_shift: Annotated[float, typer.Option(help="Largest shift scored (s), where the audio allows.")] = 32.0,
+    trials: Annotated[int, typer.Option(help="Random known shifts per stem for the offset-recovery test.")] = 1,
+    seed: int = 0,
+) -> None:
+    """Similarity of stem and predicted frames vs time shift (paper 4.3), and offset recovery."""
+    from evaluation.alignment import evaluate_alignment
+    from evaluation.report import write_alignment_report
+    from evaluation.songs import load_songs
+    from model.embed import Embedder
+
+    embedder = Embedder.from_checkpoint(checkpoint, device=device)
+    report = evaluate_alignment(embedder, load_songs(data, limit=limit), max_shift, trials=trials, seed=seed)
+    report["data"], report["checkpoint"] = str(data), str(checkpoint or "bundled")
+    files = write_alignment_report(report, out)
+    typer.echo(files[1].read_text())
+    _files(files)
+
+
+@eval_app.command("content")
+def content(
+    data: DataArg,
+    checkpoint: CheckpointOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for content.json and content.md.")] = Path("runs/eval/content"),
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    folds: Annotated[int, typer.Option(help="Song-grouped cross-validation folds of the probes.")] = 5,
+    seed: int = 0,
+) -> None:
+    """Key and tempo probes and cross-song key/tempo compatibility, on labelled synthetic songs (`stemjepa synth`)."""
+    from evaluation.content import evaluate_content
+    from evaluation.report import write_content_report
+    from evaluation.songs import load_songs
+    from model.embed import Embedder
+
+    embedder = Embedder.from_checkpoint(checkpoint, device=device)
+    report = evaluate_content(embedder, load_songs(data, limit=limit), folds, seed)
+    report["data"], report["checkpoint"] = str(data), str(checkpoint or "bundled")
+    files = write_content_report(report, out)
+    typer.echo(files[1].read_text())
+    _files(files)
+
+
+def _ints(text: str | None) -> tuple[int, ...] | None:
+    return tuple(int(float(x)) for x in text.split(",") if x.strip()) if text else None
+
+
+def bench(
+    smoke: Annotated[bool, typer.Option(help="Reduced sizes for CI (well under a minute).")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md.")] = Path("runs/bench"),
+    device: DeviceOpt = "auto",
+    sizes: Annotated[str | None, typer.Option(help="Model sizes, e.g. tiny,small,base.")] = None,
+    catalogue_sizes: Annotated[
+        str | None, typer.Option(help="/retrieve catalogue sizes, e.g. 1000,10000,100000.")
+    ] = None,
+    faiss_sizes: Annotated[str | None, typer.Option(help="FAISS sweep sizes, e.g. 10000,100000,1000000.")] = None,
+    faiss_dim: Annotated[
+        int | None, typer.Option(help="Vector width of the FAISS sweep (default: the model's).")
+    ] = None,
+    requests: Annotated[int | None, typer.Option(help="/retrieve requests per setting.")] = None,
+) -> None:
+    """Throughput, latency and memory of the encoder, indexing, /retrieve and FAISS on this machine."""
+    from dataclasses import replace
+
+    from evaluation.bench import BenchPlan, run_bench
+    from evaluation.benchreport import write_bench_report
+
+    plan = BenchPlan.smoke_plan() if smoke else BenchPlan()
+    overrides: dict[str, object] = {}
+    if sizes:
+        overrides["sizes"] = tuple(s.strip() for s in sizes.split(",") if s.strip())
+    if cs := _ints(catalogue_sizes):
+        overrides["catalogue_sizes"] = cs
+    if fs := _ints(faiss_sizes):
+        overrides["faiss_sizes"] = fs
+    if faiss_dim:
+        overrides["faiss_dim"] = faiss_dim
+    if requests:
+        overrides["requests"] = requests
+    report = run_bench(replace(plan, **overrides), device)  # type: ignore[arg-type]
+    files = write_bench_report(report, out)
+    typer.echo(files[1].read_text())
+    _files(files)

@@ -1,0 +1,159 @@
+"""End-to-end `/retrieve` latency: the real FastAPI app and retriever in-process, over a synthetic
+catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes."""
+
+import io
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from evaluation.bench import BenchPlan, clustered_vectors, random_model
+from model.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+STEM_SECONDS = 30.0  # length of every synthetic catalogue stem (its frame sequence)
+FRAME_POOL = 16  # distinct frame sequences shared by the synthetic stems
+
+
+class SyntheticCatalogue:
+    """The read side of indexer.catalog.Catalogue that the retriever uses, over n stems: clustered unit
+    vectors in one exact inner-product index per instrument, and frame sequences drawn from a small pool.
+    Songs hold one stem per instrument."""
+
+    def __init__(
+        self, n: int, dim: int, frame_dim: int, instruments: Sequence[str], frames_per_stem: int, seed: int = 0
+    ) -> None:
+        from indexer import vectors
+
+        self._vectors = vectors
+        self.instruments = list(instruments)
+        data = clustered_vectors(n, dim, seed=seed)
+        ids = np.arange(n, dtype=np.int64)
+        inst_of = ids % len(self.instruments)
+        self.indexes = {}
+        for i, name in enumerate(self.instruments):
+            index = vectors.new_flat(dim)
+            vectors.add(index, ids[inst_of == i], data[inst_of == i])
+            self.indexes[name] = index
+        rng = np.random.default_rng(seed)
+        pool = rng.standard_normal((FRAME_POOL, frames_per_stem, frame_dim)).astype(np.float32)
+        self.pool = pool / np.linalg.norm(pool, axis=-1, keepdims=True)
+        self.n = n
+
+    def size(self, instrument: str | None = None) -> int:
+        if instrument is None:
+            return self.n
+        index = self.indexes.get(instrument)
+        return int(index.ntotal) if index is not None else 0
+
+    def search(
+        self, vector: np.ndarray, k: int, instrument: str | None = None, exclude_song_ids: Sequence[int] = ()
+    ) -> list[Any]:
+        from indexer.catalog import Hit
+
+        hits = []
+        for name in [instrument] if instrument is not None else self.instruments:
+            scores, ids = self._vectors.search(self.indexes[name], vector.reshape(1, -1), k)
+            hits += [Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        return sorted(hits, key=lambda h: -h.score)[:k]
+
+    def frames(self, stem_id: int) -> np.ndarray:
+        return self.pool[stem_id % FRAME_POOL]
+
+    def stem(self, stem_id: int) -> Any:
+        from indexer.catalog import StemRecord
+
+        inst = self.instruments[stem_id % len(self.instruments)]
+        song = stem_id // len(self.instruments)
+        return StemRecord(
+            stem_id,
+            song,
+            f"synthetic/{song}",
+            f"Song {song}",
+            "Synthetic",
+            inst,
+            inst,
+            f"synthetic/{song}/{inst}.flac",
+            None,
+            STEM_SECONDS,
+            16_000,
+        )
+
+    def stems(self, ids: Iterable[int]) -> list[Any]:
+        return [self.stem(int(i)) for i in ids]
+
+
+def mix_wav(seconds: float, sample_rate: int = 16_000, seed: int = 0) -> bytes:
+    """A generated mix (chord tones, a pulse and noise) as 16-bit WAV bytes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    wave = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (110.0, 220.0, 277.2, 329.6))
+    wave = wave * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(len(t))
+    buf = io.BytesIO()
+    sf.write(buf, wave.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
+    """p50/p95/p99 of POST /retrieve (k=10, instrument filter on, onset refinement off: synthetic stems have
+    no audio) per catalogue size and mix length, with the server's own stage timings."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.metrics import Metrics
+    from service.runtime import Runtime
+    from service.settings import load_settings
+
+    embedder = Embedder(random_model(plan.serve_model), device)
+    frames_per_stem = int(STEM_SECONDS / embedder.frame_seconds)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            refine_top=0, load_in_background=False, cache_dir=Path(tmp) / "cache", batch_wait_ms=0.0, api_keys=[]
+        )
+        for n in plan.catalogue_sizes:
+            catalogue = SyntheticCatalogue(
+                n, embedder.dim, embedder.frame_dim, embedder.vocabulary.names, frames_per_stem
+            )
+            runtime = Runtime(settings, Metrics())
+            # Duck-typed: the retriever reads only size/search/stems/frames of the catalogue.
+            runtime.attach(embedder, catalogue)  # type: ignore[arg-type]
+            with TestClient(create_app(settings, runtime)) as client:
+                for seconds in plan.mix_seconds:
+                    body = mix_wav(seconds)
+                    ms, stages = [], []
+                    for i in range(plan.requests + 1):  # the first request warms up
+                        t0 = time.perf_counter()
+                        resp = client.post(
+                            "/retrieve",
+                            files={"file": ("mix.wav", body, "audio/wav")},
+                            data={"instrument": embedder.vocabulary.names[0], "k": "10"},
+                        )
+                        elapsed = (time.perf_counter() - t0) * 1000
+                        if resp.status_code != 200:
+                            raise RuntimeError(f"/retrieve answered {resp.status_code}: {resp.text[:300]}")
+                        if i:
+                            ms.append(elapsed)
+                            stages.append(resp.json()["timings"])
+                    row = {
+                        "catalogue": n,
+                        "mix_seconds": seconds,
+                        "requests": plan.requests,
+                        "p50_ms": float(np.percentile(ms, 50)),
+                        "p95_ms": float(np.percentile(ms, 95)),
+                        "p99_ms": float(np.percentile(ms, 99)),
+                    }
+                    for stage in ("decode_ms", "embed_ms", "search_ms", "align_ms"):
+                        row[f"median_{stage}"] = float(np.median([s[stage] for s in stages]))
+                    row["embed_share"] = row["median_embed_ms"] / row["p50_ms"]
+                    rows.append(row)
+                    log.info("/retrieve %d stems, %.0f s mix: p50 %.0f ms", n, seconds, row["p50_ms"])
+            del catalogue
+    return rows

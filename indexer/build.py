@@ -1,0 +1,266 @@
+"""Index jobs: `build_index` (catalogue -> published build) and `remove_stems`, the indexer's write side.
+
+A job takes the index directory's lock, checks the published build belongs to the same checkpoint,
+reconciles (after a crash), syncs the catalogue into SQL, embeds what is pending (local processes or Ray),
+committing durable batches, and publishes a new build. Each stage is timed and logged with its counts.
+"""
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import sessionmaker
+
+from indexer.chunks import list_chunks
+from indexer.db import IndexJob, JobStatus, Song, Stem, StemStatus, make_engine, require_schema, session_factory, utcnow
+from indexer.decode import FileTask
+from indexer.errors import IndexerError
+from indexer.manifest import check_model, read_manifest
+from indexer.pipeline import Outcome, run_local
+from indexer.publish import PublishReport, publish, reconcile
+from indexer.settings import IndexerSettings
+from indexer.sync import sync_catalogue
+from indexer.writer import Writer
+from model.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+Engine = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a job is: stage name, stems done of total, audio seconds embedded, failures so far."""
+
+    stage: str
+    done: int
+    total: int
+    audio_seconds: float = 0.0
+    failed: int = 0
+
+
+@dataclass
+class IndexReport:
+    job_id: int
+    catalogue: str
+    build: int | None
+    discovered: int = 0
+    added: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+    indexed_total: int = 0
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+    unresolved: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): no instrument class
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (source key, error): decode failures
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def audio_seconds_per_second(self) -> float:
+        embed = self.stage_seconds.get("embed", 0.0)
+        return self.audio_seconds / embed if embed > 0 else 0.0
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """One writer per index directory (an OS lock, released if the process dies)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexerError(f"another index job holds {index_dir}") from exc
+        yield
+
+
+@contextmanager
+def _stage(name: str, times: dict[str, float]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    times[name] = time.perf_counter() - start
+    log.info("stage %-9s %7.2f s", name, times[name])
+
+
+def model_facts(embedder: Embedder) -> dict[str, Any]:
+    """What the manifest records about the model that embedded the build."""
+    return {"checkpoint_hash": embedder.checkpoint_hash, "embedding_version": embedder.embedding_version,
+            "model": embedder.cfg.name, "dim": embedder.dim, "frame_dim": embedder.frame_dim,
+            "frame_seconds": embedder.frame_seconds, "frame_dtype": "float16",
+            "vocabulary": list(embedder.vocabulary.names)}
+
+
+def create_job(sessions: sessionmaker, catalogue: str, engine: str = "local") -> int:
+    """A queued job row (what `POST /index-jobs` returns before the work starts)."""
+    with sessions() as s, s.begin():
+        job = IndexJob(catalogue=catalogue, engine=engine, status=JobStatus.QUEUED)
+        s.add(job)
+        s.flush()
+        return int(job.id)
+
+
+def _pending_tasks(sessions: sessionmaker) -> tuple[list[FileTask], dict[int, str]]:
+    with sessions() as s:
+        rows = s.execute(select(Stem.id, Stem.path, Stem.stream, Stem.source_key)
+                         .where(Stem.status == StemStatus.PENDING).order_by(Stem.path, Stem.id)).all()
+    by_path: dict[str, list[tuple[int, int | None]]] = {}
+    for sid, path, stream, _ in rows:
+        by_path.setdefault(path, []).append((int(sid), stream))
+    return [FileTask(p, tuple(st)) for p, st in by_path.items()], {int(r[0]): r[3] for r in rows}
+
+
+def _outcomes(engine: Engine, tasks: list[FileTask], embedder: Embedder,
+              settings: IndexerSettings) -> Iterator[Outcome]:
+    if engine == "ray":
+        from indexer.ray_engine import run_ray
+
+        return run_ray(tasks, settings, embedder)
+    return run_local(tasks, embedder, settings.batch_size, settings.workers)
+
+
+def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | None = None,
+                engine: Engine = "local", progress: ProgressFn | None = None, job_id: int | None = None,
+                prune: bool = False, rebuild: bool = False, retry_failed: bool = False) -> IndexReport:
+    """Indexes `catalogue` (folder, manifest CSV/JSONL or .stem.mp4) into settings' database and index dir.
+
+    Idempotent and resumable: what is indexed is skipped, an interrupted job continues. `rebuild` re-embeds
+    everything (needed when the checkpoint changed). The database must be migrated (`indexer.db.upgrade`).
+
+    Raises:
+        IndexMismatchError: the published build is from another checkpoint and `rebuild` is False.
+        IndexerError: another job holds the index directory.
+    """
+    started = time.perf_counter()
+    index_dir = Path(settings.index_dir)
+    db = make_engine(settings.database_url)
+    try:
+        require_schema(db)
+        sessions = session_factory(db)
+        job_id = job_id if job_id is not None else create_job(sessions, str(catalogue), engine)
+        try:
+            report = _run(catalogue, settings, embedder, engine, progress, job_id, prune, rebuild, retry_failed,
+                          index_dir, sessions)
+        except BaseException as exc:
+            with sessions() as s, s.begin():
+                s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
+                    status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=utcnow()))
+            raise
+    finally:
+        db.dispose()
+    report.seconds = time.perf_counter() - started
+    log.info("indexed %s: +%d stems, %d skipped, %d failed, %d removed, %d in the index; %.1f h audio in %.1f s",
+             report.catalogue, report.added, report.skipped, report.failed, report.removed, report.indexed_total,
+             report.audio_seconds / 3600, report.seconds)
+    return report
+
+
+def _run(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | None, engine: Engine,
+         progress: ProgressFn | None, job_id: int, prune: bool, rebuild: bool, retry_failed: bool,
+         index_dir: Path, sessions: sessionmaker) -> IndexReport:
+    times: dict[str, float] = {}
+    with index_lock(index_dir):
+        with sessions() as s, s.begin():
+            s.execute(update(IndexJob).where(IndexJob.id == job_id)
+                      .values(status=JobStatus.RUNNING, started_at=utcnow()))
+        with _stage("load", times):
+            embedder = embedder or Embedder.from_checkpoint(settings.checkpoint, settings.device,
+                                                            batch_size=settings.batch_size)
+        facts = model_facts(embedder)
+        previous = read_manifest(index_dir)
+        if previous is not None and rebuild:
+            _reset(sessions, index_dir)
+            previous = None
+        if previous is not None:
+            check_model(previous, embedder.checkpoint_hash, embedder.embedding_version)
+        with _stage("reconcile", times):
+            reconcile(sessions, index_dir, previous, embedder.checkpoint_hash)
+        with _stage("sync", times):
+            synced = sync_catalogue(sessions, catalogue, embedder.vocabulary, prune=prune, retry_failed=retry_failed)
+        tasks, keys = _pending_tasks(sessions)
+        total = len(keys)
+        with sessions() as s, s.begin():
+            s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
+                total=total, skipped=synced.stems - synced.new - synced.changed,
+                checkpoint_hash=embedder.checkpoint_hash,
+                embedding_version=embedder.embedding_version))
+        log.info("%d stems to embed in %d files (%s engine, %d workers)", total, len(tasks), engine, settings.workers)
+
+        def on_commit(w: Writer) -> None:
+            if progress is not None:
+                progress(Progress("embed", w.done, total, w.audio_seconds, w.failed))
+
+        writer = Writer(sessions, index_dir, embedder.checkpoint_hash, job_id, settings.commit_stems,
+                        settings.commit_seconds, on_commit)
+        if progress is not None:
+            progress(Progress("embed", 0, total))
+        with _stage("embed", times):
+            for outcome in _outcomes(engine, tasks, embedder, settings):
+                writer.add(outcome)
+            writer.commit()
+        with _stage("publish", times):
+            if progress is not None:
+                progress(Progress("publish", writer.done, total, writer.audio_seconds, writer.failed))
+            published = publish(sessions, index_dir, facts, settings, previous)
+        report = _report(job_id, synced.source, synced, writer, published, keys, times)
+        with sessions() as s, s.begin():
+            s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
+                status=JobStatus.SUCCEEDED, removed=published.removed, build=published.build, finished_at=utcnow()))
+    return report
+
+
+def _report(job_id: int, source: str, synced: Any, writer: Writer, published: PublishReport,
+            keys: dict[int, str], times: dict[str, float]) -> IndexReport:
+    return IndexReport(
+        job_id=job_id, catalogue=source, build=published.build, discovered=synced.stems,
+        added=writer.added, skipped=synced.stems - synced.new - synced.changed, failed=writer.failed,
+        removed=published.removed, indexed_total=published.stems, audio_seconds=writer.audio_seconds,
+        unresolved=list(synced.unresolved), failures=[(keys.get(i, str(i)), e) for i, e in writer.failures],
+        stage_seconds=times)
+
+
+def _reset(sessions: sessionmaker, index_dir: Path) -> None:
+    """Before a rebuild: every stem is re-embedded; chunks of the old model are dropped."""
+    for path in list_chunks(index_dir):
+        path.unlink()
+    with sessions() as s, s.begin():
+        s.execute(update(Stem).where(Stem.status == StemStatus.INDEXED).values(status=StemStatus.PENDING))
+    log.info("rebuild: every stem queued for re-embedding")
+
+
+def remove_stems(settings: IndexerSettings, stem_ids: Sequence[int] = (), song_ids: Sequence[int] = (),
+                 embedder_facts: dict[str, Any] | None = None) -> PublishReport:
+    """Deletes stems (and whole songs) from SQL and publishes a build without their vectors and frames.
+
+    Raises:
+        CatalogueNotFoundError: nothing has been published in settings' index dir yet.
+    """
+    from indexer.manifest import require_manifest
+
+    index_dir = Path(settings.index_dir)
+    db = make_engine(settings.database_url)
+    try:
+        require_schema(db)
+        sessions = session_factory(db)
+        with index_lock(index_dir):
+            previous = require_manifest(index_dir)
+            build_keys = ("build", "instruments", "frame_packs", "counts", "format", "created_at")
+            facts = embedder_facts or {k: v for k, v in previous.items() if k not in build_keys}
+            with sessions() as s, s.begin():
+                if stem_ids:
+                    s.execute(delete(Stem).where(Stem.id.in_([int(i) for i in stem_ids])))
+                if song_ids:
+                    s.execute(delete(Stem).where(Stem.song_id.in_([int(i) for i in song_ids])))
+                    s.execute(delete(Song).where(Song.id.in_([int(i) for i in song_ids])))
+            reconcile(sessions, index_dir, previous, str(previous["checkpoint_hash"]))
+            return publish(sessions, index_dir, facts, settings, previous)
+    finally:
+        db.dispose()

@@ -1,0 +1,61 @@
+"""Embed stage and the local engine: decoded stems -> embedded stems, in batches, decode overlapped.
+
+Both engines (this one and `indexer.ray_engine`) yield the same `Outcome`s to the same writer, so the
+commit protocol does not depend on where embedding ran.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.decode import DecodedStem, FileTask, decode_files
+from model.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One stem's result: vector [D] and frames [T, frame_dim] float32, or `error` when decoding failed."""
+
+    stem_id: int
+    vector: np.ndarray | None
+    frames: np.ndarray | None
+    error: str | None
+    sha256: str | None
+    duration_seconds: float
+    sample_rate: int
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def failure(d: DecodedStem) -> Outcome:
+    return Outcome(d.stem_id, None, None, d.error or "unknown decode error", d.sha256, 0.0, 0)
+
+
+def embed_decoded(embedder: Embedder, decoded: list[DecodedStem]) -> list[Outcome]:
+    """Embeds the decoded stems in one call (the Embedder batches their 8 s windows)."""
+    if not decoded:
+        return []
+    embs = embedder.embed_stems([d.wave for d in decoded if d.wave is not None])
+    return [Outcome(d.stem_id, e.vector, e.frames, None, d.sha256, d.duration_seconds, d.sample_rate)
+            for d, e in zip(decoded, embs, strict=True)]
+
+
+def run_local(tasks: Iterable[FileTask], embedder: Embedder, batch_size: int, workers: int) -> Iterator[Outcome]:
+    """Decodes in `workers` processes while this process embeds batches of `batch_size` stems."""
+    ready: list[DecodedStem] = []
+    for decoded in decode_files(tasks, embedder.sample_rate, workers):
+        for d in decoded:
+            if d.ok:
+                ready.append(d)
+            else:
+                yield failure(d)
+        while len(ready) >= batch_size:
+            batch, ready = ready[:batch_size], ready[batch_size:]
+            yield from embed_decoded(embedder, batch)
+    yield from embed_decoded(embedder, ready)

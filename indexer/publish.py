@@ -1,0 +1,198 @@
+"""Reconcile and publish: make SQL, chunks and the published build agree, then publish a new build.
+
+`reconcile` runs first in every job: rows still 'pending' whose vectors made it into a chunk (a kill
+between chunk and SQL commit) are rolled forward; rows 'indexed' whose vectors are in neither a chunk nor a
+published frame pack are rolled back to 'pending'. `publish` then applies SQL to the FAISS indexes: removes
+ids that are no longer indexed in SQL, adds chunk vectors not yet in an index, converts an instrument's index
+to IVF above the threshold, writes new index files and a frame pack (temporary name, then rename), writes the
+manifest last, and only then deletes the folded chunks and files no manifest needs any more.
+"""
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from indexer import vectors
+from indexer.chunks import chunk_ids, list_chunks, read_chunk
+from indexer.db import Stem, StemStatus, utcnow
+from indexer.files import remove_temporaries
+from indexer.frames import read_pack_ids, write_pack
+from indexer.manifest import write_manifest
+from indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishReport:
+    build: int | None  # None: nothing changed, nothing published
+    stems: int = 0
+    added: int = 0
+    removed: int = 0
+    lost: int = 0  # indexed in SQL without a durable vector: re-queued
+    instruments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _manifest_ids(index_dir: Path, manifest: dict[str, Any] | None) -> set[int]:
+    if manifest is None:
+        return set()
+    return {int(i) for name in manifest["frame_packs"] for i in read_pack_ids(index_dir, name)}
+
+
+def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] | None,
+              checkpoint_hash: str) -> tuple[int, int]:
+    """Rolls chunk-committed rows forward and undurable 'indexed' rows back; returns (forward, back)."""
+    remove_temporaries(index_dir)
+    remove_temporaries(index_dir / "chunks")
+    durable = _manifest_ids(index_dir, manifest)
+    forward = 0
+    with sessions() as s, s.begin():
+        for path in list_chunks(index_dir):
+            c = read_chunk(path, arrays=False)
+            if c.checkpoint_hash != checkpoint_hash:
+                log.warning("dropping %s: embedded by another checkpoint", path.name)
+                path.unlink()
+                continue
+            durable.update(int(i) for i in c.ids)
+            for j, sid in enumerate(c.ids.tolist()):
+                res = s.execute(update(Stem).where(Stem.id == sid, Stem.status == StemStatus.PENDING).values(
+                    status=StemStatus.INDEXED, error=None, content_sha256=c.sha256[j] or None,
+                    duration_seconds=float(c.duration_seconds[j]), sample_rate=int(c.sample_rate[j]),
+                    frame_count=int(c.frame_counts[j]) if c.frame_counts is not None else None, indexed_at=utcnow()))
+                forward += res.rowcount  # type: ignore[attr-defined]
+        indexed = set(s.scalars(select(Stem.id).where(Stem.status == StemStatus.INDEXED)))
+        lost = sorted(indexed - durable)
+        for start in range(0, len(lost), 500):
+            s.execute(update(Stem).where(Stem.id.in_(lost[start : start + 500])).values(status=StemStatus.PENDING))
+    if forward or lost:
+        log.info("reconciled: %d stems rolled forward from chunks, %d re-queued (no durable vector)",
+                 forward, len(lost))
+    return forward, len(lost)
+
+
+def _file_name(build: int, instrument: str) -> str:
+    return f"vectors-{build:06d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', instrument)}.faiss"
+
+
+def _fold_chunks(plan: list[tuple[Path, list[int]]], indexes: dict[str, Any], live: dict[int, str], dim: int,
+                 changed: set[str]) -> Iterator[tuple[int, np.ndarray]]:
+    """Adds the planned chunk vectors to their instrument's index while yielding their frames to the pack."""
+    for path, positions in plan:
+        if not positions:
+            continue
+        c = read_chunk(path)
+        by_inst: dict[str, list[int]] = {}
+        for j in positions:
+            by_inst.setdefault(live[int(c.ids[j])], []).append(j)
+        for inst, js in by_inst.items():
+            idx = indexes.setdefault(inst, vectors.new_flat(dim))
+            vectors.add(idx, c.ids[js], c.vectors[js])
+            changed.add(inst)
+        for j in positions:
+            yield int(c.ids[j]), c.frames[j]
+
+
+def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], settings: IndexerSettings,
+            previous: dict[str, Any] | None) -> PublishReport:
+    """Publishes SQL's indexed stems as a new build over `previous` (None: start from empty)."""
+    with sessions() as s:
+        rows = s.execute(select(Stem.id, Stem.instrument).where(Stem.status == StemStatus.INDEXED))
+        live = {int(i): inst for i, inst in rows}
+    old_entries: dict[str, Any] = previous["instruments"] if previous else {}
+    indexes = {inst: vectors.read(index_dir / e["file"]) for inst, e in old_entries.items()}
+    changed: set[str] = set()
+    report = PublishReport(build=None)
+    for inst, idx in indexes.items():
+        dead = [i for i in vectors.index_ids(idx).tolist() if live.get(i) != inst]
+        if dead:
+            report.removed += vectors.remove(idx, np.asarray(dead, dtype=np.int64))
+            changed.add(inst)
+    seen = {int(i) for idx in indexes.values() for i in vectors.index_ids(idx)}
+    chunk_paths = list_chunks(index_dir)
+    plan, total_rows = [], 0
+    for path in chunk_paths:
+        ids, counts = chunk_ids(path)
+        positions = [j for j, i in enumerate(ids.tolist()) if i in live and i not in seen]
+        seen.update(int(ids[j]) for j in positions)
+        total_rows += int(counts[positions].sum()) if positions else 0
+        plan.append((path, positions))
+    report.added = sum(len(p) for _, p in plan)
+    lost = sorted(set(live) - seen)
+    if lost:  # reconcile() prevents this; never publish a row without its vector
+        log.warning("%d indexed stems have no vector; re-queued", len(lost))
+        with sessions() as s, s.begin():
+            s.execute(update(Stem).where(Stem.id.in_(lost)).values(status=StemStatus.PENDING))
+        report.lost = len(lost)
+    if previous is not None and not changed and not report.added and not chunk_paths:
+        report.build, report.stems = int(previous["build"]), sum(int(e["count"]) for e in old_entries.values())
+        report.instruments = old_entries
+        return report
+
+    build = int(previous["build"]) + 1 if previous else _next_build(index_dir)
+    packs = list(previous["frame_packs"]) if previous else []
+    if report.added:
+        name = f"frames-{build:06d}"
+        write_pack(index_dir, name, _fold_chunks(plan, indexes, live, int(facts["dim"]), changed), total_rows,
+                   int(facts["frame_dim"]))
+        packs.append(name)
+    packs = [p for p in packs if any(int(i) in live for i in read_pack_ids(index_dir, p))]
+    entries = _write_indexes(index_dir, build, indexes, changed, old_entries, settings)
+    with sessions() as s:
+        count_songs = select(func.count(func.distinct(Stem.song_id))).where(Stem.status == StemStatus.INDEXED)
+        songs = int(s.execute(count_songs).scalar_one())
+    stems = sum(int(e["count"]) for e in entries.values())
+    write_manifest(index_dir, {**facts, "build": build, "instruments": entries, "frame_packs": packs,
+                               "counts": {"stems": stems, "frames": stems, "songs": songs}})
+    for path in chunk_paths:
+        path.unlink(missing_ok=True)
+    _collect_garbage(index_dir, entries, packs, previous)
+    report.build, report.stems, report.instruments = build, stems, entries
+    log.info("published build %d: %d stems (+%d, -%d)", build, stems, report.added, report.removed)
+    return report
+
+
+def _write_indexes(index_dir: Path, build: int, indexes: dict[str, Any], changed: set[str],
+                   old_entries: dict[str, Any], settings: IndexerSettings) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {}
+    for inst, idx in sorted(indexes.items()):
+        if idx.ntotal == 0:
+            continue
+        ivf = old_entries.get(inst, {}).get("ivf") if vectors.is_ivf(idx) else None
+        if not vectors.is_ivf(idx) and idx.ntotal > settings.ivf_threshold:
+            ids, vecs = vectors.flat_vectors(idx)
+            idx, info = vectors.train_ivf(ids, vecs, settings.ivf_factory, nprobe=settings.ivf_nprobe)
+            ivf = asdict(info)
+            changed.add(inst)
+        if inst in changed or inst not in old_entries:
+            name = _file_name(build, inst)
+            vectors.write(idx, index_dir / name)
+        else:
+            name = old_entries[inst]["file"]
+        entries[inst] = {"file": name, "type": "ivf" if vectors.is_ivf(idx) else "flat", "count": int(idx.ntotal),
+                         "ivf": ivf}
+    return entries
+
+
+def _next_build(index_dir: Path) -> int:
+    """After a rebuild (no previous manifest), numbering continues past any files left in the folder."""
+    numbers = [int(m.group(1)) for p in index_dir.glob("*-*") if (m := re.match(r"(?:vectors|frames)-(\d+)", p.name))]
+    return max(numbers, default=0) + 1
+
+
+def _collect_garbage(index_dir: Path, entries: dict[str, Any], packs: list[str],
+                     previous: dict[str, Any] | None) -> None:
+    """Deletes index files and packs that neither this build nor the previous one (still open in readers) names."""
+    keep = {e["file"] for e in entries.values()} | {f"{p}.npy" for p in packs} | {f"{p}.ids.npy" for p in packs}
+    if previous is not None:
+        keep |= {e["file"] for e in previous["instruments"].values()}
+        keep |= {f"{p}{suffix}" for p in previous["frame_packs"] for suffix in (".npy", ".ids.npy")}
+    for path in [*index_dir.glob("vectors-*.faiss"), *index_dir.glob("frames-*.npy")]:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)

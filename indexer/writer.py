@@ -1,0 +1,87 @@
+"""Write stage: the commit protocol that keeps SQL, vectors and frames in step across crashes.
+
+Outcomes are buffered; a commit writes the buffered vectors and frames as one durable chunk file (renamed
+into place) and only then, in one SQL transaction, marks those stems 'indexed' (and failures 'failed')
+and advances the job's progress. SQL therefore never calls a stem indexed whose vector is not on disk.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import update
+from sqlalchemy.orm import sessionmaker
+
+from indexer.chunks import Chunk, write_chunk
+from indexer.db import IndexJob, Stem, StemStatus, utcnow
+from indexer.pipeline import Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Writer:
+    """Buffers outcomes and commits them every `commit_stems` stems or `commit_seconds` seconds."""
+
+    def __init__(self, sessions: sessionmaker, index_dir: Path, checkpoint_hash: str, job_id: int | None,
+                 commit_stems: int, commit_seconds: float, on_commit: Callable[["Writer"], None] | None = None) -> None:
+        self.sessions = sessions
+        self.index_dir = index_dir
+        self.checkpoint_hash = checkpoint_hash
+        self.job_id = job_id
+        self.commit_stems = commit_stems
+        self.commit_seconds = commit_seconds
+        self.on_commit = on_commit
+        self.added = 0
+        self.failed = 0
+        self.audio_seconds = 0.0
+        self.failures: list[tuple[int, str]] = []
+        self._ok: list[Outcome] = []
+        self._bad: list[Outcome] = []
+        self._last = time.monotonic()
+
+    @property
+    def done(self) -> int:
+        return self.added + self.failed
+
+    def add(self, outcome: Outcome) -> None:
+        (self._ok if outcome.ok else self._bad).append(outcome)
+        if len(self._ok) + len(self._bad) >= self.commit_stems or time.monotonic() - self._last >= self.commit_seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        ok, bad = self._ok, self._bad
+        self._ok, self._bad, self._last = [], [], time.monotonic()
+        if not ok and not bad:
+            return
+        if ok:
+            write_chunk(self.index_dir, Chunk(
+                np.array([o.stem_id for o in ok], dtype=np.int64),
+                np.stack([o.vector for o in ok if o.vector is not None]),
+                [o.frames for o in ok if o.frames is not None],
+                [o.sha256 or "" for o in ok],
+                np.array([o.duration_seconds for o in ok]),
+                np.array([o.sample_rate for o in ok]),
+                self.checkpoint_hash,
+            ))
+        now = utcnow()
+        with self.sessions() as s, s.begin():
+            for o in ok:
+                s.execute(update(Stem).where(Stem.id == o.stem_id).values(
+                    status=StemStatus.INDEXED, error=None, content_sha256=o.sha256, duration_seconds=o.duration_seconds,
+                    sample_rate=o.sample_rate, indexed_at=now,
+                    frame_count=len(o.frames) if o.frames is not None else 0))
+            for o in bad:
+                s.execute(update(Stem).where(Stem.id == o.stem_id).values(
+                    status=StemStatus.FAILED, error=o.error, content_sha256=o.sha256))
+            self.added += len(ok)
+            self.failed += len(bad)
+            self.audio_seconds += sum(o.duration_seconds for o in ok)
+            if self.job_id is not None:
+                s.execute(update(IndexJob).where(IndexJob.id == self.job_id).values(
+                    done=self.done, added=self.added, failed=self.failed, audio_seconds=self.audio_seconds))
+        self.failures.extend((o.stem_id, o.error or "") for o in bad)
+        log.debug("committed %d indexed, %d failed", len(ok), len(bad))
+        if self.on_commit is not None:
+            self.on_commit(self)

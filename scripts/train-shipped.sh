@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduces the shipped checkpoint and its no-conditioning ablation (MODEL_CARD.md).
+# MUSDB18-7 train is split by a seeded shuffle into 54 songs to fit and 10 held out to choose the best
+# checkpoint; MUSDB18-7 valid is only monitored (logged), never used to choose or tune anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared/data}
+SPLIT=runs/data
+PY=${PY:-.venv/bin/python}
+STEPS=${STEPS:-800}
+EXTRA_DATA=()
+[ -n "${SYNTH:-}" ] && EXTRA_DATA=(--data "$SYNTH")
+# held-out synthetic songs (another seed), monitored like MUSDB valid
+[ -n "${SYNTH_HOLDOUT:-}" ] && EXTRA_DATA+=(--monitor "$SYNTH_HOLDOUT")
+
+mkdir -p "$SPLIT/musdb-fit" "$SPLIT/musdb-holdout"
+"$PY" - "$SHARED/musdb18-7/train" "$SPLIT" <<'PY'
+import random, sys
+from pathlib import Path
+src, split = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+songs = sorted(src.glob("*.stem.mp4"))
+random.Random(2024).shuffle(songs)
+for i, song in enumerate(songs):
+    link = split / ("musdb-holdout" if i < 10 else "musdb-fit") / song.name
+    if not link.exists():
+        link.symlink_to(song)
+PY
+run() {  # $1 = run name, rest = extra flags
+    local name=$1; shift
+    "$PY" model/train.py --config configs/train/compact.yaml --data "$SPLIT/musdb-fit" "${EXTRA_DATA[@]}" \
+        --out "runs/$name" --steps "$STEPS" --validate "$SPLIT/musdb-holdout" \
+        --monitor "$SHARED/musdb18-7/valid" "$@"
+}
+# The two runs share the machine: one intra-op thread each, so neither starves the other.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+case "${1:-both}" in
+    cond) run compact-cond ;;
+    nocond) run compact-nocond --set model.predictor.conditioned=false ;;
+    both)
+        run compact-cond > runs/compact-cond.log 2>&1 &
+        run compact-nocond --set model.predictor.conditioned=false > runs/compact-nocond.log 2>&1 &
+        wait ;;
+    *) echo "usage: $0 [cond|nocond|both]" >&2; exit 2 ;;
+esac

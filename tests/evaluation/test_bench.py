@@ -1,0 +1,71 @@
+"""The benchmark: smoke plan end to end, its parts and its report."""
+
+import numpy as np
+import pytest
+
+from evaluation.bench import BenchPlan, clustered_vectors, memory_per_stem, run_bench
+from evaluation.benchreport import bench_markdown, write_bench_report
+from evaluation.machine import cpu_peak_gflops, describe, time_call
+
+
+@pytest.fixture(scope="module")
+def smoke_report():
+    return run_bench(BenchPlan.smoke_plan(), device="cpu")
+
+
+def test_smoke_bench_measures_every_part_quickly(smoke_report):
+    r = smoke_report
+    assert r["machine"]["cores_usable"] >= 1 and r["machine"]["torch"]
+    assert r["baselines"]["gemm"]["gflops"] > 0 and r["baselines"]["memory_bandwidth_gbs"] > 0
+    enc = r["encoder"][0]
+    assert enc["size"] == "tiny" and enc["encoder_chunks_per_s"] > 0 and enc["encoder_gflops"] > 0
+    assert r["indexing"]["audio_s_per_s"] > 0
+    assert {row["index"].split(",")[0].split(" ")[0] for row in r["faiss"]} >= {"flat"}
+    assert all(0 <= row["recall@10"] <= 1 for row in r["faiss"])
+    assert r["seconds"] < 60
+
+
+def test_smoke_bench_retrieve_latency_or_a_stated_reason(smoke_report):
+    rt = smoke_report["retrieve"]
+    if isinstance(rt, dict):
+        pytest.skip(f"/retrieve benchmark not run: {rt['skipped']}")
+    assert rt[0]["catalogue"] == 1000 and rt[0]["p50_ms"] <= rt[0]["p95_ms"] <= rt[0]["p99_ms"]
+    assert rt[0]["median_embed_ms"] > 0
+
+
+def test_bench_report_files(smoke_report, tmp_path):
+    files = write_bench_report(smoke_report, tmp_path)
+    md = bench_markdown(smoke_report)
+    assert files[1].read_text() == md
+    for heading in (
+        "Encoder throughput",
+        "Indexing throughput",
+        "/retrieve latency",
+        "FAISS",
+        "Memory per stem",
+        "Physical limits",
+        "Baselines measured in this run",
+    ):
+        assert heading in md
+
+
+def test_clustered_vectors_are_unit_and_seeded():
+    a = clustered_vectors(500, 16, clusters=8)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(a, clustered_vectors(500, 16, clusters=8))
+
+
+def test_memory_per_stem_counts_vector_and_frames():
+    m = memory_per_stem("tiny", stem_seconds=16.0)
+    assert m["vector_dim"] == 5 * 64 and m["vector_bytes"] == 320 * 4 + 8
+    assert m["frame_bytes"] == 100 * 32 * 2 + 24  # 100 frames of 160 ms, float16
+
+
+def test_time_call_and_machine_description():
+    import torch
+
+    seconds, iters = time_call(lambda: sum(range(100)), torch.device("cpu"), min_seconds=0.01)
+    assert seconds > 0 and iters >= 2
+    assert "cpu" in describe(torch.device("cpu"))
+    peak, how = cpu_peak_gflops(2)
+    assert peak is None or (peak > 0 and "cores" in how)

@@ -1,0 +1,82 @@
+"""The `stemjepa eval ...` and `stemjepa bench` commands."""
+
+import typer
+from typer.testing import CliRunner
+
+from evaluation import cli
+
+runner = CliRunner()
+
+
+def app() -> typer.Typer:
+    root = typer.Typer()
+    root.add_typer(cli.eval_app, name="eval")
+    root.command("bench")(cli.bench)
+    return root
+
+
+def test_eval_retrieval_writes_tables_and_plots(song_dir, tiny_checkpoint, tmp_path):
+    out = tmp_path / "ret"
+    res = runner.invoke(
+        app(),
+        [
+            "eval",
+            "retrieval",
+            str(song_dir),
+            "-c",
+            str(tiny_checkpoint),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "20",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Protocol A" in res.output and "mashability" in res.output
+    assert (out / "retrieval.md").exists() and list(out.glob("confusion_*.png"))
+
+
+def test_eval_alignment_and_content(song_dir, tiny_checkpoint, tmp_path):
+    res = runner.invoke(
+        app(),
+        [
+            "eval",
+            "alignment",
+            str(song_dir),
+            "-c",
+            str(tiny_checkpoint),
+            "--out",
+            str(tmp_path / "al"),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "al" / "alignment_curves.png").exists()
+    res = runner.invoke(
+        app(),
+        [
+            "eval",
+            "content",
+            str(song_dir),
+            "-c",
+            str(tiny_checkpoint),
+            "--out",
+            str(tmp_path / "co"),
+            "--folds",
+            "2",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "key probe on" in res.output
+
+
+def test_root_cli_registers_eval_and_bench():
+    from stemjepa.cli import app as root
+
+    names = {c.name for c in root.registered_commands} | {g.name for g in root.registered_groups}
+    assert {"eval", "bench"} <= names

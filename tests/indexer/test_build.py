@@ -1,0 +1,153 @@
+"""Index jobs end to end on generated catalogues, on SQLite and PostgreSQL: counts agree across SQL, FAISS
+and frames; reruns add nothing; bad files are reported and skipped; changes, removals, IVF and rebuilds."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import func, select
+
+from indexer import vectors
+from indexer.build import build_index, remove_stems
+from indexer.catalog import Catalogue
+from indexer.db import IndexJob, JobStatus, Stem, StemStatus, make_engine, session_factory
+from indexer.errors import IndexMismatchError
+from indexer.manifest import read_manifest
+from tests.indexer.conftest import make_settings
+
+
+def _sql_indexed(db_url: str) -> list[int]:
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as s:
+            return sorted(s.scalars(select(Stem.id).where(Stem.status == StemStatus.INDEXED)))
+    finally:
+        engine.dispose()
+
+
+def assert_consistent(db_url: str, index_dir: Path, expected: int) -> Catalogue:
+    """SQL indexed rows, FAISS ids and frame sequences are the same set of `expected` stems."""
+    ids = _sql_indexed(db_url)
+    cat = Catalogue.open(db_url, index_dir)
+    faiss_ids = sorted(int(i) for idx in cat._snap.indexes.values() for i in vectors.index_ids(idx))
+    assert len(ids) == len(set(ids)) == expected
+    assert faiss_ids == ids
+    assert sorted(cat._snap.frames.ids().tolist()) == ids
+    assert cat.size() == expected == cat.manifest["counts"]["stems"]
+    return cat
+
+
+def test_index_then_rerun_adds_nothing(tmp_path: Path, db_url: str, catalogue: Path, embedder) -> None:
+    settings = make_settings(tmp_path, db_url)
+    seen = []
+    first = build_index(catalogue, settings, embedder, progress=seen.append)
+    assert (first.added, first.failed, first.indexed_total, first.build) == (12, 0, 12, 1)
+    assert seen[-1].stage == "publish" and seen[-1].done == 12
+    cat = assert_consistent(db_url, settings.index_dir, 12)
+    rec = cat.stems([1])[0]
+    assert rec.sample_rate == 16_000 and rec.duration_seconds == pytest.approx(2.0)
+    # the stored vector is the Embedder's vector of the file: it finds itself first
+    wave = embedder.load_audio(rec.path)
+    emb = embedder.embed_stem(wave)
+    assert cat.search(emb.vector, 1, rec.instrument)[0].stem_id == rec.id
+    np.testing.assert_allclose(cat.frames(rec.id), emb.frames, atol=2e-3)
+    cat.close()
+    second = build_index(catalogue, settings, embedder)
+    assert (second.added, second.skipped, second.build) == (0, 12, 1)
+    assert_consistent(db_url, settings.index_dir, 12).close()
+    engine = make_engine(db_url)
+    with session_factory(engine)() as s:
+        jobs = s.scalars(select(IndexJob).order_by(IndexJob.id)).all()
+        assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 2 and jobs[0].added == 12
+    engine.dispose()
+
+
+def test_corrupt_and_non_audio_files_are_reported_and_skipped(tmp_path: Path, db_url: str, catalogue: Path,
+                                                              embedder) -> None:
+    bad = catalogue / "Broken - Song"
+    bad.mkdir()
+    (bad / "bass.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    (bad / "drums.mp3").write_text("this is not audio at all")
+    (bad / "kazoo.wav").write_bytes(b"no class for this name")
+    report = build_index(catalogue, make_settings(tmp_path, db_url), embedder)
+    assert report.added == 12 and report.failed == 2
+    assert sorted(Path(k).name for k, _ in report.failures) == ["bass.wav", "drums.mp3"]
+    assert [Path(p).name for p, _ in report.unresolved] == ["kazoo.wav"]
+    assert_consistent(db_url, tmp_path / "index", 12).close()
+    again = build_index(catalogue, make_settings(tmp_path, db_url), embedder)
+    assert (again.added, again.failed) == (0, 0)
+
+
+def test_changed_added_and_removed_stems(tmp_path: Path, db_url: str, catalogue: Path, embedder) -> None:
+    settings = make_settings(tmp_path, db_url)
+    build_index(catalogue, settings, embedder)
+    target = catalogue / "Artist 0 - Song 0" / "bass.wav"
+    sf.write(target, np.random.default_rng(5).standard_normal(16_000).astype(np.float32) * 0.1, 16_000)
+    shutil.copytree(catalogue / "Artist 1 - Song 1", catalogue / "Artist 9 - Song 9")
+    report = build_index(catalogue, settings, embedder)
+    assert (report.added, report.removed, report.indexed_total) == (5, 1, 16)
+    cat = assert_consistent(db_url, settings.index_dir, 16)
+    song_id = cat.list_stems(q="song 9")[0][0].song_id
+    stem_id = cat.list_stems(instrument="drums")[0][0].id
+    cat.close()
+    removed = remove_stems(settings, stem_ids=[stem_id], song_ids=[song_id])
+    assert removed.removed == 5 and removed.stems == 11
+    assert_consistent(db_url, settings.index_dir, 11).close()
+    shutil.rmtree(catalogue / "Artist 2 - Song 2")
+    shutil.rmtree(catalogue / "Artist 9 - Song 9")
+    pruned = build_index(catalogue, settings, embedder, prune=True)
+    assert (pruned.added, pruned.removed) == (1, 4)
+    # the drums stem removed by id is re-discovered (its file is still there) and indexed again
+    assert_consistent(db_url, settings.index_dir, 8).close()
+
+
+def test_large_instruments_switch_to_ivf(tmp_path: Path, sqlite_url: str, catalogue: Path, embedder) -> None:
+    settings = make_settings(tmp_path, sqlite_url, ivf_threshold=2, ivf_nprobe=1)
+    build_index(catalogue, settings, embedder)
+    manifest = read_manifest(settings.index_dir)
+    assert manifest is not None
+    entry = manifest["instruments"]["bass"]
+    assert entry["type"] == "ivf" and 0.0 <= entry["ivf"]["recall_at_10"] <= 1.0
+    cat = assert_consistent(sqlite_url, settings.index_dir, 12)
+    hits = cat.search(np.ones(cat.dim, np.float32) / np.sqrt(cat.dim), 10, "bass")
+    assert hits and {r.instrument for r in cat.stems([h.stem_id for h in hits])} == {"bass"}
+
+
+def test_a_new_checkpoint_is_refused_until_rebuild(tmp_path: Path, sqlite_url: str, catalogue: Path, embedder,
+                                                   tiny_run) -> None:
+    import torch
+
+    from model.checkpoint import save_checkpoint
+    from model.embed import Embedder
+    from model.jepa import StemJEPA
+
+    settings = make_settings(tmp_path, sqlite_url)
+    build_index(catalogue, settings, embedder)
+    torch.manual_seed(1)
+    save_checkpoint(tmp_path / "other.pt", StemJEPA(tiny_run.model), tiny_run, step=0)
+    other = Embedder.from_checkpoint(tmp_path / "other.pt", device="cpu")
+    with pytest.raises(IndexMismatchError):
+        build_index(catalogue, settings, other)
+    report = build_index(catalogue, settings, other, rebuild=True)
+    assert report.added == 12
+    with pytest.raises(IndexMismatchError):
+        Catalogue.open(sqlite_url, settings.index_dir, checkpoint_hash=embedder.checkpoint_hash)
+    assert_consistent(sqlite_url, settings.index_dir, 12).close()
+    assert sorted(p.name for p in settings.index_dir.glob("vectors-*")) == sorted(
+        f"vectors-000002-{i}.faiss" for i in ("bass", "drums", "other", "vocals"))
+
+
+def test_decoding_in_worker_processes_gives_the_same_index(tmp_path: Path, sqlite_url: str, catalogue: Path,
+                                                           embedder) -> None:
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two CPUs")
+    settings = make_settings(tmp_path, sqlite_url, workers=2)
+    assert build_index(catalogue, settings, embedder).added == 12
+    assert_consistent(sqlite_url, settings.index_dir, 12).close()
+    engine = make_engine(sqlite_url)
+    with session_factory(engine)() as s:
+        assert s.execute(select(func.count()).where(Stem.content_sha256.is_(None))).scalar_one() == 0
+    engine.dispose()

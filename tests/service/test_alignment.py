@@ -1,0 +1,67 @@
+"""Frame cross-correlation, sub-frame peaks and onset refinement recover known offsets."""
+
+import numpy as np
+import pytest
+
+from service import alignment
+
+FS = 0.16
+
+
+def unit_rows(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("n_query", "n_stem", "lag"), [(60, 30, 12), (30, 60, -20), (50, 50, 0), (40, 70, 5)])
+def test_frame_alignment_finds_the_lag_for_shorter_and_longer_stems(n_query: int, n_stem: int, lag: int) -> None:
+    rng = np.random.default_rng(lag + 100)
+    timeline = unit_rows(rng, 200)
+    query = timeline[50 : 50 + n_query]
+    stem = timeline[50 + lag : 50 + lag + n_stem]  # stem frame j = query frame j + lag
+    noisy = stem + 0.3 * rng.standard_normal(stem.shape).astype(np.float32) / np.sqrt(32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    found = alignment.align_frames(query, noisy, FS, min_overlap_seconds=2.0)
+    assert found.offset_seconds == pytest.approx(lag * FS, abs=0.02)
+    assert found.score > 0.8
+
+
+def test_edge_lags_with_little_overlap_are_not_scored() -> None:
+    rng = np.random.default_rng(1)
+    curve = alignment.frame_curve(unit_rows(rng, 40), unit_rows(rng, 30), min_overlap=15)
+    assert curve.lags.min() == -(30 - 15) and curve.lags.max() == 40 - 15
+    assert alignment.min_overlap_frames(40, 30, 2.0, FS) == 15  # half the shorter beats 2 s (13 frames)
+    assert alignment.min_overlap_frames(4, 30, 2.0, FS) == 4  # never more than the shorter sequence
+
+
+def test_parabolic_peak_refines_below_one_sample() -> None:
+    x = np.arange(20, dtype=np.float64)
+    position, height = alignment.parabolic_peak(-((x - 7.3) ** 2) + 5.0)
+    assert position == pytest.approx(7.3, abs=1e-9) and height == pytest.approx(5.0)
+    assert alignment.parabolic_peak(np.array([3.0, 2.0, 1.0]))[0] == 0.0
+
+
+def clicks(times: np.ndarray, seconds: float, sr: int = 16_000) -> np.ndarray:
+    wave = np.zeros(int(seconds * sr), dtype=np.float32)
+    burst = np.random.default_rng(0).standard_normal(160).astype(np.float32) * np.exp(-np.arange(160) / 30)
+    for t in times:
+        i = int(t * sr)
+        if 0 <= i < len(wave) - 160:
+            wave[i : i + 160] += burst
+    return wave
+
+
+def test_onset_refinement_recovers_a_10ms_offset_near_the_coarse_guess() -> None:
+    rng = np.random.default_rng(3)
+    onsets = np.sort(rng.uniform(0, 12, 40))
+    mix = clicks(onsets, 12.0)
+    true_offset = 2.03
+    stem = clicks(onsets[onsets > true_offset] - true_offset, 8.0)
+    refined = alignment.refine_offset(alignment.onset_envelope(mix, 16_000), alignment.onset_envelope(stem, 16_000),
+                                      coarse_seconds=2.08, window_seconds=0.24, prior_seconds=0.16)
+    assert refined is not None and refined == pytest.approx(true_offset, abs=0.011)
+
+
+def test_onset_refinement_gives_up_without_onsets() -> None:
+    silent = alignment.onset_envelope(np.zeros(16_000 * 4, dtype=np.float32), 16_000)
+    assert alignment.refine_offset(silent, silent, 0.0, 0.24, 0.16) is None

@@ -1,0 +1,113 @@
+"""Bad input of every kind gets its 4xx in the one error body shape, and the server stays healthy."""
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import ServiceSettings
+from tests.service.conftest import API_KEY, mix_without, wav_bytes
+
+
+def assert_error(r, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "code", "message", "detail"}
+    assert body["error"]["status"] == status and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
+def post(client: TestClient, content: bytes, name: str = "mix.wav", **data: str):  # type: ignore[no-untyped-def]
+    form = {"instrument": "bass", **data}
+    return client.post("/retrieve", files={"file": (name, content, "application/octet-stream")}, data=form)
+
+
+def mp3_bytes(seconds: float) -> bytes:
+    buf = io.BytesIO()
+    t = np.arange(int(seconds * 16_000)) / 16_000
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16_000, format="MP3")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def small_limits(indexed: ServiceSettings) -> Iterator[TestClient]:
+    """The same index served with a 100 kB upload limit."""
+    settings = indexed.model_copy(update={"max_upload_bytes": 100_000})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+CASES = {
+    "empty file": (b"", "mix.wav", 400),
+    "text renamed .wav": (b"these are not the samples you are looking for\n" * 50, "mix.wav", 400),
+    "truncated mp3": (mp3_bytes(8.0)[:600], "mix.mp3", 400),
+    "0.1 s of audio": (wav_bytes(0.3 * np.ones(1600, dtype=np.float32)), "short.wav", 400),
+    "pure silence": (wav_bytes(np.zeros(16_000 * 4, dtype=np.float32)), "silence.wav", 400),
+    "NaN-filled float wav": (wav_bytes(np.full(16_000 * 4, np.nan, dtype=np.float32), subtype="FLOAT"), "nan.wav", 400),
+    "10 min over the limit": (wav_bytes(0.1 * np.ones(8_000 * 600, dtype=np.float32), sr=8_000), "long.wav", 413),
+    "unsupported type": (b"plain text", "notes.txt", 415),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_uploads_get_their_4xx(client: TestClient, case: str) -> None:
+    content, name, status = CASES[case]
+    assert_error(post(client, content, name), status)
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("data", [{"instrument": "kazoo"}, {"k": "0"}, {"k": "10000"}, {"k": "ten"},
+                                  {"start": "-1"}, {"start": "500"}, {"duration": "0"}, {"start": "nan"},
+                                  {"exclude_song": "x"}])
+def test_bad_parameters_get_422(client: TestClient, data: dict[str, str]) -> None:
+    err = assert_error(post(client, mix_without("bass"), **data), 422)
+    if data.get("instrument") == "kazoo":
+        assert err["code"] == "unknown_instrument" and "bass" in err["detail"]["known"]
+
+
+def test_missing_file_field_gets_422(client: TestClient) -> None:
+    err = assert_error(client.post("/retrieve", data={"instrument": "bass"}), 422, "invalid_parameter")
+    assert any("file" in d["loc"] for d in err["detail"])
+    assert_error(client.post("/retrieve"), 422)
+
+
+def test_upload_over_the_byte_limit_gets_413(small_limits: TestClient) -> None:
+    assert_error(post(small_limits, mix_without("bass")), 413, "too_large")
+    assert small_limits.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/stems/..%2F..%2Fetc%2Fpasswd/audio", "/stems/../../etc/passwd/audio",
+                                  "/stems/%2Fetc%2Fpasswd/audio", "/stems/1%00/audio", "/stems/-1/audio",
+                                  "/stems/99999999/audio", "/stems/1e3/audio", "/stems/9999999999999999999999/audio",
+                                  "/stems/..%252F..%252Fetc%252Fpasswd/audio"])
+def test_paths_in_audio_requests_never_reach_the_file_system(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code in (404, 422), r.text
+    assert b"root:" not in r.content
+    assert_error(r, r.status_code)
+
+
+def test_index_jobs_need_the_right_key(client: TestClient) -> None:
+    assert_error(client.post("/index-jobs", json={}), 401, "unauthorized")
+    assert_error(client.post("/index-jobs", json={}, headers={"X-API-Key": "wrong"}), 403, "forbidden")
+    assert_error(client.get("/index-jobs/abc", headers={"X-API-Key": "wrong"}), 403)
+    assert_error(client.get("/index-jobs/abc", headers={"X-API-Key": API_KEY}), 404)
+    for source in ("../", "/etc", "songs/../../.."):
+        assert_error(client.post("/index-jobs", json={"source": source}, headers={"X-API-Key": API_KEY}), 422)
+
+
+def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/nope"), 404)
+    assert_error(client.delete("/retrieve"), 405)
+
+
+def test_server_still_answers_correctly_after_all_that(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+    r = post(client, mix_without("bass"), k="3")
+    assert r.status_code == 200 and len(r.json()["results"]) == 3

@@ -1,0 +1,46 @@
+"""Docker packaging: the compose file parses (`docker compose config`, offline) and has the production shape."""
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+
+def compose_cli() -> list[str] | None:
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_config_passes() -> None:
+    cli = compose_cli()
+    if cli is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)")
+    result = subprocess.run([*cli, "-f", str(REPO / "docker-compose.yml"), "config", "-q"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_has_postgres_migrate_api_and_a_gpu_indexer() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert services["migrate"]["command"] == ["stemjepa", "db", "upgrade"]
+    for name in ("api", "indexer"):
+        deps = services[name]["depends_on"]
+        assert deps["db"]["condition"] == "service_healthy"
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert any(v.startswith("index:") for v in services[name]["volumes"])
+    assert services["api"]["command"][:2] == ["stemjepa", "serve"]
+    gpu = services["indexer"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
+
+
+def test_dockerfile_targets_install_with_the_setup_script() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert "AS cpu" in text and "AS cuda" in text
+    assert text.count("./scripts/setup.sh") == 2
