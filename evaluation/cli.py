@@ -123,11 +123,12 @@ def bench(
         int | None, typer.Option(help="Vector width of the FAISS sweep (default: the model's).")
     ] = None,
     requests: Annotated[int | None, typer.Option(help="/retrieve requests per setting.")] = None,
+    parts: Annotated[str | None, typer.Option(help="Parts to run, e.g. faiss,memory (default: all).")] = None,
 ) -> None:
     """Throughput, latency and memory of the encoder, indexing, /retrieve and FAISS on this machine."""
     from dataclasses import replace
 
-    from evaluation.bench import BenchPlan, run_bench
+    from evaluation.bench import PARTS, BenchPlan, run_bench
     from evaluation.benchreport import write_bench_report
 
     plan = BenchPlan.smoke_plan() if smoke else BenchPlan()
@@ -142,6 +143,11 @@ def bench(
         overrides["faiss_dim"] = faiss_dim
     if requests:
         overrides["requests"] = requests
+    if parts:
+        unknown = set(parts.split(",")) - set(PARTS)
+        if unknown:
+            raise typer.BadParameter(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+        overrides["parts"] = tuple(parts.split(","))
     report = run_bench(replace(plan, **overrides), device)  # type: ignore[arg-type]
     files = write_bench_report(report, out)
     typer.echo(files[1].read_text())

@@ -1,7 +1,8 @@
 """Musical content of the embeddings (paper 4.4-4.5, adapted to labelled synthetic songs): linear probes
 for key and tempo on frozen embeddings, and key/tempo compatibility of cross-song retrieval results.
 
-Keys are (tonic pitch class 0-11, "major" | "minor"). Two keys are compatible when they are the same,
+Keys are (tonic pitch class 0-11, "major" | "minor"); church modes count by their third (dorian, phrygian,
+locrian as minor; lydian, mixolydian as major). Two keys are compatible when they are the same,
 relative (C major / A minor) or a fifth apart in the same mode (C / G / F major). Two tempi are
 compatible when they differ by at most 4 %.
 """
@@ -42,22 +43,33 @@ PITCH_CLASSES = {
     "CB": 11,
 }
 TEMPO_TOLERANCE = 0.04
+MODE_QUALITY = {
+    "major": "major",
+    "ionian": "major",
+    "lydian": "major",
+    "mixolydian": "major",
+    "minor": "minor",
+    "aeolian": "minor",
+    "dorian": "minor",
+    "phrygian": "minor",
+    "locrian": "minor",
+}
 
 Key = tuple[int, str]
 
 
 def song_key(meta: Mapping[str, Any]) -> Key | None:
-    """(tonic, mode) from synth metadata: 'tonic' (int or name) and 'mode', or a 'key' like 'F# minor'."""
-    mode = str(meta.get("mode", "")).lower()
+    """(tonic, major|minor) from synth metadata: 'tonic' (int or name) and 'mode', or a 'key' like 'F# minor'."""
+    mode = MODE_QUALITY.get(str(meta.get("mode", "")).lower())
     tonic = meta.get("tonic")
     if isinstance(tonic, str):
         tonic = PITCH_CLASSES.get(tonic.strip().upper())
-    if (tonic is None or mode not in ("major", "minor")) and isinstance(meta.get("key"), str):
+    if (tonic is None or mode is None) and isinstance(meta.get("key"), str):
         parts = meta["key"].replace(":", " ").split()
         tonic = PITCH_CLASSES.get(parts[0].upper()) if parts else None
-        mode = parts[1].lower() if len(parts) > 1 else "major"
-        mode = {"maj": "major", "min": "minor", "m": "minor"}.get(mode, mode)
-    if tonic is None or mode not in ("major", "minor"):
+        word = parts[1].lower() if len(parts) > 1 else "major"
+        mode = MODE_QUALITY.get({"maj": "major", "min": "minor", "m": "minor"}.get(word, word))
+    if tonic is None or mode is None:
         return None
     return int(tonic) % 12, mode
 
@@ -173,6 +185,10 @@ def evaluate_content(embedder: Embedder, songs: Sequence[EvalSong], folds: int =
     """Probes on target-encoder stem embeddings and predictions; cross-song compatibility of the top 10."""
     t0 = time.perf_counter()
     labelled = [s for s in songs if song_key(s.metadata) is not None and float(s.metadata.get("tempo", 0) or 0) > 0]
+    if len(labelled) < len(songs):
+        log.warning(
+            "%d of %d songs have no usable key/tempo metadata and are left out", len(songs) - len(labelled), len(songs)
+        )
     if len(labelled) < 4:
         raise ValueError(
             f"content evaluation needs at least 4 songs with key and tempo metadata, found {len(labelled)}"

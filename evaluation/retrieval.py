@@ -38,13 +38,9 @@ def pair_labels(pairs: Sequence[QueryPair]) -> Labels:
 
 
 def checkpoint_labels(paths: Sequence[str | Path | None]) -> list[str]:
-    """Short unique names: the file name, with its folder where names repeat (runs/a/best.pt, runs/b/best.pt)."""
-    short = [Path(p).name.removesuffix(".pt") if p is not None else "bundled" for p in paths]
-    longer = [
-        f"{Path(p).parent.name}/{s}" if p is not None and short.count(s) > 1 else s
-        for p, s in zip(paths, short, strict=True)
-    ]
-    return [f"{s} #{i + 1}" if longer.count(s) > 1 else s for i, s in enumerate(longer)]
+    """Short unique names: folder/file (runs/a/best.pt -> a/best), numbered where they still repeat."""
+    short = [f"{Path(p).parent.name}/{Path(p).name.removesuffix('.pt')}" if p is not None else "bundled" for p in paths]
+    return [f"{s} #{i + 1}" if short.count(s) > 1 else s for i, s in enumerate(short)]
 
 
 def model_systems(

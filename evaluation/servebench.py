@@ -104,6 +104,16 @@ def mix_wav(seconds: float, sample_rate: int = 16_000, seed: int = 0) -> bytes:
 def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     """p50/p95/p99 of POST /retrieve (k=10, instrument filter on, onset refinement off: synthetic stems have
     no audio) per catalogue size and mix length, with the server's own stage timings."""
+    httpx_log = logging.getLogger("httpx")
+    level = httpx_log.level
+    httpx_log.setLevel(logging.WARNING)  # one INFO line per request would drown the benchmark's own log
+    try:
+        return _latency_rows(plan, device)
+    finally:
+        httpx_log.setLevel(level)
+
+
+def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     from fastapi.testclient import TestClient
 
     from service.app import create_app

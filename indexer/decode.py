@@ -8,6 +8,9 @@ overlapping with embedding in the parent. The audio path is model.audio's, exact
 import hashlib
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -90,6 +93,17 @@ def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
     return out
 
 
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _worker_init() -> None:
+    """Decode workers exit when the indexing process dies (kill -9 included) instead of lingering."""
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+
+
 def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
                  prefetch: int = 4) -> Iterator[list[DecodedStem]]:
     """Decoded stems per file, in completion order, with at most `workers * prefetch` files in flight.
@@ -101,7 +115,7 @@ def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
             yield decode_file(task, sample_rate)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
         pending: set[Future[list[DecodedStem]]] = set()
         it = iter(tasks)
         exhausted = False

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,10 @@ def build_cache(
                     log.warning("skipping song %s: %s", song.song_id, exc)
                     progress.advance(task)
                     continue
-                tmp = file.with_suffix(".tmp.npy")
-                np.save(tmp, arr)
+                # a unique temporary name: concurrent runs may cache the same song at once
+                fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".npy", dir=cache_dir)
+                with os.fdopen(fd, "wb") as f:
+                    np.save(f, arr)
                 os.replace(tmp, file)
             frames = int(np.load(file, mmap_mode="r").shape[1])
             cached.append(CachedSong(song.song_id, file, frames, source))

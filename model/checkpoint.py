@@ -94,6 +94,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def export_inference(src: str | Path, dst: str | Path, half: bool = True, model: StemJEPA | None = None,
+                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Writes the networks of a training checkpoint without optimiser or RNG state (float16 weights by
+    default: half the size, and the Embedder computes in float32 after loading). `model`, when given,
+    replaces the weights (e.g. with fitted frame centres). Returns the new dict."""
+    ckpt = load_checkpoint(src)
+    ckpt.pop("training_state", None)
+    if model is not None:
+        ckpt["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    ckpt.update(extra or {})
+    if half:
+        ckpt["model"] = {k: (v.half() if v.is_floating_point() and k != "frame_proj" else v)
+                         for k, v in ckpt["model"].items()}
+    ckpt["exported_from"] = {"file": Path(src).name, "sha256": file_sha256(src)}
+    atomic_torch_save(ckpt, dst)
+    return ckpt
+
+
 def run_config_of(ckpt: dict[str, Any]) -> RunConfig:
     return from_dict(RunConfig, ckpt["run_config"], "checkpoint.run_config")
 
@@ -106,5 +124,8 @@ def build_model(ckpt: dict[str, Any]) -> StemJEPA:
     """Rebuilds the model of a checkpoint dict in float32 with its weights and statistics."""
     model = StemJEPA(model_config_of(ckpt))
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
-    model.load_state_dict(state)
+    # checkpoints written before frame centring existed simply have none fitted (zeros)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"frame_centre_ref", "frame_centre_pred"}:
+        raise CheckpointError(f"checkpoint does not fit its config: missing {missing}, unexpected {unexpected}")
     return model

@@ -54,6 +54,37 @@ def stats(
     typer.echo(f"mean {result.mean:.4f}  std {result.std:.4f}  -> {output}")
 
 
+def export(
+    src: Annotated[Path, typer.Argument(help="Training checkpoint (e.g. runs/NAME/best.pt).")],
+    dst: Annotated[Path, typer.Argument(help="Inference checkpoint to write.")],
+    full_precision: Annotated[bool, typer.Option(help="Keep float32 weights.")] = False,
+    centre_data: Annotated[list[Path], typer.Option("--centre-data", help="Training data for the frame centres; repeatable.")] = [],  # noqa: B006,E501
+    centre_chunks: Annotated[int, typer.Option(help="Training chunks for the frame centres.")] = 256,
+    cache_dir: CacheOpt = Path(".cache/stemjepa"),
+) -> None:
+    """Write an inference-only checkpoint (no optimiser state, float16 weights) for shipping; with
+    --centre-data, fit the positional frame centres used by alignment on that (training) data first."""
+    from model.centring import fit_frame_centres
+    from model.checkpoint import build_model, export_inference, file_sha256, load_checkpoint, run_config_of
+    from model.dataset import PairDataset
+    from model.embed import Embedder
+
+    model, extra = None, {}
+    if centre_data:
+        ckpt = load_checkpoint(src)
+        run = run_config_of(ckpt)
+        songs = build_cache(centre_data, cache_dir, InstrumentVocabulary.from_names(run.model.instruments),
+                            run.model.audio.sample_rate)
+        dataset = PairDataset(songs, run.model.audio.chunk_samples, run.train.seed, run.train.silence_dbfs)
+        embedder = Embedder(build_model(ckpt), "cpu")
+        counts = fit_frame_centres(embedder, dataset, centre_chunks)
+        model = embedder.model
+        extra = {"frame_centres": {"data": [str(d) for d in centre_data], "counts": counts}}
+        typer.echo(f"frame centres fitted on {counts}")
+    ckpt = export_inference(src, dst, half=not full_precision, model=model, extra=extra)
+    typer.echo(f"{dst}: {dst.stat().st_size / 1e6:.1f} MB, step {ckpt['step']}, sha256 {file_sha256(dst)[:16]}")
+
+
 def preprocess(
     data: DataOpt,
     cache_dir: CacheOpt = Path(".cache/stemjepa"),

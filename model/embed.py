@@ -146,6 +146,7 @@ class Embedder:
             for j, w in enumerate(ws):
                 jobs.setdefault(len(w), []).append((i, j))
         outputs: dict[tuple[int, int], torch.Tensor] = {}
+        centred: dict[tuple[int, int], torch.Tensor] = {}
         for _length, keys in jobs.items():
             for start in range(0, len(keys), self.batch_size):
                 batch_keys = keys[start : start + self.batch_size]
@@ -154,9 +155,22 @@ class Embedder:
                 if instrument_ids is not None:
                     inst = torch.tensor([instrument_ids[i] for i, _ in batch_keys], device=self.device)
                 out = self._encode(batch, inst, encoder)
-                for key, emb in zip(batch_keys, out, strict=True):
+                centre = self._centre(out.shape[1], inst)  # [B or 1, Tp, F, D]
+                for key, emb, cen in zip(batch_keys, out, (out - centre).unbind(0), strict=True):
                     outputs[key] = emb
-        return [self._pool(torch.cat([outputs[(i, j)] for j in range(len(ws))], dim=0)) for i, ws in enumerate(windows)]
+                    centred[key] = cen
+        return [
+            self._pool(torch.cat([outputs[(i, j)] for j in range(len(ws))]),
+                       torch.cat([centred[(i, j)] for j in range(len(ws))]))
+            for i, ws in enumerate(windows)
+        ]
+
+    def _centre(self, cols: int, instrument: torch.Tensor | None) -> torch.Tensor:
+        """Positional mean frames [B or 1, cols, F, D] to remove from frames before alignment."""
+        Fr, D = self.model.context_encoder.freq_rows, self.cfg.encoder.dim
+        if instrument is None:
+            return self.model.frame_centre_ref[:cols].view(1, cols, Fr, D)
+        return self.model.frame_centre_pred[instrument, :cols].view(-1, cols, Fr, D)
 
     def _encode(self, wave: torch.Tensor, instrument: torch.Tensor | None, encoder: Encoder) -> torch.Tensor:
         """[B, T] windows -> [B, Tp, F, D] float32 patch embeddings (predictions when instrument is given)."""
@@ -168,10 +182,11 @@ class Embedder:
                 emb = self.model.predictor(emb, instrument)
         return emb.float()
 
-    def _pool(self, emb: torch.Tensor) -> Embedding:
-        """[T, F, D] -> pooled unit vector [F * D] and unit frames [T, frame_dim]."""
+    def _pool(self, emb: torch.Tensor, centred: torch.Tensor) -> Embedding:
+        """[T, F, D] raw and position-centred embeddings -> pooled unit vector [F * D] (from the raw ones,
+        as in the paper) and unit frames [T, frame_dim] (from the centred ones)."""
         T, Fr, D = emb.shape
         rows = emb.reshape(T, Fr * D)
         vector = F.normalize(F.layer_norm(rows.mean(dim=0), (Fr * D,)), dim=-1)
-        frames = F.normalize(F.layer_norm(rows, (Fr * D,)) @ self.model.frame_proj, dim=-1)
+        frames = F.normalize(F.layer_norm(centred.reshape(T, Fr * D), (Fr * D,)) @ self.model.frame_proj, dim=-1)
         return Embedding(vector.cpu().numpy().astype(np.float32), frames.cpu().numpy().astype(np.float32))

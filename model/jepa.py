@@ -39,6 +39,8 @@ class StemJEPA(nn.Module):
     norm_mean: torch.Tensor
     norm_std: torch.Tensor
     frame_proj: torch.Tensor
+    frame_centre_ref: torch.Tensor
+    frame_centre_pred: torch.Tensor
 
     def __init__(self, cfg: ModelConfig, stats: NormStats | None = None) -> None:
         super().__init__()
@@ -56,6 +58,11 @@ class StemJEPA(nn.Module):
         self.register_buffer(
             "frame_proj", frame_projection(embed_dim, cfg.frames.dim, cfg.frames.projection_seed)
         )
+        # Mean frame per window position (reference encoder; predictor per instrument), fitted on training
+        # audio by model.centring. The fixed sin-cos positions leave a positional code in every frame, which
+        # would pull each alignment toward lag 0; frames are compared with it removed. Zeros: not fitted.
+        self.register_buffer("frame_centre_ref", torch.zeros(max_cols, embed_dim))
+        self.register_buffer("frame_centre_pred", torch.zeros(len(cfg.instruments), max_cols, embed_dim))
 
     @property
     def stats(self) -> NormStats:

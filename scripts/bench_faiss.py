@@ -21,8 +21,16 @@ from indexer.vectors import default_nlist
 CHUNK = 50_000
 
 
+CLUSTERS = 0  # --clusters: 0 = uniform on the sphere; K = around K random centres (spread 0.5)
+
+
 def chunk(seed: int, i: int, n: int, dim: int) -> np.ndarray:
-    x = np.random.default_rng((seed, i)).standard_normal((n, dim), dtype=np.float32)
+    rng = np.random.default_rng((seed, i))
+    x = rng.standard_normal((n, dim), dtype=np.float32)
+    if CLUSTERS:
+        centres = np.random.default_rng((seed, 2**31)).standard_normal((CLUSTERS, dim), dtype=np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        x = centres[rng.integers(0, CLUSTERS, n)] + x * (0.5 / np.sqrt(dim))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x
 
@@ -35,8 +43,12 @@ def chunks(seed: int, n: int, dim: int):  # type: ignore[no-untyped-def]
 def queries(seed: int, n: int, dim: int, count: int) -> np.ndarray:
     rng = np.random.default_rng(seed + 1)
     picks = np.sort(rng.choice(n, count, replace=False))
-    base = np.concatenate([chunk(seed, int(p // CHUNK), min(CHUNK, n - (p // CHUNK) * CHUNK), dim)[p % CHUNK][None]
-                           for p in picks])
+    rows = []
+    for c in np.unique(picks // CHUNK):  # each chunk generated once; rows copied out of it
+        data = chunk(seed, int(c), min(CHUNK, n - int(c) * CHUNK), dim)
+        rows.append(data[picks[picks // CHUNK == c] % CHUNK].copy())
+        del data
+    base = np.concatenate(rows)
     q = base + rng.standard_normal(base.shape, dtype=np.float32) * (0.5 / np.sqrt(dim))
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
@@ -71,11 +83,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="OpenMP threads for building")
     p.add_argument("--search-threads", type=int, default=1, help="OpenMP threads for search (1: see the note)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clusters", type=int, default=0, help="0: uniform random; K: clustered around K centres")
     a = p.parse_args()
+    global CLUSTERS
+    CLUSTERS = a.clusters
     faiss.omp_set_num_threads(a.threads)
     q = queries(a.seed, a.n, a.dim, a.queries)
-    out: dict[str, object] = {"n": a.n, "dim": a.dim, "threads": a.threads, "search_threads": a.search_threads,
-                             "queries": a.queries}
+    out: dict[str, object] = {"n": a.n, "dim": a.dim, "clusters": a.clusters, "threads": a.threads,
+                              "search_threads": a.search_threads, "queries": a.queries}
 
     t0 = time.perf_counter()
     flat = (faiss.IndexFlatIP(a.dim) if a.flat == "fp32"

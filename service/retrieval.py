@@ -143,7 +143,7 @@ class Retriever:
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
         offset, refined = aligned.offset_seconds, False
         if query_env is not None and rank <= self.settings.refine_top:
-            better = self._refine(record, query_env, offset)
+            better = self._refine(record, query_env, offset, aligned.curve)
             if better is not None:
                 offset, refined = better, True
         curve = None
@@ -162,11 +162,17 @@ class Retriever:
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, record: StemRecord, query_env: np.ndarray, coarse: float) -> float | None:
+    def _refine(self, record: StemRecord, query_env: np.ndarray, coarse: float,
+                curve: alignment.Curve) -> float | None:
         try:
             stem_env = self.envelopes.get(record)
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return None
+        if self.settings.onset_weight > 0:
+            fused = alignment.fused_offset(curve, self.embedder.frame_seconds, query_env, stem_env,
+                                           self.settings.onset_weight)
+            if fused is not None:
+                return fused
         return alignment.refine_offset(query_env, stem_env, coarse, self.settings.refine_window_seconds,
                                        prior_seconds=1.5 * self.embedder.frame_seconds)

@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
     refine_top: int = Field(
         10, ge=0, description="Hits whose offsets are refined by onset correlation at 10 ms (0: none)."
     )
+    onset_weight: float = Field(
+        2.0, ge=0, description="Weight of the onset-envelope correlation fused with the model's similarity curve "
+        "over all lags for the refined hits (0: model curve only, then a local onset refinement).",
+    )
     refine_window_seconds: float = Field(
         0.16, gt=0, description="Half-width of the onset-refinement search (s): one frame."
     )

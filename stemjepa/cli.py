@@ -25,6 +25,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
 app.command("train")(model_cli.train)
 app.command("stats")(model_cli.stats)
 app.command("preprocess")(model_cli.preprocess)
+app.command("export")(model_cli.export)
 # Commands of the other packages are registered below, one line each.
 app.command("synth")(synth_cli.synth)
 app.command("synth-plot")(synth_cli.synth_plot)

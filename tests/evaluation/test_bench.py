@@ -19,7 +19,9 @@ def test_smoke_bench_measures_every_part_quickly(smoke_report):
     assert r["baselines"]["gemm"]["gflops"] > 0 and r["baselines"]["memory_bandwidth_gbs"] > 0
     enc = r["encoder"][0]
     assert enc["size"] == "tiny" and enc["encoder_chunks_per_s"] > 0 and enc["encoder_gflops"] > 0
-    assert r["indexing"]["audio_s_per_s"] > 0
+    embed, job = r["indexing"]
+    assert embed["audio_s_per_s"] > 0
+    assert job.get("skipped") or (job["stems"] == 4 and job["audio_s_per_s"] > 0)
     assert {row["index"].split(",")[0].split(" ")[0] for row in r["faiss"]} >= {"flat"}
     assert all(0 <= row["recall@10"] <= 1 for row in r["faiss"])
     assert r["seconds"] < 60
@@ -69,3 +71,12 @@ def test_time_call_and_machine_description():
     assert "cpu" in describe(torch.device("cpu"))
     peak, how = cpu_peak_gflops(2)
     assert peak is None or (peak > 0 and "cores" in how)
+
+
+def test_bench_runs_only_the_parts_asked_for():
+    from dataclasses import replace
+
+    report = run_bench(replace(BenchPlan.smoke_plan(), parts=("memory",)), device="cpu")
+    assert "memory_per_stem" in report and "encoder" not in report and "faiss" not in report
+    md = bench_markdown(report)
+    assert md.count("not run (not in --parts)") == 4

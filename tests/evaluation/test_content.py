@@ -38,6 +38,7 @@ def test_song_key_reads_synth_metadata_and_key_names():
     assert song_key({"key": "B major", "tonic": 11, "mode": "major"}) == (11, "major")
     assert song_key({"key": "F# minor"}) == (6, "minor")
     assert song_key({"key": "Eb:maj"}) == (3, "major")
+    assert song_key({"key": "C# dorian", "tonic": 1, "mode": "dorian"}) == (1, "minor")
     assert song_key({"tempo": 120}) is None
 
 

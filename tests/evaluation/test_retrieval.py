@@ -48,7 +48,7 @@ def test_checkpoint_labels_are_unique_and_short():
     assert checkpoint_labels(["runs/a/best.pt", "runs/b/best.pt", "x/small.pt", None]) == [
         "a/best",
         "b/best",
-        "small",
+        "x/small",
         "bundled",
     ]
     assert checkpoint_labels(["a/m.pt", "a/m.pt"]) == ["a/m #1", "a/m #2"]

@@ -50,3 +50,14 @@ def test_checkpoint_describes_itself(embedder, tiny_checkpoint):
     assert embedder.vocabulary.names == ("bass", "drums", "vocals", "other")
     assert len(embedder.checkpoint_hash) == 64
     assert embedder.frame_seconds == pytest.approx(0.16)
+
+
+def test_exported_half_checkpoint_embeds_like_the_original(tmp_path, tiny_checkpoint):
+    from model.checkpoint import export_inference, load_checkpoint
+
+    export_inference(tiny_checkpoint, tmp_path / "ship.pt")
+    assert "training_state" not in load_checkpoint(tmp_path / "ship.pt")
+    wave = np.random.default_rng(3).standard_normal(16_000 * 5).astype(np.float32) * 0.1
+    a = Embedder.from_checkpoint(tiny_checkpoint, device="cpu").embed_stem(wave).vector
+    b = Embedder.from_checkpoint(tmp_path / "ship.pt", device="cpu").embed_stem(wave).vector
+    assert float(a @ b) > 0.999

@@ -65,3 +65,31 @@ def test_onset_refinement_recovers_a_10ms_offset_near_the_coarse_guess() -> None
 def test_onset_refinement_gives_up_without_onsets() -> None:
     silent = alignment.onset_envelope(np.zeros(16_000 * 4, dtype=np.float32), 16_000)
     assert alignment.refine_offset(silent, silent, 0.0, 0.24, 0.16) is None
+
+
+def test_onset_correlation_matches_direct_computation():
+    from service.alignment import onset_correlation
+
+    rng = np.random.default_rng(5)
+    q, s = rng.standard_normal(300).astype(np.float32), rng.standard_normal(120).astype(np.float32)
+    lags = np.arange(-100, 280)
+    fast = onset_correlation(q, s, lags, min_overlap=60)
+    for lag, value in zip(lags, fast, strict=True):
+        q0, s0 = max(0, lag), max(0, -lag)
+        n = min(len(q) - q0, len(s) - s0)
+        if n < 60:
+            assert value == 0.0
+            continue
+        a, b = q[q0:q0 + n].astype(np.float64), s[s0:s0 + n].astype(np.float64)
+        energy = np.sqrt(float(q.astype(np.float64) @ q) * float(s.astype(np.float64) @ s))
+        assert abs(value - a @ b / energy) < 1e-6
+
+
+def test_fused_offset_follows_onsets_when_the_model_curve_is_flat():
+    from service.alignment import Curve, fused_offset
+
+    rng = np.random.default_rng(6)
+    env = rng.standard_normal(800).astype(np.float32)
+    stem_env = env[128:]  # the stem starts 1.28 s into the query
+    flat = Curve(np.arange(-20, 30), np.zeros(50, dtype=np.float32))
+    assert abs(fused_offset(flat, 0.16, env, stem_env, onset_weight=1.0) - 1.28) < 0.011

@@ -1,0 +1,56 @@
+"""Training curves of one or more runs (their metrics.jsonl): loss and validation R@1 against step, as a PNG."""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The records a training run logged, one per step (plus validation records)."""
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def validation_series(records: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """'set/protocol' -> (steps, R@1) for every validation set a run scored."""
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    for r in records:
+        for set_name, metrics in (r.get("val") or {}).items():
+            for protocol in ("A", "B"):
+                if protocol in metrics:
+                    steps, values = series.setdefault(f"{set_name}/{protocol}", ([], []))
+                    steps.append(int(r["step"]))
+                    values.append(float(metrics[protocol]["R@1"]))
+    return series
+
+
+def training_curves_png(runs: Mapping[str, Path], path: Path) -> None:
+    """Left: training loss (moving average over 25 steps); right: R@1 (protocols A and B) per validation set."""
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for label, run_dir in runs.items():
+        records = read_metrics(run_dir)
+        steps = [r["step"] for r in records if "loss" in r]
+        losses = [r["loss"] for r in records if "loss" in r]
+        window = 25
+        smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1): i + 1])
+                  for i in range(len(losses))]
+        ax_loss.plot(steps, smooth, label=label)
+        for name, (vs, values) in validation_series(records).items():
+            style = "-" if name.endswith("/A") else "--"
+            ax_val.plot(vs, values, style, marker="o", markersize=3, label=f"{label}: {name}")
+    ax_loss.set(xlabel="step", ylabel="loss (2 - 2 cos)", title="Training loss (25-step mean)")
+    ax_val.set(xlabel="step", ylabel="R@1 (%)", title="Retrieval R@1 during training (A solid, B dashed)")
+    ax_loss.legend()
+    ax_val.legend(fontsize=7)
+    for ax in (ax_loss, ax_val):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
