@@ -12,9 +12,22 @@ import matplotlib.pyplot as plt
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The records a training run logged, one per step (plus validation records)."""
+    """The records a training run logged, one per step (plus validation records).
+
+    The file is appended to: a run restarted from scratch, or resumed from an earlier checkpoint, logs
+    steps again; the newer records replace every older one at or after their step."""
     path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if "loss" in record:
+            last = max((r["step"] for r in records if "loss" in r), default=0)
+            if record["step"] <= last:
+                records = [r for r in records if r["step"] < record["step"]]
+        records.append(record)
+    return records
 
 
 def validation_series(records: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
@@ -30,7 +43,7 @@ def validation_series(records: list[dict[str, Any]]) -> dict[str, tuple[list[int
     return series
 
 
-def training_curves_png(runs: Mapping[str, Path], path: Path) -> None:
+def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, ...] | None = None) -> None:
     """Left: training loss (moving average over 25 steps); right: R@1 (protocols A and B) per validation set."""
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
     for label, run_dir in runs.items():
@@ -42,6 +55,8 @@ def training_curves_png(runs: Mapping[str, Path], path: Path) -> None:
                   for i in range(len(losses))]
         ax_loss.plot(steps, smooth, label=label)
         for name, (vs, values) in validation_series(records).items():
+            if sets is not None and name.split("/")[0] not in sets:
+                continue
             style = "-" if name.endswith("/A") else "--"
             ax_val.plot(vs, values, style, marker="o", markersize=3, label=f"{label}: {name}")
     ax_loss.set(xlabel="step", ylabel="loss (2 - 2 cos)", title="Training loss (25-step mean)")

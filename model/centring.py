@@ -29,4 +29,5 @@ def fit_frame_centres(embedder: Embedder, dataset: PairDataset, chunks: int, see
         pred_count[inst] += 1
     model.frame_centre_ref.copy_(ref_sum / chunks)
     model.frame_centre_pred.copy_(pred_sum / pred_count.clamp(min=1)[:, None, None])
-    return {"chunks": chunks, **{n: int(c) for n, c in zip(embedder.vocabulary.names, pred_count.tolist(), strict=True)}}
+    per_instrument = zip(embedder.vocabulary.names, pred_count.tolist(), strict=True)
+    return {"chunks": chunks, **{name: int(count) for name, count in per_instrument}}

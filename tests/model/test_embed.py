@@ -61,3 +61,25 @@ def test_exported_half_checkpoint_embeds_like_the_original(tmp_path, tiny_checkp
     a = Embedder.from_checkpoint(tiny_checkpoint, device="cpu").embed_stem(wave).vector
     b = Embedder.from_checkpoint(tmp_path / "ship.pt", device="cpu").embed_stem(wave).vector
     assert float(a @ b) > 0.999
+
+
+def test_frame_centres_remove_the_positional_code(tmp_path, tiny_checkpoint, multitrack_dir):
+    """After fitting, the mean centred frame of training chunks is ~zero at every window position, and the
+    pooled vector (the paper's) is unchanged."""
+    import torch
+
+    from model.cache import build_cache
+    from model.centring import fit_frame_centres
+    from model.dataset import PairDataset
+
+    embedder = Embedder.from_checkpoint(tiny_checkpoint, device="cpu")
+    wave = np.random.default_rng(4).standard_normal(16_000 * 8).astype(np.float32) * 0.1
+    before = embedder.embed_stem(wave)
+    songs = build_cache([multitrack_dir], tmp_path / "cache", embedder.vocabulary)
+    dataset = PairDataset(songs, embedder.cfg.audio.chunk_samples, 0, -50.0)
+    counts = fit_frame_centres(embedder, dataset, chunks=8)
+    assert counts["chunks"] == 8 and sum(v for k, v in counts.items() if k != "chunks") == 8
+    assert torch.count_nonzero(embedder.model.frame_centre_ref) > 0
+    after = embedder.embed_stem(wave)
+    np.testing.assert_allclose(before.vector, after.vector, atol=1e-6)
+    assert not np.allclose(before.frames, after.frames)

@@ -1,0 +1,39 @@
+"""The checkpoint shipped in the repository: it loads with no download, fits the size budget, and still
+scores what MODEL_CARD.md says on MUSDB18-7 valid (protocol A R@1, recomputed the way `stemjepa eval
+retrieval` computes it)."""
+
+import json
+
+import pytest
+
+from model.checkpoint import default_checkpoint_path, load_checkpoint
+from model.embed import Embedder
+from tests.conftest import MUSDB_VALID, require
+
+CARD_FIGURES = default_checkpoint_path().with_suffix(".json")
+
+
+def test_shipped_checkpoint_loads_and_fits_the_budget():
+    path = default_checkpoint_path()
+    assert path.is_file(), f"no shipped checkpoint at {path}"
+    assert path.stat().st_size <= 50e6
+    ckpt = load_checkpoint(path)
+    assert "training_state" not in ckpt  # inference weights only
+    embedder = Embedder.from_checkpoint(None, device="cpu")
+    assert embedder.vocabulary.names == ("bass", "drums", "vocals", "other")
+    figures = json.loads(CARD_FIGURES.read_text())
+    assert figures["checkpoint_sha256"] == embedder.checkpoint_hash
+
+
+@pytest.mark.realdata
+def test_validation_r_at_1_matches_the_model_card():
+    from evaluation.songs import as_stem_dicts, load_songs
+    from model.validate import build_retrieval_set, retrieval_metrics
+
+    songs = load_songs(require(MUSDB_VALID))
+    embedder = Embedder.from_checkpoint(None, device="cpu")
+    metrics = retrieval_metrics(build_retrieval_set(embedder, as_stem_dicts(songs), reference="target"))
+    card = json.loads(CARD_FIGURES.read_text())["musdb18-7-valid"]
+    one_query = 100.0 / metrics["A"]["queries"]
+    assert metrics["A"]["R@1"] == pytest.approx(card["A"]["R@1"], abs=one_query)
+    assert metrics["B"]["R@1"] == pytest.approx(card["B"]["R@1"], abs=one_query)
