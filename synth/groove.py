@@ -41,8 +41,10 @@ def mma_available() -> bool:
     return shutil.which("mma") is not None
 
 
-def _chart(tempo: float, groove: str, chords: list[str]) -> str:
-    lines = [f"Tempo {tempo:g}", f"Groove {groove}"]
+def _chart(tempo: float, groove: str, chords: list[str], seed: int) -> str:
+    # MMA humanises timing and velocity with Python's random module, seeded from the clock unless the
+    # chart says RndSeed: without it the same song seed renders different MIDI on every run.
+    lines = [f"RndSeed {seed}", f"Tempo {tempo:g}", f"Groove {groove}"]
     lines += [f"{bar + 1} {symbol}" for bar, symbol in enumerate(chords)]
     return "\n".join(lines) + "\n"
 
@@ -54,7 +56,7 @@ def mma_arrangement(rng: np.random.Generator, duration: float, workdir: Path) ->
     groove = str(rng.choice(WALTZ_GROOVES if plan.beats_per_bar == 3 else GROOVES[style]))
     chart = workdir / "chart.mma"
     midi = workdir / "chart.mid"
-    chart.write_text(_chart(plan.tempo, groove, [c.symbol for c in plan.chords]))
+    chart.write_text(_chart(plan.tempo, groove, [c.symbol for c in plan.chords], int(rng.integers(2**31))))
     mma = shutil.which("mma")
     if mma is None:
         raise MmaError("mma not found on PATH; install the Debian package mma")

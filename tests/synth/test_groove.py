@@ -20,3 +20,13 @@ def test_mma_plays_a_chart_with_a_composed_melody(tmp_path: Path) -> None:
 
 def test_grooves_cover_most_styles() -> None:
     assert len(GROOVES) >= 10 and all(GROOVES.values())
+
+
+@pytest.mark.skipif(shutil.which("mma") is None, reason="needs mma (Debian package mma)")
+def test_the_same_seed_gives_the_same_mma_arrangement(tmp_path: Path) -> None:
+    """MMA humanises with its own random numbers; the chart's RndSeed must pin them to the song's seed."""
+    (tmp_path / "0").mkdir()
+    (tmp_path / "1").mkdir()
+    songs = [mma_arrangement(np.random.default_rng(0), 8.0, tmp_path / str(i)) for i in range(2)]
+    for stem in ("bass", "drums", "other"):
+        assert [p.notes for p in songs[0].parts[stem]] == [p.notes for p in songs[1].parts[stem]], stem
