@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from evaluation.report import fmt, table, write_json
+from evaluation.report import fmt, table, write_json_and_markdown
 
 Section = Callable[[Any, Mapping[str, Any]], str]
 
@@ -198,8 +198,4 @@ def bench_markdown(report: Mapping[str, Any]) -> str:
 
 
 def write_bench_report(report: Mapping[str, Any], out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "bench.json", out / "bench.md"]
-    write_json(report, files[0])
-    files[1].write_text(bench_markdown(report))
-    return files
+    return write_json_and_markdown(report, out, "bench", bench_markdown(report))

@@ -42,6 +42,15 @@ def write_json(data: Mapping[str, Any], path: Path) -> None:
     path.write_text(json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
 
 
+def write_json_and_markdown(report: Mapping[str, Any], out: Path, name: str, markdown: str) -> list[Path]:
+    """Writes OUT/NAME.json (the report) and OUT/NAME.md (its tables); returns both paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / f"{name}.json", out / f"{name}.md"]
+    write_json(report, files[0])
+    files[1].write_text(markdown)
+    return files
+
+
 def _with_ci(result: Mapping[str, Any], key: str) -> str:
     value = result["metrics"][key]
     ci = result["ci95"].get(key)
@@ -96,10 +105,7 @@ def retrieval_markdown(report: Mapping[str, Any]) -> str:
 
 def write_retrieval_report(report: Mapping[str, Any], out: Path) -> list[Path]:
     """Writes retrieval.json, retrieval.md and the PNGs under `out`; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "retrieval.json", out / "retrieval.md"]
-    write_json(report, files[0])
-    files[1].write_text(retrieval_markdown(report))
+    files = write_json_and_markdown(report, out, "retrieval", retrieval_markdown(report))
     for protocol in ("A", "B"):
         path = out / f"recall_{protocol}.png"
         plots.recall_png(report["systems"], protocol, path)
@@ -161,10 +167,8 @@ def alignment_markdown(report: Mapping[str, Any]) -> str:
 def write_alignment_report(report: Mapping[str, Any], out: Path) -> list[Path]:
     import numpy as np
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "alignment.json", out / "alignment.md", out / "alignment_curves.png"]
-    write_json(report, files[0])
-    files[1].write_text(alignment_markdown(report))
+    files = [*write_json_and_markdown(report, out, "alignment", alignment_markdown(report)),
+             out / "alignment_curves.png"]
     lags = np.asarray(report["lags_s"])
     curves = [np.asarray(c, dtype=float) for c in report["per_song_curves"].values()]
     plots.curves_png(
@@ -234,8 +238,4 @@ def content_markdown(report: Mapping[str, Any]) -> str:
 
 
 def write_content_report(report: Mapping[str, Any], out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "content.json", out / "content.md"]
-    write_json(report, files[0])
-    files[1].write_text(content_markdown(report))
-    return files
+    return write_json_and_markdown(report, out, "content", content_markdown(report))

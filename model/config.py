@@ -170,10 +170,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return result
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def merge_config(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+        out[k] = merge_config(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
     return out
 
 
@@ -190,9 +190,9 @@ def load_run_config(path: str | Path | None, overrides: Mapping[str, Any] | None
         base = loaded.pop("base", None)
         if base is not None:
             data = to_dict(load_run_config(path.parent / base))
-        data = _merge(data, loaded)
+        data = merge_config(data, loaded)
     if overrides:
-        data = _merge(data, overrides)
+        data = merge_config(data, overrides)
     return from_dict(RunConfig, data, "run")
 
 

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch.utils.data import DataLoader
 
 from model.cache import CachedSong, build_cache
 from model.checkpoint import load_checkpoint, run_config_of, save_checkpoint
-from model.config import RunConfig, load_run_config, parse_override, to_dict
+from model.config import RunConfig, load_run_config, merge_config, parse_override, to_dict
 from model.dataset import PairDataset, StepSampler
 from model.ema import ema_momentum, ema_update
 from model.embed import Embedder, resolve_device
@@ -260,9 +261,7 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
     else:
         over: dict[str, Any] = {}
         for text in overrides or []:
-            from model.config import _merge
-
-            over = _merge(over, parse_override(text))
+            over = merge_config(over, parse_override(text))
         run = load_run_config(config, over)
     if steps is not None:
         run = replace(run, train=replace(run.train, steps=steps))
@@ -271,7 +270,7 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
     device = resolve_device(device_name)
     vocab = InstrumentVocabulary.from_names(run.model.instruments)
     songs = build_cache(data, cache_dir, vocab, run.model.audio.sample_rate)
-    (out / "config.yaml").write_text(__import__("yaml").safe_dump(to_dict(run), sort_keys=False))
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(run), sort_keys=False))
     (out / "run.json").write_text(json.dumps({"data": [str(d) for d in data],
                                               "validate": str(validate_dir) if validate_dir else None,
                                               "monitor": [str(m) for m in monitor or []]}))
