@@ -20,7 +20,7 @@ def fit_frame_centres(embedder: Embedder, dataset: PairDataset, chunks: int, see
     model.frame_centre_ref.zero_()
     model.frame_centre_pred.zero_()
     for i in range(chunks):
-        ctx, tgt, inst = dataset[seed * 1_000_003 + i]
+        ctx, tgt, inst, _ = dataset[seed * 1_000_003 + i]
         inst_t = torch.tensor([inst], device=embedder.device)
         ref = embedder._encode(tgt[None].to(embedder.device), None, embedder.reference)[0]  # [Tp, F, D]
         pred = embedder._encode(ctx[None].to(embedder.device), inst_t, "context")[0]

@@ -108,6 +108,13 @@ class TrainConfig:
     validate_every: int = 0  # 0: only at the end (when a validation folder is given)
     compile: bool = True  # torch.compile on CUDA; never on CPU
     gain_jitter_db: float = 6.0  # random per-stem gain when mixing the context (data augmentation)
+    # Weight of the in-batch InfoNCE term on pooled vectors (model.jepa.pooled_infonce); 0 = the paper's pure
+    # JEPA loss. A departure for small compute budgets: see MODEL_CARD.md, "Recipe".
+    contrastive_weight: float = 0.0
+    contrastive_temperature: float = 0.1
+    # Which encoder embeds the InfoNCE keys: the EMA target encoder (MoCo-like; no gradient) or the online
+    # context encoder itself (CLIP-like; gradient through both sides, so stems are pushed apart directly).
+    contrastive_keys: Literal["target", "online"] = "target"
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return None if value is None else _coerce(args[0], value, where)
     if tp is float and isinstance(value, int | float):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 (PyYAML) reads exponents without a dot, such as 5e-4, as strings
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected float, got {value!r}") from None
     if tp is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if tp in (int, float, str, bool) and not isinstance(value, tp):

@@ -14,7 +14,7 @@ from model.cache import CachedSong
 from model.sampling import sample_pair
 
 
-class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
+class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int, int]]):
     def __init__(
         self, songs: list[CachedSong], chunk_samples: int, seed: int, silence_dbfs: float,
         gain_jitter_db: float = 0.0, max_resample: int = 16,
@@ -22,8 +22,8 @@ class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
         if not songs:
             raise ValueError("no training songs: the data folders held no usable multitrack songs")
         self.songs = songs
-        self.by_source: list[list[CachedSong]] = [
-            [s for s in songs if s.source == src] for src in sorted({s.source for s in songs})]
+        self.by_source: list[list[int]] = [  # song numbers per data source
+            [i for i, s in enumerate(songs) if s.source == src] for src in sorted({s.source for s in songs})]
         self.chunk = chunk_samples
         self.seed = seed
         self.silence_dbfs = silence_dbfs
@@ -42,15 +42,19 @@ class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
         start = int(rng.integers(0, song.frames - self.chunk + 1))
         return np.asarray(arr[:, start : start + self.chunk], dtype=np.float32)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """(context [T], target [T], target's instrument row, song number in `songs`): the song number
+        lets a batch-level loss tell a duplicate of the same song's stem from a true negative."""
         rng = np.random.default_rng([self.seed, index])
         for _ in range(self.max_resample * 4):
             pool = self.by_source[int(rng.integers(len(self.by_source)))]
-            song = pool[int(rng.integers(len(pool)))]
+            song_number = pool[int(rng.integers(len(pool)))]
+            song = self.songs[song_number]
             for _ in range(self.max_resample):
                 pair = sample_pair(self._chunk(song, rng), rng, self.silence_dbfs, self.gain_jitter_db)
                 if pair is not None:
-                    return torch.from_numpy(pair.context), torch.from_numpy(pair.target), pair.instrument
+                    return (torch.from_numpy(pair.context), torch.from_numpy(pair.target), pair.instrument,
+                            song_number)
         raise RuntimeError("could not draw a chunk with two active stems; check the data and silence_dbfs")
 
 

@@ -24,6 +24,27 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (p - t).square().sum(dim=-1).mean()
 
 
+def pooled(emb: torch.Tensor) -> torch.Tensor:
+    """Patch embeddings [B, Tp, F, D] -> the retrieval vector [B, F * D] exactly as the Embedder pools it:
+    time-mean, frequency rows concatenated, layer-normed, L2-normalised (float32)."""
+    B, _Tp, Fr, D = emb.shape
+    return F.normalize(F.layer_norm(emb.float().mean(dim=1).reshape(B, Fr * D), (Fr * D,)), dim=-1)
+
+
+def pooled_infonce(pred: torch.Tensor, target: torch.Tensor, instrument: torch.Tensor, song: torch.Tensor,
+                   temperature: float) -> torch.Tensor:
+    """In-batch InfoNCE between pooled predictions and pooled target embeddings: each prediction must pick
+    its own stem among the batch's targets (the retrieval task of paper 4.1, with the batch as catalogue).
+    Other rows holding the same song's same instrument are masked rather than counted as negatives: they
+    are (overlapping chunks of) the right answer. The targets carry no gradient (EMA encoder)."""
+    q, k = pooled(pred), pooled(target)
+    logits = q @ k.T / temperature  # [B, B]
+    duplicate = (song[:, None] == song[None, :]) & (instrument[:, None] == instrument[None, :])
+    duplicate.fill_diagonal_(False)
+    logits = logits.masked_fill(duplicate, float("-inf"))
+    return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
+
+
 def frame_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:
     """A fixed random orthonormal projection [in_dim, out_dim] for compact frame sequences.
 
@@ -81,10 +102,20 @@ class StemJEPA(nn.Module):
         """Waveforms [B, T] -> normalised log-mel [B, M, T // hop]."""
         return (self.logmel(wave) - self.norm_mean) / self.norm_std
 
-    def forward(self, context: torch.Tensor, target: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
-        """One training step's loss. context, target: waveforms [B, T]; instrument: ids [B]."""
+    def forward(self, context: torch.Tensor, target: torch.Tensor, instrument: torch.Tensor,
+                song: torch.Tensor | None = None, temperature: float = 0.1,
+                online_keys: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step's losses (JEPA, pooled InfoNCE). context, target: waveforms [B, T]; instrument:
+        ids [B]; song: song numbers [B] for the InfoNCE term, which is zero when `song` is None; online_keys:
+        embed the InfoNCE keys with the context encoder (with gradient) instead of the EMA target encoder."""
+        tgt_feat = self.features(target)
         ctx_emb = self.context_encoder(self.features(context))  # [B, Tp, F, D]
         with torch.no_grad():
-            tgt_emb = self.target_encoder(self.features(target))
+            tgt_emb = self.target_encoder(tgt_feat)
         pred = self.predictor(ctx_emb, instrument)
-        return jepa_loss(pred, tgt_emb)
+        if song is None:
+            nce = pred.new_zeros((), dtype=torch.float32)
+        else:
+            keys = self.context_encoder(tgt_feat) if online_keys else tgt_emb
+            nce = pooled_infonce(pred, keys, instrument, song, temperature)
+        return jepa_loss(pred, tgt_emb), nce

@@ -29,7 +29,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from model.cache import CachedSong, build_cache
-from model.checkpoint import load_checkpoint, run_config_of, save_checkpoint
+from model.checkpoint import build_model, load_checkpoint, run_config_of, save_checkpoint
 from model.config import RunConfig, load_run_config, merge_config, parse_override, to_dict
 from model.dataset import PairDataset, StepSampler
 from model.ema import ema_momentum, ema_update
@@ -69,7 +69,7 @@ def compute_stats(dataset: PairDataset, chunks: int, run: RunConfig, seed: int =
     stats = RunningStats()
     with torch.no_grad():
         for i in range(chunks):
-            ctx, tgt, _ = dataset[seed * 1_000_003 + i]
+            ctx, tgt, _, _ = dataset[seed * 1_000_003 + i]
             stats.update(model.logmel(torch.stack([ctx, tgt])))
     return stats.result()
 
@@ -146,21 +146,28 @@ class Trainer:
                           end * tc.batch_size), num_workers=tc.num_workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if tc.num_workers else None)
 
-    def train_step(self, ctx: torch.Tensor, tgt: torch.Tensor, inst: torch.Tensor) -> tuple[float, float, float, float]:
+    def train_step(self, ctx: torch.Tensor, tgt: torch.Tensor, inst: torch.Tensor,
+                   song: torch.Tensor) -> dict[str, float]:
         tc = self.run.train
         lr = lr_at(self.step, tc)
         for group in self.opt.param_groups:
             group["lr"] = lr
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
-            loss = self.forward(ctx, tgt, inst)
+            jepa, nce = self.forward(ctx, tgt, inst, song if tc.contrastive_weight else None,
+                                     tc.contrastive_temperature, tc.contrastive_keys == "online")
+            loss = jepa + tc.contrastive_weight * nce
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, tc.grad_clip))
         self.opt.step()
         momentum = ema_momentum(self.step, tc.steps, tc.ema_start, tc.ema_end)
         ema_update(self.model.target_encoder, self.model.context_encoder, momentum)
-        return float(loss.detach()), lr, momentum, grad_norm
+        out = {"loss": float(loss.detach()), "jepa_loss": float(jepa.detach()), "lr": lr, "ema": momentum,
+               "grad_norm": grad_norm}
+        if tc.contrastive_weight:
+            out["nce_loss"] = float(nce.detach())
+        return out
 
     def fit(self, end_step: int) -> list[float]:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -173,20 +180,21 @@ class Trainer:
                    TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("train", total=end_step, completed=self.step, loss=float("nan"))
-            for ctx, tgt, inst in self.loader(self.step, end_step):
-                ctx, tgt, inst = (x.to(self.device, non_blocking=True) for x in (ctx, tgt, inst))
-                loss, lr, momentum, grad_norm = self.train_step(ctx, tgt, inst)
+            for ctx, tgt, inst, song in self.loader(self.step, end_step):
+                ctx, tgt, inst, song = (x.to(self.device, non_blocking=True) for x in (ctx, tgt, inst, song))
+                stats = self.train_step(ctx, tgt, inst, song)
+                loss = stats["loss"]
                 self.step += 1
                 seen += ctx.shape[0]
                 losses.append(loss)
                 bar.update(task, completed=self.step, loss=loss)
-                record: dict[str, Any] = {"step": self.step, "loss": loss, "lr": lr, "ema": momentum,
-                                          "grad_norm": grad_norm}
+                record: dict[str, Any] = {"step": self.step, **stats}
                 if self.step % tc.log_every == 0 or self.step == end_step:
                     rate = seen / (time.perf_counter() - t0)
                     record["samples_per_s"] = rate
-                    log.info("step %d  loss %.4f  lr %.2e  ema %.5f  grad %.3f  %.1f samples/s",
-                             self.step, loss, lr, momentum, grad_norm, rate)
+                    log.info("step %d  loss %.4f%s  lr %.2e  ema %.5f  grad %.3f  %.1f samples/s",
+                             self.step, loss, f" (nce {stats['nce_loss']:.3f})" if "nce_loss" in stats else "",
+                             stats["lr"], stats["ema"], stats["grad_norm"], rate)
                 if self.validation and tc.validate_every and self.step % tc.validate_every == 0:
                     record["val"] = self.validate_and_keep_best()
                 metrics_file.write(json.dumps(record) + "\n")
@@ -231,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
                    "extends the schedule, which changes the learning-rate curve from there on)")
     p.add_argument("--stop-at", type=int, help="stop at this step, keeping the schedule (split a run over sessions)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (same model config) with a "
+                   "fresh optimiser and schedule: a second training phase, e.g. with another loss")
     p.add_argument("--validate", type=Path, help="held-out multitrack folder: retrieval R@1 picks best.pt")
     p.add_argument("--monitor", type=Path, action="append", default=[],
                    help="further held-out folders whose R@1 is logged but never used to choose; repeatable")
@@ -240,14 +250,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. train.lr=1e-3")
     args = p.parse_args(argv)
     run_training(args.config, args.data, args.out, args.steps, args.resume, args.validate, args.stats,
-                 args.cache_dir, args.device, args.overrides, args.stop_at, args.monitor)
+                 args.cache_dir, args.device, args.overrides, args.stop_at, args.monitor, args.init)
 
 
 def run_training(config: Path | None, data: list[Path], out: Path, steps: int | None = None, resume: bool = False,
                  validate_dir: Path | None = None, stats_file: Path | None = None,
                  cache_dir: Path = Path(".cache/stemjepa"), device_name: str = "auto",
                  overrides: list[str] | None = None, stop_at: int | None = None,
-                 monitor: list[Path] | None = None) -> Trainer:
+                 monitor: list[Path] | None = None, init: Path | None = None) -> Trainer:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out.mkdir(parents=True, exist_ok=True)
     ckpt = None
@@ -273,9 +283,15 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(run), sort_keys=False))
     (out / "run.json").write_text(json.dumps({"data": [str(d) for d in data],
                                               "validate": str(validate_dir) if validate_dir else None,
-                                              "monitor": [str(m) for m in monitor or []]}))
+                                              "monitor": [str(m) for m in monitor or []],
+                                              "init": str(init) if init else None}))
+    init_ckpt = load_checkpoint(init) if init is not None and ckpt is None else None
+    if init_ckpt is not None and run_config_of(init_ckpt).model != run.model:
+        raise SystemExit(f"--init {init}: its model config differs from this run's; phases must share the model")
     if ckpt is not None:
         stats = NormStats(**ckpt["norm_stats"])
+    elif init_ckpt is not None:
+        stats = NormStats(**init_ckpt["norm_stats"])
     elif stats_file is not None:
         stats = NormStats(**json.loads(stats_file.read_text()))
     else:
@@ -291,6 +307,9 @@ def run_training(config: Path | None, data: list[Path], out: Path, steps: int | 
     if ckpt is not None:
         trainer.restore(ckpt)
         log.info("resumed at step %d", trainer.step)
+    elif init_ckpt is not None:
+        trainer.model.load_state_dict(build_model(init_ckpt).state_dict())
+        log.info("initialised from %s (its step %s); optimiser and schedule start afresh", init, init_ckpt.get("step"))
     end = min(stop_at, run.train.steps) if stop_at is not None else run.train.steps
     if trainer.step >= end:
         log.info("nothing to do: the run is at step %d of %d", trainer.step, end)

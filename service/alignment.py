@@ -75,25 +75,91 @@ def align_frames(query: np.ndarray, stem: np.ndarray, frame_seconds: float, min_
     return Alignment(lag * frame_seconds, score, curve)
 
 
-def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Spectral-flux onset strength, one value per 10 ms, zero-mean and unit-variance: [N] float32.
+ONSET_BANDS_HZ: tuple[tuple[float, float], ...] = ((0, 200), (200, 800), (800, 3000), (3000, 8000))
+CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, and it keeps the cache small
+CHROMA_RANGE_HZ = (55.0, 2000.0)
+CHROMA_WINDOW_SECONDS = 0.256
 
-    Log-compressed STFT magnitudes (25 ms Hann window), positive first difference summed over bins, with a
-    0.5 s moving average removed so slow level changes do not correlate.
-    """
+
+@dataclass(frozen=True)
+class Signature:
+    """Signal-level alignment features of one waveform, beside the model's frames.
+
+    envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
+    [len(bands), N] (10 ms); chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in silence).
+    Each envelope row is zero-mean, unit-variance (all zeros without onsets)."""
+
+    envelope: np.ndarray
+    bands: np.ndarray
+    chroma: np.ndarray
+
+
+def _zscore_rows(x: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return np.where(std > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
+
+
+def _flux(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Spectral flux per STFT bin [N, bins] at 10 ms (25 ms Hann window, log-compressed magnitudes,
+    positive first difference) and the bins' frequencies; None for audio shorter than two hops."""
     hop = round(ONSET_HOP_SECONDS * sample_rate)
     win = round(0.025 * sample_rate)
     n_fft = 1 << (win - 1).bit_length()
     if len(wave) < win + hop:
-        return np.zeros(1, dtype=np.float32)
+        return None
     frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
     mag = np.abs(np.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
     logmag = np.log1p(100.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0).sum(axis=1)
+    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0)
+    return flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+
+
+def _detrend(rows: np.ndarray) -> np.ndarray:
+    """Removes a 0.5 s moving average from each row, so slow level changes do not correlate."""
     width = max(1, round(0.5 / ONSET_HOP_SECONDS))
-    flux = flux - np.convolve(flux, np.ones(width) / width, mode="same")
-    std = float(flux.std())
-    return ((flux - flux.mean()) / std if std > 0 else flux * 0.0).astype(np.float32)
+    kernel = np.ones(width) / width
+    return np.stack([r - np.convolve(r, kernel, mode="same") for r in np.atleast_2d(rows)])
+
+
+def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Spectral-flux onset strength summed over all bins, one value per 10 ms, zero-mean and unit-variance:
+    [N] float32 (a single zero for audio too short to have one)."""
+    got = _flux(wave, sample_rate)
+    if got is None:
+        return np.zeros(1, dtype=np.float32)
+    return _zscore_rows(_detrend(got[0].sum(axis=1)))[0]
+
+
+def chroma_sequence(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Pitch-class profile every 40 ms [M, 12]: STFT magnitudes (256 ms window, centred) between 55 Hz and
+    2 kHz folded onto the 12 pitch classes, log-compressed, mean-removed across classes, unit rows."""
+    hop = round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)
+    n_fft = 1 << (round(CHROMA_WINDOW_SECONDS * sample_rate) - 1).bit_length()
+    padded = np.pad(wave.astype(np.float32), (n_fft // 2, n_fft // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    mag = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
+    pitch_class = np.round(12 * np.log2(freqs[sel] / 440.0)).astype(int) % 12
+    fold = np.zeros((int(sel.sum()), 12), dtype=np.float32)
+    fold[np.arange(len(pitch_class)), pitch_class] = 1.0
+    chroma = np.log1p(10.0 * (mag[:, sel] @ fold))
+    chroma -= chroma.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(chroma, axis=1, keepdims=True)
+    return np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+
+
+def signature(wave: np.ndarray, sample_rate: int) -> Signature:
+    """Onset envelopes (full band and per band) and chroma of a mono waveform."""
+    got = _flux(wave, sample_rate)
+    if got is None:
+        zeros = np.zeros(1, dtype=np.float32)
+        return Signature(zeros, np.zeros((len(ONSET_BANDS_HZ), 1), np.float32), np.zeros((1, 12), np.float32))
+    flux, freqs = got
+    bands = np.stack([flux[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in ONSET_BANDS_HZ])
+    return Signature(_zscore_rows(_detrend(flux.sum(axis=1)))[0], _zscore_rows(_detrend(bands)),
+                     chroma_sequence(wave, sample_rate))
 
 
 def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -116,29 +182,62 @@ def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndar
     return np.where(overlap >= min_overlap, num / energy, 0.0)
 
 
+def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+    """Sum over every (query band, stem band) pair of the band envelopes' correlations at `lags` [L].
+
+    Cross-band pairs count because different instruments strike in different registers: a kick drum's
+    low-band attacks line up with the bass's, a hi-hat's high band with a strummed guitar's."""
+    total = np.zeros(len(lags))
+    for q_band in query.bands:
+        for s_band in stem.bands:
+            total += onset_correlation(q_band, s_band, lags, min_overlap)
+    return total
+
+
+def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+    """Mean cosine of the query's and the stem's chroma over their overlap at each lag in `lags` (10 ms
+    units), computed on the 40 ms chroma grid by FFT and interpolated; lags overlapping less than
+    `min_overlap` 10 ms steps score the curve's minimum."""
+    q, s = query.chroma.astype(np.float64), stem.chroma.astype(np.float64)
+    nq, ns = len(q), len(s)
+    n_fft = 1 << (nq + ns - 1).bit_length()
+    full = np.fft.irfft((np.fft.rfft(q, n_fft, axis=0) * np.conj(np.fft.rfft(s, n_fft, axis=0))).sum(axis=1), n_fft)
+    coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
+    overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
+    mean_cos = full[np.mod(coarse, n_fft)] / np.maximum(overlap, 1)
+    curve = np.interp(lags / CHROMA_HOP_STEPS, coarse, mean_cos)
+    fine_overlap = np.clip(len(stem.envelope) + lags, 0, len(query.envelope)) - np.clip(lags, 0, len(query.envelope))
+    ok = fine_overlap >= min_overlap
+    return np.where(ok, curve, curve[ok].min() if ok.any() else 0.0)
+
+
 def _standardise(x: np.ndarray) -> np.ndarray:
     std = float(x.std())
     return (x - x.mean()) / std if std > 0 else x * 0.0
 
 
-def fused_offset(curve: Curve, frame_seconds: float, query_env: np.ndarray, stem_env: np.ndarray,
-                 onset_weight: float) -> float | None:
-    """Offset (s) at the peak of the model's similarity curve plus `onset_weight` times the onset-envelope
-    correlation, both standardised over the lags the curve scores, at 10 ms resolution.
+def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                 onset_weight: float, harmony_weight: float) -> float | None:
+    """Offset (s) at the peak of the model's similarity curve plus `onset_weight` times the band onset
+    correlation plus `harmony_weight` times the chroma correlation, each standardised over the lags the
+    model curve scores, at 10 ms resolution.
 
-    The embedding curve says which lags fit musically (harmony, groove); the onset correlation says
-    where the attacks coincide to 10 ms. A weak model's flat curve then defers to the onsets; a sharp,
-    confident curve keeps a beat-period neighbour from winning. None if the envelopes carry no onsets.
+    The embedding curve says which lags fit musically; the onsets say where attacks coincide to 10 ms;
+    the chroma says where the harmony agrees, which tells a bar apart from its neighbour when the rhythm
+    alone repeats. None if the envelopes carry no onsets.
     """
-    if len(curve.lags) < 2 or not np.any(query_env) or not np.any(stem_env):
+    if len(curve.lags) < 2 or not np.any(query.envelope) or not np.any(stem.envelope):
         return None
     start = round(float(curve.lags[0]) * frame_seconds / ONSET_HOP_SECONDS)
     stop = round(float(curve.lags[-1]) * frame_seconds / ONSET_HOP_SECONDS)
     lags = np.arange(start, stop + 1)
-    min_overlap = max(50, min(len(query_env), len(stem_env)) // 2)
-    onset = onset_correlation(query_env, stem_env, lags, min_overlap)
+    min_overlap = max(50, min(len(query.envelope), len(stem.envelope)) // 2)
     model = np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)
-    fused = _standardise(model) + onset_weight * _standardise(onset)
+    fused = _standardise(model)
+    if onset_weight:
+        fused = fused + onset_weight * _standardise(band_onset_correlation(query, stem, lags, min_overlap))
+    if harmony_weight:
+        fused = fused + harmony_weight * _standardise(chroma_correlation(query, stem, lags, min_overlap))
     position, _ = parabolic_peak(fused)
     return float(np.interp(position, np.arange(len(lags)), lags)) * ONSET_HOP_SECONDS
 

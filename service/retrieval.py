@@ -1,8 +1,8 @@
 """Retrieval: an uploaded mix and an instrument in, ranked catalogue stems with alignment offsets out.
 
 Stages (each timed): decode and validate the upload, predict the query embedding (micro-batched), search
-the catalogue, align each hit by frame cross-correlation (refined by onset correlation at 10 ms for the
-top hits), then assemble the answer.
+the catalogue, align each hit by frame cross-correlation (fused with band-onset and chroma correlation at
+10 ms for the top hits), then assemble the answer.
 """
 
 import asyncio
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from threading import Lock
 
 import anyio
-import numpy as np
 
 from indexer.catalog import Catalogue, Hit, StemRecord
 from model.embed import Embedder, Embedding
@@ -40,27 +39,28 @@ class RetrieveParams:
     curve: bool = False
 
 
-class EnvelopeCache:
-    """Onset envelopes of catalogue stems, decoded once and kept (LRU, thread-safe): [N] float32 per stem."""
+class SignatureCache:
+    """Onset and chroma features of catalogue stems (alignment.Signature), decoded once and kept (LRU,
+    thread-safe)."""
 
-    def __init__(self, embedder: Embedder, capacity: int = 1024) -> None:
+    def __init__(self, embedder: Embedder, capacity: int = 256) -> None:
         self._embedder = embedder
         self._capacity = capacity
-        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[int, alignment.Signature] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, stem: StemRecord) -> np.ndarray:
+    def get(self, stem: StemRecord) -> alignment.Signature:
         with self._lock:
             if stem.id in self._items:
                 self._items.move_to_end(stem.id)
                 return self._items[stem.id]
         wave = self._embedder.load_audio(stem.path, stem.stream)
-        env = alignment.onset_envelope(wave, self._embedder.sample_rate)
+        sig = alignment.signature(wave, self._embedder.sample_rate)
         with self._lock:
-            self._items[stem.id] = env
+            self._items[stem.id] = sig
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
-        return env
+        return sig
 
 
 def _ms(seconds: float) -> float:
@@ -77,7 +77,7 @@ class Retriever:
         self.batcher = batcher
         self.settings = settings
         self.metrics = metrics
-        self.envelopes = EnvelopeCache(embedder)
+        self.signatures = SignatureCache(embedder, settings.signature_cache_stems)
 
     def check_params(self, params: RetrieveParams) -> None:
         """Rejects bad parameters before any audio is decoded (422)."""
@@ -115,13 +115,13 @@ class Retriever:
         searched = self.catalogue.size(scope)
         records = {r.id: r for r in self.catalogue.stems([h.stem_id for h in hits]) if r is not None}
         t1 = time.perf_counter()
-        query_env = alignment.onset_envelope(query.wave, query.sample_rate) if self.settings.refine_top else None
+        query_sig = alignment.signature(query.wave, query.sample_rate) if self.settings.refine_top else None
         results = []
         for rank, hit in enumerate(hits, start=1):
             record = records.get(hit.stem_id)
             if record is None:  # removed between search and lookup by a concurrent index job
                 continue
-            results.append(self._result(rank, hit, record, emb, query, query_env, max(searched, 1), params))
+            results.append(self._result(rank, hit, record, emb, query, query_sig, max(searched, 1), params))
         t2 = time.perf_counter()
         response = RetrieveResponse(
             query=QueryInfo(filename=query.filename, instrument=params.instrument,
@@ -137,13 +137,13 @@ class Retriever:
         return response, t1 - t0, t2 - t1
 
     def _result(self, rank: int, hit: Hit, record: StemRecord, emb: Embedding, query: QueryAudio,
-                query_env: np.ndarray | None, searched: int, params: RetrieveParams) -> RetrieveResult:
+                query_sig: alignment.Signature | None, searched: int, params: RetrieveParams) -> RetrieveResult:
         fs = self.embedder.frame_seconds
         frames = self.catalogue.frames(record.id)
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
         offset, refined = aligned.offset_seconds, False
-        if query_env is not None and rank <= self.settings.refine_top:
-            better = self._refine(record, query_env, offset, aligned.curve)
+        if query_sig is not None and rank <= self.settings.refine_top:
+            better = self._refine(record, query_sig, offset, aligned.curve)
             if better is not None:
                 offset, refined = better, True
         curve = None
@@ -162,17 +162,18 @@ class Retriever:
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, record: StemRecord, query_env: np.ndarray, coarse: float,
+    def _refine(self, record: StemRecord, query_sig: alignment.Signature, coarse: float,
                 curve: alignment.Curve) -> float | None:
         try:
-            stem_env = self.envelopes.get(record)
+            stem_sig = self.signatures.get(record)
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return None
-        if self.settings.onset_weight > 0:
-            fused = alignment.fused_offset(curve, self.embedder.frame_seconds, query_env, stem_env,
-                                           self.settings.onset_weight)
+        if self.settings.onset_weight > 0 or self.settings.harmony_weight > 0:
+            fused = alignment.fused_offset(curve, self.embedder.frame_seconds, query_sig, stem_sig,
+                                           self.settings.onset_weight, self.settings.harmony_weight)
             if fused is not None:
                 return fused
-        return alignment.refine_offset(query_env, stem_env, coarse, self.settings.refine_window_seconds,
+        return alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,
+                                       self.settings.refine_window_seconds,
                                        prior_seconds=1.5 * self.embedder.frame_seconds)

@@ -14,6 +14,11 @@ def _split(value: Any) -> Any:
     return value
 
 
+# Fusion weights of the alignment, relative to the model curve's 1; see onset_weight and MODEL_CARD.md.
+ONSET_WEIGHT = 2.0
+HARMONY_WEIGHT = 1.4
+
+
 class ServiceSettings(BaseSettings):
     """Configuration of the retrieval API. Environment variable = `STEMJEPA_` + upper-case field name."""
 
@@ -56,11 +61,20 @@ class ServiceSettings(BaseSettings):
         2.0, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
     refine_top: int = Field(
-        10, ge=0, description="Hits whose offsets are refined by onset correlation at 10 ms (0: none)."
+        10, ge=0, description="Hits whose offsets are refined with onset and chroma correlation at 10 ms (0: none)."
     )
     onset_weight: float = Field(
-        2.0, ge=0, description="Weight of the onset-envelope correlation fused with the model's similarity curve "
-        "over all lags for the refined hits (0: model curve only, then a local onset refinement).",
+        ONSET_WEIGHT, ge=0, description="Weight of the band onset correlation fused with the model's similarity curve "
+        "(weight 1) over all lags for the refined hits; with harmony_weight also 0: model curve only, then a local "
+        "onset refinement. Chosen on MUSDB train songs (scripts/alignment_sweep.py).",
+    )
+    harmony_weight: float = Field(
+        HARMONY_WEIGHT, ge=0, description="Weight of the chroma correlation in the same fusion: it tells a bar "
+        "from its neighbour where the rhythm repeats. Chosen with onset_weight.",
+    )
+    signature_cache_stems: int = Field(
+        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~150 KB per "
+        "minute of stem).",
     )
     refine_window_seconds: float = Field(
         0.16, gt=0, description="Half-width of the onset-refinement search (s): one frame."

@@ -17,6 +17,10 @@ def test_configs_extend_base_and_accept_overrides():
     run = load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=0.5"))
     assert run.model.encoder.dim == 64 and run.model.encoder.patch_size == 16
     assert run.train.lr == 0.5
+    # PyYAML reads 5e-4 (no dot) as a string; a float field still takes it
+    assert load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=5e-4")).train.lr == 5e-4
+    with pytest.raises(ConfigError, match="expected float"):
+        load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=fast"))
 
 
 @pytest.mark.parametrize("name, expected", [

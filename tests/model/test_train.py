@@ -32,6 +32,34 @@ def test_resume_continues_with_the_same_loss_curve(tmp_path, multitrack_dir):
         assert torch.allclose(a[k], b[k], atol=1e-5), k
 
 
+def test_second_phase_starts_from_init_weights_and_logs_the_contrastive_term(tmp_path, multitrack_dir):
+    common = dict(config=TINY, data=[multitrack_dir], cache_dir=tmp_path / "cache", device_name="cpu")
+    run_training(out=tmp_path / "phase1", steps=4, overrides=["train.batch_size=4"], **common)
+    first = load_checkpoint(tmp_path / "phase1" / LATEST)
+    trainer = run_training(out=tmp_path / "phase2", steps=3, init=tmp_path / "phase1" / LATEST,
+                           overrides=["train.batch_size=4", "train.contrastive_weight=1.0", "train.lr=5e-4"],
+                           stop_at=0, **common)
+    # before any step the model is exactly phase 1's, with a fresh schedule
+    assert trainer.step == 0
+    for k, v in first["model"].items():
+        assert torch.equal(trainer.model.state_dict()[k], v.float()), k
+    run_training(out=tmp_path / "phase2b", steps=3, init=tmp_path / "phase1" / LATEST,
+                 overrides=["train.batch_size=4", "train.contrastive_weight=1.0", "train.lr=5e-4"], **common)
+    records = [json.loads(line) for line in (tmp_path / "phase2b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(r["nce_loss"] > 0 and r["loss"] == pytest.approx(r["jepa_loss"] + r["nce_loss"], rel=1e-5)
+               for r in records)
+    assert json.loads((tmp_path / "phase2b" / "run.json").read_text())["init"].endswith(LATEST)
+
+
+def test_init_refuses_a_checkpoint_of_another_model(tmp_path, multitrack_dir):
+    common = dict(config=TINY, data=[multitrack_dir], cache_dir=tmp_path / "cache", device_name="cpu")
+    run_training(out=tmp_path / "phase1", steps=2, overrides=["train.batch_size=4"], **common)
+    with pytest.raises(SystemExit, match="model config differs"):
+        run_training(out=tmp_path / "other", steps=2, init=tmp_path / "phase1" / LATEST,
+                     overrides=["train.batch_size=4", "model.encoder.dim=32"], **common)
+
+
 @pytest.mark.slow
 def test_tiny_model_reduces_the_loss_clearly(tmp_path, multitrack_dir):
     trainer = run_training(TINY, [multitrack_dir], tmp_path / "run", steps=300, cache_dir=tmp_path / "cache",

@@ -85,11 +85,62 @@ def test_onset_correlation_matches_direct_computation():
         assert abs(value - a @ b / energy) < 1e-6
 
 
+def tones(freqs_by_second: list[float], sr: int = 16_000) -> np.ndarray:
+    """One sine per second at the given frequencies: a melody whose pitch classes change every second."""
+    t = np.arange(sr) / sr
+    return np.concatenate([0.3 * np.sin(2 * np.pi * f * t) for f in freqs_by_second]).astype(np.float32)
+
+
 def test_fused_offset_follows_onsets_when_the_model_curve_is_flat():
     from service.alignment import Curve, fused_offset
 
     rng = np.random.default_rng(6)
-    env = rng.standard_normal(800).astype(np.float32)
-    stem_env = env[128:]  # the stem starts 1.28 s into the query
+    onsets = np.sort(rng.uniform(0, 10, 30))
+    mix = clicks(onsets, 10.0)
+    stem = clicks(onsets[onsets > 1.28] - 1.28, 8.72)  # the stem starts 1.28 s into the query
     flat = Curve(np.arange(-20, 30), np.zeros(50, dtype=np.float32))
-    assert abs(fused_offset(flat, 0.16, env, stem_env, onset_weight=1.0) - 1.28) < 0.011
+    q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
+    got = fused_offset(flat, 0.16, q, s, onset_weight=1.0, harmony_weight=0.0)
+    assert got is not None and abs(got - 1.28) < 0.011
+
+
+def test_chroma_correlation_peaks_where_the_harmony_lines_up():
+    """A repeating click pattern cannot tell its periods apart; the chroma of a changing chord line can."""
+    from service.alignment import chroma_correlation
+
+    notes = [220.0, 261.6, 329.6, 392.0, 293.7, 349.2, 246.9, 440.0, 196.0, 311.1]
+    query = tones(notes)
+    stem = tones(notes[3:])  # starts 3 s into the query
+    q, s = alignment.signature(query, 16_000), alignment.signature(stem, 16_000)
+    lags = np.arange(-300, 700)
+    curve = chroma_correlation(q, s, lags, min_overlap=100)
+    assert lags[int(np.argmax(curve))] == pytest.approx(300, abs=4)  # 40 ms chroma grid
+    assert q.chroma.shape[1] == 12 and np.allclose(np.linalg.norm(q.chroma[5:-5], axis=1), 1.0, atol=1e-5)
+
+
+def test_band_onset_correlation_uses_cross_band_pairs():
+    """A low thump in the stem whose attacks coincide with high clicks in the query still aligns."""
+    from service.alignment import band_onset_correlation
+
+    sr = 16_000
+    rng = np.random.default_rng(8)
+    onsets = np.sort(rng.uniform(0, 9, 25))
+    query = clicks(onsets, 10.0)  # broadband bursts
+    t = np.arange(800) / sr
+    thump = (np.sin(2 * np.pi * 60 * t) * np.exp(-t * 30)).astype(np.float32)
+    stem = np.zeros(int(8 * sr), dtype=np.float32)
+    for o in onsets[onsets > 1.5] - 1.5:
+        i = int(o * sr)
+        if i + 800 < len(stem):
+            stem[i : i + 800] += thump
+    q, s = alignment.signature(query, sr), alignment.signature(stem, sr)
+    lags = np.arange(-200, 600)
+    curve = band_onset_correlation(q, s, lags, min_overlap=100)
+    assert lags[int(np.argmax(curve))] == pytest.approx(150, abs=2)
+
+
+def test_signature_of_silence_and_of_a_blip_is_all_zero_onsets():
+    for wave in (np.zeros(16_000 * 3, np.float32), np.zeros(100, np.float32)):
+        sig = alignment.signature(wave, 16_000)
+        assert not np.any(sig.envelope) and not np.any(sig.bands)
+        assert np.isfinite(sig.chroma).all()

@@ -1,0 +1,71 @@
+"""Chooses the service's offset method on training songs: trims each stem of each song by known cuts,
+queries with the mix of the song's other stems, and scores offset methods by the share found within
++-80 ms (the issue's tolerance).
+
+Run it on songs the model was trained on or held out from training (runs/data/musdb-fit or
+runs/data/musdb-holdout), never on musdb18-7/valid: valid is the honest check, not a tuning set.
+
+    .venv/bin/python scripts/alignment_sweep.py runs/data/musdb-holdout -c model/checkpoints/stemjepa-default.pt
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.songs import load_songs, query_pairs
+from model.embed import Embedder
+from service import alignment
+
+TOLERANCE = 0.08
+
+
+def offsets(embedder: Embedder, mix: np.ndarray, stem: np.ndarray, instrument: str,
+            weights: list[tuple[float, float]], min_overlap_seconds: float) -> dict[str, float]:
+    """Offset (s) per method for one stem against one mix: the model curve alone, then fused with the
+    band onset correlation and the chroma correlation at each (onset weight, harmony weight)."""
+    sr, fs = embedder.sample_rate, embedder.frame_seconds
+    pred = embedder.predict_one(mix, instrument)
+    ref = embedder.embed_stem(stem)
+    aligned = alignment.align_frames(pred.frames, ref.frames, fs, min_overlap_seconds)
+    q_sig, s_sig = alignment.signature(mix, sr), alignment.signature(stem, sr)
+    out = {"model": aligned.offset_seconds}
+    for w_onset, w_harmony in weights:
+        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, w_harmony)
+        out[f"onset {w_onset:g} harmony {w_harmony:g}"] = aligned.offset_seconds if fused is None else fused
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", type=Path)
+    p.add_argument("-c", "--checkpoint", type=Path, default=None)
+    p.add_argument("--cuts", type=float, nargs="+", default=[1.28, 2.0])
+    p.add_argument("--weights", nargs="+", default=["2:0", "1000:0", "1000:700", "1:0.7", "2:1.4", "4:2.8"],
+                   help="ONSET:HARMONY weight pairs, each relative to the model curve's weight of 1")
+    p.add_argument("--min-overlap", type=float, default=2.0)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    weights = [(float(a), float(b)) for a, b in (w.split(":") for w in args.weights)]
+    embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
+    sr = embedder.sample_rate
+    hits: dict[str, list[bool]] = {}
+    rows = []
+    for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
+        for cut in args.cuts:
+            found = offsets(embedder, pair.mix, pair.stem[round(cut * sr):], pair.instrument, weights,
+                            args.min_overlap)
+            rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
+            for method, value in found.items():
+                hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)
+    summary = {m: round(100 * float(np.mean(v)), 1) for m, v in hits.items()}
+    print(f"{len(rows)} trimmed stems; % within {TOLERANCE * 1000:.0f} ms:")
+    for method, pct in summary.items():
+        print(f"  {method:>26}: {pct:5.1f}")
+    if args.out:
+        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
