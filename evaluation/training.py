@@ -43,13 +43,17 @@ def validation_series(records: list[dict[str, Any]]) -> dict[str, tuple[list[int
     return series
 
 
-def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, ...] | None = None) -> None:
-    """Left: training loss (moving average over 25 steps); right: R@1 (protocols A and B) per validation set."""
+def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, ...] | None = None,
+                        step_offsets: Mapping[str, int] | None = None) -> None:
+    """Left: the JEPA loss term (moving average over 25 steps); right: R@1 (protocols A and B) per validation
+    set. step_offsets[label] shifts a run's steps, so a second training phase continues its first."""
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
     for label, run_dir in runs.items():
         records = read_metrics(run_dir)
-        steps = [r["step"] for r in records if "loss" in r]
-        losses = [r["loss"] for r in records if "loss" in r]
+        offset = (step_offsets or {}).get(label, 0)
+        steps = [r["step"] + offset for r in records if "loss" in r]
+        # runs with an extra loss term log the JEPA term apart; plot it so phases compare
+        losses = [r.get("jepa_loss", r["loss"]) for r in records if "loss" in r]
         window = 25
         smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1): i + 1])
                   for i in range(len(losses))]
@@ -58,8 +62,8 @@ def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, .
             if sets is not None and name.split("/")[0] not in sets:
                 continue
             style = "-" if name.endswith("/A") else "--"
-            ax_val.plot(vs, values, style, marker="o", markersize=3, label=f"{label}: {name}")
-    ax_loss.set(xlabel="step", ylabel="loss (2 - 2 cos)", title="Training loss (25-step mean)")
+            ax_val.plot([v + offset for v in vs], values, style, marker="o", markersize=3, label=f"{label}: {name}")
+    ax_loss.set(xlabel="step", ylabel="JEPA loss (2 - 2 cos)", title="Training loss, JEPA term (25-step mean)")
     ax_val.set(xlabel="step", ylabel="R@1 (%)", title="Retrieval R@1 during training (A solid, B dashed)")
     ax_loss.legend()
     ax_val.legend(fontsize=7)

@@ -23,7 +23,7 @@ from model.audio import Source, load_mono
 from model.checkpoint import build_model, default_checkpoint_path, file_sha256, load_checkpoint
 from model.config import ModelConfig
 from model.instruments import InstrumentVocabulary
-from model.jepa import StemJEPA
+from model.jepa import StemJEPA, pooled
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,6 @@ class Embedder:
         """[T, F, D] raw and position-centred embeddings -> pooled unit vector [F * D] (from the raw ones,
         as in the paper) and unit frames [T, frame_dim] (from the centred ones)."""
         T, Fr, D = emb.shape
-        rows = emb.reshape(T, Fr * D)
-        vector = F.normalize(F.layer_norm(rows.mean(dim=0), (Fr * D,)), dim=-1)
+        vector = pooled(emb[None])[0]  # the same pooling the training's InfoNCE term scores
         frames = F.normalize(F.layer_norm(centred.reshape(T, Fr * D), (Fr * D,)) @ self.model.frame_proj, dim=-1)
         return Embedding(vector.cpu().numpy().astype(np.float32), frames.cpu().numpy().astype(np.float32))

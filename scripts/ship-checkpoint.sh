@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ships a trained run as the default checkpoint and measures it for MODEL_CARD.md:
-#   1. export the end-of-schedule weights of runs/compact-cond without optimiser state, in
+#   1. export the chosen weights of $COND_RUN (default runs/nce-cond/checkpoint.pt) without optimiser state, in
 #      float16, with positional frame centres fitted on the training data;
 #   2. `stemjepa eval retrieval` on MUSDB18-7 valid: shipped model, no-conditioning ablation, random and
 #      mashability baselines, in one run;
@@ -12,11 +12,13 @@ PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 SYNTH=${SYNTH:-/work/corpus/synth-train}
 CENTRE_DATA=(--centre-data runs/data/musdb-fit --centre-data "$SYNTH")
+COND_RUN=${COND_RUN:-runs/nce-cond/checkpoint.pt}
+NOCOND_RUN=${NOCOND_RUN:-runs/nce-nocond/checkpoint.pt}
 OUT=runs/eval/shipped
 DOCS=docs/model-card
 
-.venv/bin/stemjepa export runs/compact-cond/checkpoint.pt model/checkpoints/stemjepa-default.pt "${CENTRE_DATA[@]}"
-.venv/bin/stemjepa export runs/compact-nocond/checkpoint.pt runs/ablation-no-conditioning.pt "${CENTRE_DATA[@]}"
+.venv/bin/stemjepa export "$COND_RUN" model/checkpoints/stemjepa-default.pt "${CENTRE_DATA[@]}"
+.venv/bin/stemjepa export "$NOCOND_RUN" runs/ablation-no-conditioning.pt "${CENTRE_DATA[@]}"
 .venv/bin/stemjepa eval retrieval "$SHARED/musdb18-7/valid" -c model/checkpoints/stemjepa-default.pt \
     -c runs/ablation-no-conditioning.pt --out "$OUT" --device cpu
 mkdir -p "$DOCS"
@@ -26,8 +28,12 @@ from pathlib import Path
 from evaluation.training import training_curves_png
 from model.checkpoint import file_sha256, load_checkpoint
 out, docs = Path(sys.argv[1]), Path(sys.argv[2])
-training_curves_png({"conditioned": Path("runs/compact-cond"), "no conditioning": Path("runs/compact-nocond")},
-                    docs / "training-curves.png", sets=("selection", "valid"))
+runs = {"conditioned, phase 1": Path("runs/compact-cond"), "no conditioning, phase 1": Path("runs/compact-nocond"),
+        "conditioned, phase 2": Path("runs/nce-cond"), "no conditioning, phase 2": Path("runs/nce-nocond")}
+phase1_steps = {label: json.loads(line)["step"] for label in runs if "phase 1" in label
+                for line in (runs[label] / "metrics.jsonl").read_text().splitlines()[-1:]}
+offsets = {label: phase1_steps[label.replace("phase 2", "phase 1")] for label in runs if "phase 2" in label}
+training_curves_png(runs, docs / "training-curves.png", sets=("selection", "valid"), step_offsets=offsets)
 for png in ("recall_A.png", "recall_B.png"):
     shutil.copy(out / png, docs / png)
 for png in out.glob("*stemjepa-default*target*.png"):

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces the shipped checkpoint and its no-conditioning ablation (MODEL_CARD.md).
+# Reproduces the shipped checkpoint and its no-conditioning ablation (MODEL_CARD.md), in two phases:
+#   phase 1: pure JEPA (configs/train/compact.yaml)      -> runs/compact-cond, runs/compact-nocond
+#   phase 2: JEPA + pooled InfoNCE from phase 1's weights (configs/train/compact-nce.yaml)
+#                                                        -> runs/nce-cond, runs/nce-nocond (shipped)
 # MUSDB18-7 train is split by a seeded shuffle into 54 songs to fit and 10 held out to choose the best
 # checkpoint; MUSDB18-7 valid is only monitored (logged), never used to choose or tune anything.
 set -euo pipefail
@@ -25,20 +28,22 @@ for i, song in enumerate(songs):
     if not link.exists():
         link.symlink_to(song)
 PY
-run() {  # $1 = run name, rest = extra flags
-    local name=$1; shift
-    "$PY" model/train.py --config configs/train/compact.yaml --data "$SPLIT/musdb-fit" "${EXTRA_DATA[@]}" \
-        --out "runs/$name" --steps "$STEPS" --validate "$SPLIT/musdb-holdout" \
-        --monitor "$SHARED/musdb18-7/valid" "$@"
+run() {  # $1 = run name, $2 = config, rest = extra flags
+    local name=$1 config=$2; shift 2
+    "$PY" model/train.py --config "$config" --data "$SPLIT/musdb-fit" "${EXTRA_DATA[@]}" \
+        --out "runs/$name" --validate "$SPLIT/musdb-holdout" --monitor "$SHARED/musdb18-7/valid" "$@"
 }
+NOCOND=(--set model.predictor.conditioned=false)
+phase1() { run "compact-$1" configs/train/compact.yaml --steps "$STEPS" "${@:2}"; }
+phase2() { run "nce-$1" configs/train/compact-nce.yaml --init "runs/compact-$1/checkpoint.pt" "${@:2}"; }
 # The two runs share the machine: one intra-op thread each, so neither starves the other.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 case "${1:-both}" in
-    cond) run compact-cond ;;
-    nocond) run compact-nocond --set model.predictor.conditioned=false ;;
+    cond) phase1 cond && phase2 cond ;;
+    nocond) phase1 nocond "${NOCOND[@]}" && phase2 nocond "${NOCOND[@]}" ;;
     both)
-        run compact-cond > runs/compact-cond.log 2>&1 &
-        run compact-nocond --set model.predictor.conditioned=false > runs/compact-nocond.log 2>&1 &
+        { phase1 cond && phase2 cond; } > runs/cond.log 2>&1 &
+        { phase1 nocond "${NOCOND[@]}" && phase2 nocond "${NOCOND[@]}"; } > runs/nocond.log 2>&1 &
         wait ;;
     *) echo "usage: $0 [cond|nocond|both]" >&2; exit 2 ;;
 esac
