@@ -17,8 +17,10 @@ import numpy as np
 from evaluation.songs import load_songs, query_pairs
 from model.embed import Embedder
 from service import alignment
+from service.settings import ServiceSettings
 
 TOLERANCE = 0.08
+UNPITCHED = ServiceSettings.model_fields["unpitched_instruments"].get_default(call_default_factory=True)
 
 
 def offsets(embedder: Embedder, mix: np.ndarray, stem: np.ndarray, instrument: str,
@@ -31,9 +33,13 @@ def offsets(embedder: Embedder, mix: np.ndarray, stem: np.ndarray, instrument: s
     aligned = alignment.align_frames(pred.frames, ref.frames, fs, min_overlap_seconds)
     q_sig, s_sig = alignment.signature(mix, sr), alignment.signature(stem, sr)
     out = {"model": aligned.offset_seconds}
+    pitched = instrument not in UNPITCHED
     for w_onset, w_harmony in weights:
-        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, w_harmony)
-        out[f"onset {w_onset:g} harmony {w_harmony:g}"] = aligned.offset_seconds if fused is None else fused
+        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, w_harmony if pitched else 0.0)
+        name = f"onset {w_onset:g} harmony {w_harmony:g}"
+        out[name] = aligned.offset_seconds if fused is None else fused
+        local = alignment.refine_offset(q_sig.envelope, s_sig.envelope, out[name], fs, 1.5 * fs)
+        out[name + " +local"] = out[name] if local is None else local
     return out
 
 
@@ -60,11 +66,17 @@ def main() -> None:
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)
     summary = {m: round(100 * float(np.mean(v)), 1) for m, v in hits.items()}
-    print(f"{len(rows)} trimmed stems; % within {TOLERANCE * 1000:.0f} ms:")
+    instruments = sorted({r["stem"] for r in rows})
+    print(f"{len(rows)} trimmed stems; % within {TOLERANCE * 1000:.0f} ms (all, then per instrument):")
+    print(f"  {'method':>26}    all " + " ".join(f"{i:>7}" for i in instruments))
+    per_instrument = {}
     for method, pct in summary.items():
-        print(f"  {method:>26}: {pct:5.1f}")
+        per_instrument[method] = {i: round(100 * float(np.mean([abs(r[method] - r["cut"]) <= TOLERANCE
+                                                                for r in rows if r["stem"] == i])), 1)
+                                  for i in instruments}
+        print(f"  {method:>26}: {pct:5.1f} " + " ".join(f"{per_instrument[method][i]:7.1f}" for i in instruments))
     if args.out:
-        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+        args.out.write_text(json.dumps({"summary": summary, "per_instrument": per_instrument, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

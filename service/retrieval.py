@@ -169,9 +169,10 @@ class Retriever:
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return None
-        if self.settings.onset_weight > 0 or self.settings.harmony_weight > 0:
+        harmony = 0.0 if record.instrument in self.settings.unpitched_instruments else self.settings.harmony_weight
+        if self.settings.onset_weight > 0 or harmony > 0:
             fused = alignment.fused_offset(curve, self.embedder.frame_seconds, query_sig, stem_sig,
-                                           self.settings.onset_weight, self.settings.harmony_weight)
+                                           self.settings.onset_weight, harmony)
             if fused is not None:
                 return fused
         return alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,
