@@ -38,8 +38,6 @@ def offsets(embedder: Embedder, mix: np.ndarray, stem: np.ndarray, instrument: s
         fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, w_harmony if pitched else 0.0)
         name = f"onset {w_onset:g} harmony {w_harmony:g}"
         out[name] = aligned.offset_seconds if fused is None else fused
-        local = alignment.refine_offset(q_sig.envelope, s_sig.envelope, out[name], fs, 1.5 * fs)
-        out[name + " +local"] = out[name] if local is None else local
     return out
 
 

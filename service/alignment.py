@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.audio import resample
+
 ONSET_HOP_SECONDS = 0.01
 
 
@@ -79,6 +81,7 @@ ONSET_BANDS_HZ: tuple[tuple[float, float], ...] = ((0, 200), (200, 800), (800, 3
 CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, and it keeps the cache small
 CHROMA_RANGE_HZ = (55.0, 2000.0)
 CHROMA_WINDOW_SECONDS = 0.256
+CHROMA_SAMPLE_RATE = 4_000  # chroma looks below 2 kHz: analysing at 4 kHz makes it about 5x cheaper
 
 
 @dataclass(frozen=True)
@@ -132,14 +135,19 @@ def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def chroma_sequence(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Pitch-class profile every 40 ms [M, 12]: STFT magnitudes (256 ms window, centred) between 55 Hz and
-    2 kHz folded onto the 12 pitch classes, log-compressed, mean-removed across classes, unit rows."""
-    hop = round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)
-    n_fft = 1 << (round(CHROMA_WINDOW_SECONDS * sample_rate) - 1).bit_length()
-    padded = np.pad(wave.astype(np.float32), (n_fft // 2, n_fft // 2))
+    """Pitch-class profile every 40 ms [M, 12]: STFT magnitudes (256 ms window, centred, on the signal
+    resampled to 4 kHz) between 55 Hz and 2 kHz folded onto the 12 pitch classes, log-compressed,
+    mean-removed across classes, unit rows (zero where silent)."""
+    sr = CHROMA_SAMPLE_RATE
+    low = resample(np.asarray(wave, dtype=np.float32), sample_rate, sr)
+    hop = round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sr)
+    n_fft = 1 << (round(CHROMA_WINDOW_SECONDS * sr) - 1).bit_length()
+    padded = np.pad(low, (n_fft // 2, n_fft // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    # one row per 40 ms of the input, whatever rounding the resampler did
+    frames = frames[: max(1, -(-len(wave) // round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)))]
     mag = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
     pitch_class = np.round(12 * np.log2(freqs[sel] / 440.0)).astype(int) % 12
     fold = np.zeros((int(sel.sum()), 12), dtype=np.float32)

@@ -77,7 +77,7 @@ class ServiceSettings(BaseSettings):
         "(comma-separated): their alignment leaves the chroma term out (on MUSDB train songs it cost drums 3 points).",
     )
     signature_cache_stems: int = Field(
-        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~150 KB per "
+        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~190 KB per "
         "minute of stem).",
     )
     refine_window_seconds: float = Field(
@@ -126,3 +126,13 @@ class ServiceSettings(BaseSettings):
 def load_settings(**overrides: Any) -> ServiceSettings:
     """Reads the environment (and `overrides`, which win); call from entry points, never at import."""
     return ServiceSettings(**overrides)
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), one row per field: variable, default, meaning."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in ServiceSettings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = ",".join(default) if isinstance(default, list) else "" if default is None else default
+        rows.append(f"| `STEMJEPA_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(rows)

@@ -30,3 +30,11 @@ def test_every_setting_is_documented() -> None:
     from service.settings import ServiceSettings
 
     assert all(field.description for field in ServiceSettings.model_fields.values())
+
+
+def test_readme_settings_table_matches_the_settings() -> None:
+    """The README's table is service.settings.settings_table(): regenerate it when a setting changes."""
+    from service.settings import settings_table
+    from tests.conftest import REPO
+
+    assert settings_table() in (REPO / "README.md").read_text()
