@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -47,8 +48,12 @@ def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, .
                         step_offsets: Mapping[str, int] | None = None) -> None:
     """Left: the JEPA loss term (moving average over 25 steps); right: R@1 (protocols A and B) per validation
     set. step_offsets[label] shifts a run's steps, so a second training phase continues its first."""
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
-    for label, run_dir in runs.items():
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(13, 4.6))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = ["o", "s", "^", "D", "v"]
+    set_markers: dict[str, str] = {}
+    for k, (label, run_dir) in enumerate(runs.items()):
+        colour = colours[k % len(colours)]
         records = read_metrics(run_dir)
         offset = (step_offsets or {}).get(label, 0)
         steps = [r["step"] + offset for r in records if "loss" in r]
@@ -57,16 +62,24 @@ def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, .
         window = 25
         smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1): i + 1])
                   for i in range(len(losses))]
-        ax_loss.plot(steps, smooth, label=label)
+        ax_loss.plot(steps, smooth, color=colour, label=label)
         for name, (vs, values) in validation_series(records).items():
-            if sets is not None and name.split("/")[0] not in sets:
+            set_name, protocol = name.rsplit("/", 1)
+            if sets is not None and set_name not in sets:
                 continue
-            style = "-" if name.endswith("/A") else "--"
-            ax_val.plot([v + offset for v in vs], values, style, marker="o", markersize=3, label=f"{label}: {name}")
+            marker = set_markers.setdefault(set_name, markers[len(set_markers) % len(markers)])
+            ax_val.plot([v + offset for v in vs], values, "-" if protocol == "A" else "--", color=colour,
+                        marker=marker, markersize=3, linewidth=1)
+    # one legend entry per run (colour), per set (marker) and per protocol (line style)
+    handles = [Line2D([], [], color=colours[k % len(colours)], label=label) for k, label in enumerate(runs)]
+    handles += [Line2D([], [], color="grey", marker=m, linestyle="none", label=f"set: {n}")
+                for n, m in set_markers.items()]
+    handles += [Line2D([], [], color="grey", linestyle=ls, label=f"protocol {p}")
+                for p, ls in (("A", "-"), ("B", "--"))]
+    ax_val.legend(handles=handles, fontsize=7)
     ax_loss.set(xlabel="step", ylabel="JEPA loss (2 - 2 cos)", title="Training loss, JEPA term (25-step mean)")
     ax_val.set(xlabel="step", ylabel="R@1 (%)", title="Retrieval R@1 during training (A solid, B dashed)")
     ax_loss.legend()
-    ax_val.legend(fontsize=7)
     for ax in (ax_loss, ax_val):
         ax.grid(alpha=0.3)
     fig.tight_layout()
