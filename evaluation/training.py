@@ -74,8 +74,8 @@ def training_curves_png(runs: Mapping[str, Path], path: Path, sets: tuple[str, .
     handles = [Line2D([], [], color=colours[k % len(colours)], label=label) for k, label in enumerate(runs)]
     handles += [Line2D([], [], color="grey", marker=m, linestyle="none", label=f"set: {n}")
                 for n, m in set_markers.items()]
-    handles += [Line2D([], [], color="grey", linestyle=ls, label=f"protocol {p}")
-                for p, ls in (("A", "-"), ("B", "--"))]
+    handles += [Line2D([], [], color="grey", linestyle="-", label="protocol A"),
+                Line2D([], [], color="grey", linestyle="--", label="protocol B")]
     ax_val.legend(handles=handles, fontsize=7)
     ax_loss.set(xlabel="step", ylabel="JEPA loss (2 - 2 cos)", title="Training loss, JEPA term (25-step mean)")
     ax_val.set(xlabel="step", ylabel="R@1 (%)", title="Retrieval R@1 during training (A solid, B dashed)")
