@@ -170,24 +170,42 @@ def signature(wave: np.ndarray, sample_rate: int) -> Signature:
                      chroma_sequence(wave, sample_rate))
 
 
+def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Energy of x[start : start + length] (clipped to x) for each start, by cumulative sums."""
+    c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+    lo = np.clip(starts, 0, len(x))
+    hi = np.clip(starts + length, 0, len(x))
+    return np.asarray(c[hi] - c[lo])
+
+
+def _floored_window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Window energy, never below the window's share of the whole energy: a loud stretch is normalised
+    by its own energy (it cannot win by loudness), a quiet one by the average (it cannot win by noise)."""
+    share = float(np.dot(x.astype(np.float64), x)) * min(length, len(x)) / max(len(x), 1)
+    return np.maximum(_window_energy(x, starts, length), share)
+
+
 def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int) -> np.ndarray:
     """Correlation of two 10 ms onset envelopes at each lag in `lags` (10 ms units; at lag L stem value j
     meets query value j + L), by FFT: O(N log N) for minutes of audio.
 
-    Normalised by the envelopes' whole energies, not the overlap's (the "biased" estimate): a lag where
-    only a few beats overlap cannot score as high as one where the whole stem lines up, which the
-    per-overlap normalisation lets noise do. Lags overlapping less than `min_overlap` values score 0."""
+    The shorter envelope is normalised by its whole energy (the "biased" estimate): a lag where only a few
+    of its beats overlap cannot score as high as one where all of it lines up. The longer one is
+    normalised by the energy of the stretch the shorter one covers at that lag, floored at that stretch's
+    share of the whole, so a short stem against a long mix is drawn neither to the mix's loudest passage
+    nor to its quietest. Lags overlapping less than `min_overlap` values score 0."""
     nq, ns = len(query_env), len(stem_env)
     n_fft = 1 << (nq + ns - 1).bit_length()
     full = np.fft.irfft(np.fft.rfft(query_env, n_fft) * np.conj(np.fft.rfft(stem_env, n_fft)), n_fft)
     # circular index of lag L is L mod n_fft
     num = full[np.mod(lags, n_fft)]
-    q64, s64 = query_env.astype(np.float64), stem_env.astype(np.float64)
-    energy = float(np.sqrt(np.dot(q64, q64) * np.dot(s64, s64)))
+    if ns <= nq:  # the stem is the shorter: the query is windowed where the stem lies
+        energy = _floored_window_energy(query_env, lags, ns) * float(np.dot(stem_env.astype(np.float64), stem_env))
+    else:  # the query is the shorter: the stem is windowed where the query lies
+        energy = _floored_window_energy(stem_env, -lags, nq) * float(np.dot(query_env.astype(np.float64), query_env))
     overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
-    if energy <= 0:
-        return np.zeros(len(lags))
-    return np.where(overlap >= min_overlap, num / energy, 0.0)
+    ok = (overlap >= min_overlap) & (energy > 0)
+    return np.where(ok, num / np.sqrt(np.where(ok, energy, 1.0)), 0.0)
 
 
 def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -224,18 +242,21 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 0 else x * 0.0
 
 
-def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                 onset_weight: float, harmony_weight: float) -> float | None:
-    """Offset (s) at the peak of the model's similarity curve plus `onset_weight` times the band onset
-    correlation plus `harmony_weight` times the chroma correlation, each standardised over the lags the
-    model curve scores, at 10 ms resolution.
+def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                  onset_weight: float, harmony_weight: float, count: int = 1,
+                  min_separation_seconds: float = 0.5) -> list[float]:
+    """Offsets (s), best first, at the highest peaks of the model's similarity curve plus `onset_weight`
+    times the band onset correlation plus `harmony_weight` times the chroma correlation, each standardised
+    over the lags the model curve scores, at 10 ms resolution. Up to `count` peaks, each at least
+    `min_separation_seconds` from the ones before it.
 
     The embedding curve says which lags fit musically; the onsets say where attacks coincide to 10 ms;
     the chroma says where the harmony agrees, which tells a bar apart from its neighbour when the rhythm
-    alone repeats. None if the envelopes carry no onsets.
+    alone repeats. Loop-based music often has several equally good lags a bar or a phrase apart; the
+    runners-up let a user try them. Empty if the envelopes carry no onsets.
     """
     if len(curve.lags) < 2 or not np.any(query.envelope) or not np.any(stem.envelope):
-        return None
+        return []
     start = round(float(curve.lags[0]) * frame_seconds / ONSET_HOP_SECONDS)
     stop = round(float(curve.lags[-1]) * frame_seconds / ONSET_HOP_SECONDS)
     lags = np.arange(start, stop + 1)
@@ -246,8 +267,23 @@ def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Sig
         fused = fused + onset_weight * _standardise(band_onset_correlation(query, stem, lags, min_overlap))
     if harmony_weight:
         fused = fused + harmony_weight * _standardise(chroma_correlation(query, stem, lags, min_overlap))
-    position, _ = parabolic_peak(fused)
-    return float(np.interp(position, np.arange(len(lags)), lags)) * ONSET_HOP_SECONDS
+    offsets: list[float] = []
+    remaining = fused.astype(np.float64).copy()
+    separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
+    while len(offsets) < count and np.isfinite(remaining).any():
+        i = int(np.argmax(remaining))
+        lo, hi = max(0, i - 1), min(len(fused), i + 2)
+        position, _ = parabolic_peak(fused[lo:hi])
+        offsets.append(float(np.interp(lo + position, np.arange(len(lags)), lags)) * ONSET_HOP_SECONDS)
+        remaining[max(0, i - separation + 1) : i + separation] = -np.inf
+    return offsets
+
+
+def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                 onset_weight: float, harmony_weight: float) -> float | None:
+    """The best of `fused_offsets`, or None if the envelopes carry no onsets."""
+    best = fused_offsets(curve, frame_seconds, query, stem, onset_weight, harmony_weight)
+    return best[0] if best else None
 
 
 def refine_offset(query_env: np.ndarray, stem_env: np.ndarray, coarse_seconds: float, window_seconds: float,

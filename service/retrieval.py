@@ -141,11 +141,11 @@ class Retriever:
         fs = self.embedder.frame_seconds
         frames = self.catalogue.frames(record.id)
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
-        offset, refined = aligned.offset_seconds, False
+        offset, refined, alternatives = aligned.offset_seconds, False, []
         if query_sig is not None and rank <= self.settings.refine_top:
             better = self._refine(record, query_sig, offset, aligned.curve)
-            if better is not None:
-                offset, refined = better, True
+            if better:
+                offset, alternatives, refined = better[0], better[1:], True
         curve = None
         if params.curve:
             curve = CurveOut(
@@ -159,22 +159,25 @@ class Retriever:
             normalised_rank=round(rank / searched, 6),
             offset_seconds=round(offset + query.start_seconds, 4),
             alignment_score=round(float(aligned.score), 6), offset_refined=refined,
+            offset_alternatives_seconds=[round(a + query.start_seconds, 4) for a in alternatives],
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
     def _refine(self, record: StemRecord, query_sig: alignment.Signature, coarse: float,
-                curve: alignment.Curve) -> float | None:
+                curve: alignment.Curve) -> list[float]:
+        """Refined offset first, then up to `offset_alternatives` runners-up; empty to keep the coarse one."""
         try:
             stem_sig = self.signatures.get(record)
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
-            return None
+            return []
         harmony = 0.0 if record.instrument in self.settings.unpitched_instruments else self.settings.harmony_weight
         if self.settings.onset_weight > 0 or harmony > 0:
-            fused = alignment.fused_offset(curve, self.embedder.frame_seconds, query_sig, stem_sig,
-                                           self.settings.onset_weight, harmony)
-            if fused is not None:
+            fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig,
+                                            self.settings.onset_weight, harmony, 1 + self.settings.offset_alternatives)
+            if fused:
                 return fused
-        return alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,
-                                       self.settings.refine_window_seconds,
-                                       prior_seconds=1.5 * self.embedder.frame_seconds)
+        local = alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,
+                                        self.settings.refine_window_seconds,
+                                        prior_seconds=1.5 * self.embedder.frame_seconds)
+        return [] if local is None else [local]

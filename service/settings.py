@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
         HARMONY_WEIGHT, ge=0, description="Weight of the chroma correlation in the same fusion: it tells a bar "
         "from its neighbour where the rhythm repeats. Chosen with onset_weight.",
     )
+    offset_alternatives: int = Field(
+        2, ge=0, le=10, description="Further offsets returned per refined hit: the next-best peaks of the fused "
+        "alignment curve, at least 0.5 s apart (loop-based music often fits a bar or a phrase away too).",
+    )
     unpitched_instruments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["drums"], description="Instruments whose stems carry no pitch classes "
         "(comma-separated): their alignment leaves the chroma term out (on MUSDB train songs it cost drums 3 points).",

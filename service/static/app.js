@@ -243,7 +243,16 @@ async function openResult(r, autoplay) {
     }
   } catch (e) { showError(e.code ? e : { code: "audio_unavailable", message: "The stem's audio could not be decoded." }); return; }
   if (state.selected !== r) return;
-  const range = Math.max(10, Math.ceil(Math.abs(r.offset_seconds) + 2));
+  const offsets = [r.offset_seconds, ...(r.offset_alternatives_seconds || [])];
+  const range = Math.max(10, Math.ceil(Math.max(...offsets.map(Math.abs)) + 2));
+  const alternatives = $("#offset-alternatives");
+  alternatives.innerHTML = "";
+  (r.offset_alternatives_seconds || []).forEach((seconds) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "alternative"; b.textContent = `also fits at ${fmtSigned(seconds, 2)}`;
+    b.addEventListener("click", () => setOffset(seconds));
+    alternatives.appendChild(b);
+  });
   const slider = $("#offset-slider"); slider.min = -range; slider.max = range;
   player.dataset.ready = "true";
   setOffset(r.offset_seconds);

@@ -67,12 +67,15 @@ def test_onset_refinement_gives_up_without_onsets() -> None:
     assert alignment.refine_offset(silent, silent, 0.0, 0.24, 0.16) is None
 
 
-def test_onset_correlation_matches_direct_computation():
+@pytest.mark.parametrize(("n_query", "n_stem"), [(300, 120), (120, 300)])
+def test_onset_correlation_matches_direct_computation(n_query: int, n_stem: int):
+    """The shorter envelope is normalised by its whole energy, the longer by the stretch under the shorter
+    (floored at that stretch's share of its whole energy)."""
     from service.alignment import onset_correlation
 
     rng = np.random.default_rng(5)
-    q, s = rng.standard_normal(300).astype(np.float32), rng.standard_normal(120).astype(np.float32)
-    lags = np.arange(-100, 280)
+    q, s = rng.standard_normal(n_query).astype(np.float32), rng.standard_normal(n_stem).astype(np.float32)
+    lags = np.arange(-n_stem + 20, n_query - 20)
     fast = onset_correlation(q, s, lags, min_overlap=60)
     for lag, value in zip(lags, fast, strict=True):
         q0, s0 = max(0, lag), max(0, -lag)
@@ -81,8 +84,28 @@ def test_onset_correlation_matches_direct_computation():
             assert value == 0.0
             continue
         a, b = q[q0:q0 + n].astype(np.float64), s[s0:s0 + n].astype(np.float64)
-        energy = np.sqrt(float(q.astype(np.float64) @ q) * float(s.astype(np.float64) @ s))
+        long, short, start = (q, s, lag) if n_stem <= n_query else (s, q, -lag)
+        window = long[max(0, start):max(0, start + len(short))].astype(np.float64)
+        whole = float(long.astype(np.float64) @ long)
+        floored = max(float(window @ window), whole * len(short) / len(long))  # never below its share
+        energy = np.sqrt(floored * float(short.astype(np.float64) @ short))
         assert abs(value - a @ b / energy) < 1e-6
+
+
+@pytest.mark.parametrize("seed", [10, 13, 15])  # seeds where whole-energy normalisation of the mix fails
+def test_a_short_stem_is_not_drawn_to_the_loudest_passage_of_a_long_mix(seed: int):
+    """A soft sparse half and a loud busy half: the stem, half of whose clicks come from the soft part 5 s
+    in and half are its own, still lines up there rather than where the mix is loudest."""
+    rng = np.random.default_rng(seed)
+    soft = np.sort(rng.uniform(0, 30, 30))
+    loud = np.sort(rng.uniform(30, 60, 200))
+    mix = clicks(soft, 60.0) * 0.05 + clicks(loud, 60.0)
+    own = rng.uniform(0, 15, 30)
+    stem = clicks(np.concatenate([soft[(soft >= 5) & (soft < 20)] - 5, own]), 15.0)
+    q, s = alignment.onset_envelope(mix, 16_000), alignment.onset_envelope(stem, 16_000)
+    lags = np.arange(0, 4500)
+    curve = alignment.onset_correlation(q, s, lags, min_overlap=700)
+    assert lags[int(np.argmax(curve))] == pytest.approx(500, abs=2)
 
 
 def tones(freqs_by_second: list[float], sr: int = 16_000) -> np.ndarray:
@@ -144,3 +167,21 @@ def test_signature_of_silence_and_of_a_blip_is_all_zero_onsets():
         sig = alignment.signature(wave, 16_000)
         assert not np.any(sig.envelope) and not np.any(sig.bands)
         assert np.isfinite(sig.chroma).all()
+
+
+def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
+    """A two-second click loop fits every two seconds: the best offset and the runners-up are all loop
+    repeats, at least the minimum separation apart."""
+    from service.alignment import Curve, fused_offsets
+
+    rng = np.random.default_rng(9)
+    bar = np.sort(rng.uniform(0, 2.0, 6))
+    onsets = np.concatenate([bar + 2.0 * k for k in range(6)])  # 12 s of a 2 s loop
+    mix = clicks(onsets, 12.0)
+    stem = clicks(onsets[onsets >= 3.0] - 3.0, 4.0)  # 4 s of it, starting 3 s in
+    flat = Curve(np.arange(-10, 60), np.zeros(70, dtype=np.float32))
+    q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
+    got = fused_offsets(flat, 0.16, q, s, onset_weight=1.0, harmony_weight=0.0, count=3)
+    assert len(got) == 3
+    assert all(abs((o - 3.0) / 2.0 - round((o - 3.0) / 2.0)) < 0.01 for o in got), got  # all loop repeats
+    assert len({round(o, 1) for o in got}) == 3

@@ -5,7 +5,8 @@ from fastapi.testclient import TestClient
 from tests.service.conftest import API_KEY, SONGS, mix_without
 
 RESULT_FIELDS = {"rank", "stem_id", "song_id", "title", "artist", "instrument", "name", "duration_seconds", "score",
-                 "normalised_rank", "offset_seconds", "alignment_score", "offset_refined", "audio_url", "curve"}
+                 "normalised_rank", "offset_seconds", "alignment_score", "offset_refined",
+                 "offset_alternatives_seconds", "audio_url", "curve"}
 
 
 def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None:
@@ -24,8 +25,13 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
         assert abs(res["normalised_rank"] - i / SONGS) < 1e-6
         assert res["audio_url"] == f"/stems/{res['stem_id']}/audio"
         assert len(res["curve"]["offsets_seconds"]) == len(res["curve"]["similarity"]) > 0
+        alternatives = res["offset_alternatives_seconds"]
+        assert len(alternatives) <= 2 and (res["offset_refined"] or not alternatives)
+        offsets = [res["offset_seconds"], *alternatives]
+        assert all(abs(a - b) >= 0.49 for j, a in enumerate(offsets) for b in offsets[j + 1:])
     scores = [res["score"] for res in results]
     assert scores == sorted(scores, reverse=True)
+    assert any(res["offset_alternatives_seconds"] for res in results)
 
 
 def test_unfiltered_search_ranks_against_the_whole_catalogue(client: TestClient) -> None:

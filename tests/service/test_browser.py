@@ -69,6 +69,13 @@ def test_upload_search_and_aligned_playback(browser, live_url: str, tmp_path: Pa
     browser.find_element(By.CSS_SELECTOR, '[data-nudge="0.01"]').click()  # shift by hand: +10 ms
     assert float(player.get_attribute("data-offset")) == pytest.approx(expected + 0.01, abs=1e-3)
 
+    alternatives = browser.execute_script("return window.stemFinder.selected.offset_alternatives_seconds")
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#offset-alternatives .alternative")
+    assert len(buttons) == len(alternatives)
+    if alternatives:  # a runner-up offset is one click away
+        buttons[0].click()
+        assert float(player.get_attribute("data-offset")) == pytest.approx(alternatives[0], abs=1e-3)
+
     out = REPO / "artifacts"
     out.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(out / "web-page.png"))
