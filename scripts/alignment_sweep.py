@@ -15,29 +15,28 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.songs import load_songs, query_pairs
-from model.embed import Embedder
+from model.embed import Embedder, Embedding
 from service import alignment
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, load_settings
 
 TOLERANCE = 0.08
-UNPITCHED = ServiceSettings.model_fields["unpitched_instruments"].get_default(call_default_factory=True)
 
 
-def offsets(embedder: Embedder, mix: np.ndarray, stem: np.ndarray, instrument: str,
-            weights: list[tuple[float, float]], min_overlap_seconds: float) -> dict[str, float]:
-    """Offset (s) per method for one stem against one mix: the model curve alone, then fused with the
-    band onset correlation and the chroma correlation at each (onset weight, harmony weight)."""
+def offsets(embedder: Embedder, settings: ServiceSettings, pred: Embedding, q_sig: alignment.Signature,
+            stem: np.ndarray, instrument: str, weights: list[tuple[float, float]]) -> dict[str, float]:
+    """Offset (s) per method for one stem against one mix (its prediction `pred` and signature `q_sig`,
+    computed once per mix): the model curve alone, then fused with the band onset correlation and the
+    chroma correlation at each (onset weight, harmony weight); harmony is dropped for unpitched stems,
+    as the service does."""
     sr, fs = embedder.sample_rate, embedder.frame_seconds
-    pred = embedder.predict_one(mix, instrument)
     ref = embedder.embed_stem(stem)
-    aligned = alignment.align_frames(pred.frames, ref.frames, fs, min_overlap_seconds)
-    q_sig, s_sig = alignment.signature(mix, sr), alignment.signature(stem, sr)
+    aligned = alignment.align_frames(pred.frames, ref.frames, fs, settings.min_overlap_seconds)
+    s_sig = alignment.signature(stem, sr)
     out = {"model": aligned.offset_seconds}
-    pitched = instrument not in UNPITCHED
     for w_onset, w_harmony in weights:
-        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, w_harmony if pitched else 0.0)
-        name = f"onset {w_onset:g} harmony {w_harmony:g}"
-        out[name] = aligned.offset_seconds if fused is None else fused
+        harmony = settings.model_copy(update={"harmony_weight": w_harmony}).harmony_weight_for(instrument)
+        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, harmony)
+        out[f"onset {w_onset:g} harmony {w_harmony:g}"] = aligned.offset_seconds if fused is None else fused
     return out
 
 
@@ -56,10 +55,11 @@ def main() -> None:
     sr = embedder.sample_rate
     hits: dict[str, list[bool]] = {}
     rows = []
+    settings = load_settings(min_overlap_seconds=args.min_overlap)
     for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
+        pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), alignment.signature(pair.mix, sr)
         for cut in args.cuts:
-            found = offsets(embedder, pair.mix, pair.stem[round(cut * sr):], pair.instrument, weights,
-                            args.min_overlap)
+            found = offsets(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, weights)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)

@@ -171,7 +171,7 @@ class Retriever:
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return []
-        harmony = 0.0 if record.instrument in self.settings.unpitched_instruments else self.settings.harmony_weight
+        harmony = self.settings.harmony_weight_for(record.instrument)
         if self.settings.onset_weight > 0 or harmony > 0:
             fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig,
                                             self.settings.onset_weight, harmony, 1 + self.settings.offset_alternatives)

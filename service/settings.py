@@ -107,6 +107,10 @@ class ServiceSettings(BaseSettings):
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)
 
+    def harmony_weight_for(self, instrument: str) -> float:
+        """The chroma term's weight when aligning a stem of `instrument`: none for unpitched ones."""
+        return 0.0 if instrument in self.unpitched_instruments else self.harmony_weight
+
     @property
     def database_url(self) -> str:
         if self.db_url:
