@@ -23,20 +23,22 @@ TOLERANCE = 0.08
 
 
 def offsets(embedder: Embedder, settings: ServiceSettings, pred: Embedding, q_sig: alignment.Signature,
-            stem: np.ndarray, instrument: str, weights: list[tuple[float, float]]) -> dict[str, float]:
+            stem: np.ndarray, instrument: str, weights: list[tuple[float, float, float]]) -> dict[str, float]:
     """Offset (s) per method for one stem against one mix (its prediction `pred` and signature `q_sig`,
-    computed once per mix): the model curve alone, then fused with the band onset correlation and the
-    chroma correlation at each (onset weight, harmony weight); harmony is dropped for unpitched stems,
+    computed once per mix): the model curve alone, then fused with the band onset, chroma and accent
+    correlations at each (onset, harmony, accent) weight triple; harmony is dropped for unpitched stems,
     as the service does."""
     sr, fs = embedder.sample_rate, embedder.frame_seconds
     ref = embedder.embed_stem(stem)
     aligned = alignment.align_frames(pred.frames, ref.frames, fs, settings.min_overlap_seconds)
     s_sig = alignment.signature(stem, sr)
     out = {"model": aligned.offset_seconds}
-    for w_onset, w_harmony in weights:
-        harmony = settings.model_copy(update={"harmony_weight": w_harmony}).harmony_weight_for(instrument)
-        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, w_onset, harmony)
-        out[f"onset {w_onset:g} harmony {w_harmony:g}"] = aligned.offset_seconds if fused is None else fused
+    for w_onset, w_harmony, w_accent in weights:
+        chosen = settings.model_copy(update={"onset_weight": w_onset, "harmony_weight": w_harmony,
+                                             "accent_weight": w_accent}).fusion_weights_for(instrument)
+        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, chosen)
+        name = f"onset {w_onset:g} harmony {w_harmony:g} accent {w_accent:g}"
+        out[name] = aligned.offset_seconds if fused is None else fused
     return out
 
 
@@ -45,12 +47,12 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("-c", "--checkpoint", type=Path, default=None)
     p.add_argument("--cuts", type=float, nargs="+", default=[1.28, 2.0])
-    p.add_argument("--weights", nargs="+", default=["2:0", "1000:0", "1000:700", "1:0.7", "2:1.4", "4:2.8"],
-                   help="ONSET:HARMONY weight pairs, each relative to the model curve's weight of 1")
+    p.add_argument("--weights", nargs="+", default=["8:5.6:0", "4:8:8", "4:5.6:8", "4:8:4", "8:8:8", "0:8:8"],
+                   help="ONSET:HARMONY:ACCENT weight triples, each relative to the model curve's weight of 1")
     p.add_argument("--min-overlap", type=float, default=2.0)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    weights = [(float(a), float(b)) for a, b in (w.split(":") for w in args.weights)]
+    weights = [(float(a), float(b), float(c)) for a, b, c in (w.split(":") for w in args.weights)]
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
     sr = embedder.sample_rate
     hits: dict[str, list[bool]] = {}
@@ -66,13 +68,13 @@ def main() -> None:
     summary = {m: round(100 * float(np.mean(v)), 1) for m, v in hits.items()}
     instruments = sorted({r["stem"] for r in rows})
     print(f"{len(rows)} trimmed stems; % within {TOLERANCE * 1000:.0f} ms (all, then per instrument):")
-    print(f"  {'method':>26}    all " + " ".join(f"{i:>7}" for i in instruments))
+    print(f"  {'method':>36}    all " + " ".join(f"{i:>7}" for i in instruments))
     per_instrument = {}
     for method, pct in summary.items():
         per_instrument[method] = {i: round(100 * float(np.mean([abs(r[method] - r["cut"]) <= TOLERANCE
                                                                 for r in rows if r["stem"] == i])), 1)
                                   for i in instruments}
-        print(f"  {method:>26}: {pct:5.1f} " + " ".join(f"{per_instrument[method][i]:7.1f}" for i in instruments))
+        print(f"  {method:>36}: {pct:5.1f} " + " ".join(f"{per_instrument[method][i]:7.1f}" for i in instruments))
     if args.out:
         args.out.write_text(json.dumps({"summary": summary, "per_instrument": per_instrument, "rows": rows}, indent=1))
 

@@ -82,6 +82,24 @@ CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, a
 CHROMA_RANGE_HZ = (55.0, 2000.0)
 CHROMA_WINDOW_SECONDS = 0.256
 CHROMA_SAMPLE_RATE = 4_000  # chroma looks below 2 kHz: analysing at 4 kHz makes it about 5x cheaper
+# Accents: the band envelopes blurred by a Gaussian of this width. Players of different instruments do not
+# strike within 10 ms of each other, and a kick's attack peaks frames before a bass note's; blurred, the
+# envelopes say where each part's notes cluster in the beat, which survives that jitter. On MUSDB train songs
+# the accent correlation alone found 45 % of trimmed stems within 80 ms, the sharp band correlation 26 %.
+ACCENT_SMOOTHING_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the alignment terms fused with the model's similarity curve (whose weight is 1): sharp band
+    onsets (attacks to 10 ms), chroma (harmony), accents (where the notes cluster, beat-scale)."""
+
+    onset: float = 0.0
+    harmony: float = 0.0
+    accent: float = 0.0
+
+    def any(self) -> bool:
+        return bool(self.onset or self.harmony or self.accent)
 
 
 @dataclass(frozen=True)
@@ -89,11 +107,13 @@ class Signature:
     """Signal-level alignment features of one waveform, beside the model's frames.
 
     envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
-    [len(bands), N] (10 ms); chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in silence).
-    Each envelope row is zero-mean, unit-variance (all zeros without onsets)."""
+    [len(bands), N] (10 ms); accents: the bands blurred over ACCENT_SMOOTHING_SECONDS [len(bands), N];
+    chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in silence). Each envelope row is
+    zero-mean, unit-variance (all zeros without onsets)."""
 
     envelope: np.ndarray
     bands: np.ndarray
+    accents: np.ndarray
     chroma: np.ndarray
 
 
@@ -123,6 +143,14 @@ def _detrend(rows: np.ndarray) -> np.ndarray:
     width = max(1, round(0.5 / ONSET_HOP_SECONDS))
     kernel = np.ones(width) / width
     return np.stack([r - np.convolve(r, kernel, mode="same") for r in np.atleast_2d(rows)])
+
+
+def _gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
+    """Each row convolved with a unit-sum Gaussian (cut at 3 sigma), same length, zeros beyond the ends."""
+    half = max(1, round(3 * sigma_steps))
+    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
+    taps /= taps.sum()
+    return np.stack([np.convolve(r, taps)[half : half + len(r)] for r in np.atleast_2d(rows)])
 
 
 def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -163,11 +191,13 @@ def signature(wave: np.ndarray, sample_rate: int) -> Signature:
     got = _flux(wave, sample_rate)
     if got is None:
         zeros = np.zeros(1, dtype=np.float32)
-        return Signature(zeros, np.zeros((len(ONSET_BANDS_HZ), 1), np.float32), np.zeros((1, 12), np.float32))
+        no_bands = np.zeros((len(ONSET_BANDS_HZ), 1), np.float32)
+        return Signature(zeros, no_bands, no_bands, np.zeros((1, 12), np.float32))
     flux, freqs = got
-    bands = np.stack([flux[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in ONSET_BANDS_HZ])
-    return Signature(_zscore_rows(_detrend(flux.sum(axis=1)))[0], _zscore_rows(_detrend(bands)),
-                     chroma_sequence(wave, sample_rate))
+    bands = _zscore_rows(_detrend(np.stack([flux[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
+                                            for lo, hi in ONSET_BANDS_HZ])))
+    accents = _zscore_rows(_gaussian_blur(bands, ACCENT_SMOOTHING_SECONDS / ONSET_HOP_SECONDS))
+    return Signature(_zscore_rows(_detrend(flux.sum(axis=1)))[0], bands, accents, chroma_sequence(wave, sample_rate))
 
 
 def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -185,7 +215,8 @@ def _floored_window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np
     return np.maximum(_window_energy(x, starts, length), share)
 
 
-def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int,
+                      shorter_energy: float | None = None) -> np.ndarray:
     """Correlation of two 10 ms onset envelopes at each lag in `lags` (10 ms units; at lag L stem value j
     meets query value j + L), by FFT: O(N log N) for minutes of audio.
 
@@ -193,19 +224,43 @@ def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndar
     of its beats overlap cannot score as high as one where all of it lines up. The longer one is
     normalised by the energy of the stretch the shorter one covers at that lag, floored at that stretch's
     share of the whole, so a short stem against a long mix is drawn neither to the mix's loudest passage
-    nor to its quietest. Lags overlapping less than `min_overlap` values score 0."""
+    nor to its quietest. Lags overlapping less than `min_overlap` values score 0. `shorter_energy` replaces
+    the shorter envelope's energy (for a sum of envelopes each already normalised)."""
     nq, ns = len(query_env), len(stem_env)
     n_fft = 1 << (nq + ns - 1).bit_length()
     full = np.fft.irfft(np.fft.rfft(query_env, n_fft) * np.conj(np.fft.rfft(stem_env, n_fft)), n_fft)
     # circular index of lag L is L mod n_fft
     num = full[np.mod(lags, n_fft)]
     if ns <= nq:  # the stem is the shorter: the query is windowed where the stem lies
-        energy = _floored_window_energy(query_env, lags, ns) * float(np.dot(stem_env.astype(np.float64), stem_env))
+        whole = float(np.dot(stem_env.astype(np.float64), stem_env)) if shorter_energy is None else shorter_energy
+        energy = _floored_window_energy(query_env, lags, ns) * whole
     else:  # the query is the shorter: the stem is windowed where the query lies
-        energy = _floored_window_energy(stem_env, -lags, nq) * float(np.dot(query_env.astype(np.float64), query_env))
+        whole = float(np.dot(query_env.astype(np.float64), query_env)) if shorter_energy is None else shorter_energy
+        energy = _floored_window_energy(stem_env, -lags, nq) * whole
     overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
     ok = (overlap >= min_overlap) & (energy > 0)
     return np.where(ok, num / np.sqrt(np.where(ok, energy, 1.0)), 0.0)
+
+
+def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: np.ndarray,
+                          min_overlap: int) -> np.ndarray:
+    """Sum of onset_correlation over every (query row, stem row) pair, in one correlation per row of the
+    longer side: the shorter side's rows are each normalised by their whole energy, so by linearity their
+    pairs' sum is the correlation with the sum of the normalised rows (4 FFT correlations, not 16)."""
+    stem_is_shorter = stem_rows.shape[-1] <= query_rows.shape[-1]
+    shorter, longer = (stem_rows, query_rows) if stem_is_shorter else (query_rows, stem_rows)
+    energies = np.einsum("ij,ij->i", shorter.astype(np.float64), shorter.astype(np.float64))
+    live = energies > 0
+    total = np.zeros(len(lags))
+    if not live.any():
+        return total
+    combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
+    for row in longer:
+        if stem_is_shorter:
+            total += onset_correlation(row, combined, lags, min_overlap, shorter_energy=1.0)
+        else:
+            total += onset_correlation(combined, row, lags, min_overlap, shorter_energy=1.0)
+    return total
 
 
 def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -213,11 +268,13 @@ def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, 
 
     Cross-band pairs count because different instruments strike in different registers: a kick drum's
     low-band attacks line up with the bass's, a hi-hat's high band with a strummed guitar's."""
-    total = np.zeros(len(lags))
-    for q_band in query.bands:
-        for s_band in stem.bands:
-            total += onset_correlation(q_band, s_band, lags, min_overlap)
-    return total
+    return _pairwise_correlation(query.bands, stem.bands, lags, min_overlap)
+
+
+def accent_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+    """The same sum over band pairs for the blurred envelopes (Signature.accents): a broad peak on the beat
+    where the parts' notes cluster together, which the sharp onsets then place to 10 ms."""
+    return _pairwise_correlation(query.accents, stem.accents, lags, min_overlap)
 
 
 def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -243,17 +300,17 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                  onset_weight: float, harmony_weight: float, count: int = 1,
-                  min_separation_seconds: float = 0.5) -> list[float]:
-    """Offsets (s), best first, at the highest peaks of the model's similarity curve plus `onset_weight`
-    times the band onset correlation plus `harmony_weight` times the chroma correlation, each standardised
-    over the lags the model curve scores, at 10 ms resolution. Up to `count` peaks, each at least
+                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5) -> list[float]:
+    """Offsets (s), best first, at the highest peaks of the model's similarity curve plus, by `weights`,
+    the band onset correlation, the chroma correlation and the accent correlation, each standardised over
+    the lags the model curve scores, at 10 ms resolution. Up to `count` peaks, each at least
     `min_separation_seconds` from the ones before it.
 
-    The embedding curve says which lags fit musically; the onsets say where attacks coincide to 10 ms;
-    the chroma says where the harmony agrees, which tells a bar apart from its neighbour when the rhythm
-    alone repeats. Loop-based music often has several equally good lags a bar or a phrase apart; the
-    runners-up let a user try them. Empty if the envelopes carry no onsets.
+    The embedding curve says which lags fit musically; the accents say on which beat the parts' notes
+    cluster together; the onsets say where attacks coincide to 10 ms; the chroma says where the harmony
+    agrees, which tells a bar apart from its neighbour when the rhythm alone repeats. Loop-based music often
+    has several equally good lags a bar or a phrase apart; the runners-up let a user try them. Empty if the
+    envelopes carry no onsets.
     """
     if len(curve.lags) < 2 or not np.any(query.envelope) or not np.any(stem.envelope):
         return []
@@ -263,10 +320,12 @@ def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Si
     min_overlap = max(50, min(len(query.envelope), len(stem.envelope)) // 2)
     model = np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)
     fused = _standardise(model)
-    if onset_weight:
-        fused = fused + onset_weight * _standardise(band_onset_correlation(query, stem, lags, min_overlap))
-    if harmony_weight:
-        fused = fused + harmony_weight * _standardise(chroma_correlation(query, stem, lags, min_overlap))
+    if weights.onset:
+        fused = fused + weights.onset * _standardise(band_onset_correlation(query, stem, lags, min_overlap))
+    if weights.harmony:
+        fused = fused + weights.harmony * _standardise(chroma_correlation(query, stem, lags, min_overlap))
+    if weights.accent:
+        fused = fused + weights.accent * _standardise(accent_correlation(query, stem, lags, min_overlap))
     offsets: list[float] = []
     remaining = fused.astype(np.float64).copy()
     separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
@@ -280,9 +339,9 @@ def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Si
 
 
 def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                 onset_weight: float, harmony_weight: float) -> float | None:
+                 weights: FusionWeights) -> float | None:
     """The best of `fused_offsets`, or None if the envelopes carry no onsets."""
-    best = fused_offsets(curve, frame_seconds, query, stem, onset_weight, harmony_weight)
+    best = fused_offsets(curve, frame_seconds, query, stem, weights)
     return best[0] if best else None
 
 

@@ -171,10 +171,10 @@ class Retriever:
         except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
             log.warning("cannot refine offset of stem %s: %s", record.id, exc)
             return []
-        harmony = self.settings.harmony_weight_for(record.instrument)
-        if self.settings.onset_weight > 0 or harmony > 0:
-            fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig,
-                                            self.settings.onset_weight, harmony, 1 + self.settings.offset_alternatives)
+        weights = self.settings.fusion_weights_for(record.instrument)
+        if weights.any():
+            fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig, weights,
+                                            1 + self.settings.offset_alternatives)
             if fused:
                 return fused
         local = alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,

@@ -62,8 +62,9 @@ class RetrieveResult(BaseModel):
         "the mix; negative = start the mix this many seconds into the stem."
     )
     alignment_score: float = Field(description="Mean frame similarity at the offset.")
-    offset_refined: bool = Field(description="Whether onset and chroma correlation at 10 ms refined the frame-level "
-                                 "offset.")
+    offset_refined: bool = Field(
+        description="Whether onset, accent and chroma correlation at 10 ms refined the frame-level offset."
+    )
     offset_alternatives_seconds: list[float] = Field(
         default_factory=list, description="Runner-up offsets of refined hits, best first (same convention as "
         "offset_seconds): other lags where the stem also lines up, often a bar or a phrase away.")

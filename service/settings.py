@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.alignment import FusionWeights
+
 
 def _split(value: Any) -> Any:
     """Accepts 'a,b' as well as a list, so list settings read naturally from one environment variable."""
@@ -14,9 +16,11 @@ def _split(value: Any) -> Any:
     return value
 
 
-# Fusion weights of the alignment, relative to the model curve's 1; see onset_weight and MODEL_CARD.md.
-ONSET_WEIGHT = 8.0
-HARMONY_WEIGHT = 5.6
+# Fusion weights of the alignment, relative to the model curve's 1, chosen on MUSDB train songs by
+# scripts/alignment_sweep.py; see onset_weight and MODEL_CARD.md.
+ONSET_WEIGHT = 4.0
+HARMONY_WEIGHT = 8.0
+ACCENT_WEIGHT = 8.0
 
 
 class ServiceSettings(BaseSettings):
@@ -61,16 +65,22 @@ class ServiceSettings(BaseSettings):
         2.0, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
     refine_top: int = Field(
-        10, ge=0, description="Hits whose offsets are refined with onset and chroma correlation at 10 ms (0: none)."
+        10, ge=0,
+        description="Hits whose offsets are refined with onset, accent and chroma correlation at 10 ms (0: none).",
     )
     onset_weight: float = Field(
-        ONSET_WEIGHT, ge=0, description="Weight of the band onset correlation fused with the model's similarity curve "
-        "(weight 1) over all lags for the refined hits; with harmony_weight also 0: model curve only, then a local "
-        "onset refinement. Chosen on MUSDB train songs (scripts/alignment_sweep.py).",
+        ONSET_WEIGHT, ge=0, description="Weight of the band onset correlation (attacks to 10 ms) fused with the "
+        "model's similarity curve (weight 1) over all lags for the refined hits; with the harmony and accent "
+        "weights also 0: model curve only, then a local onset refinement. Chosen on MUSDB train songs "
+        "(scripts/alignment_sweep.py).",
     )
     harmony_weight: float = Field(
         HARMONY_WEIGHT, ge=0, description="Weight of the chroma correlation in the same fusion: it tells a bar "
         "from its neighbour where the rhythm repeats. Chosen with onset_weight.",
+    )
+    accent_weight: float = Field(
+        ACCENT_WEIGHT, ge=0, description="Weight of the accent correlation in the same fusion (band onsets blurred "
+        "over 0.2 s): on which beat the parts' notes cluster. Chosen with onset_weight.",
     )
     offset_alternatives: int = Field(
         2, ge=0, le=10, description="Further offsets returned per refined hit: the next-best peaks of the fused "
@@ -78,10 +88,10 @@ class ServiceSettings(BaseSettings):
     )
     unpitched_instruments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["drums"], description="Instruments whose stems carry no pitch classes "
-        "(comma-separated): their alignment leaves the chroma term out (on MUSDB train songs it cost drums 3 points).",
+        "(comma-separated): their alignment leaves the chroma term out (on MUSDB train songs it cost drums 4 points).",
     )
     signature_cache_stems: int = Field(
-        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~190 KB per "
+        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~290 KB per "
         "minute of stem).",
     )
     refine_window_seconds: float = Field(
@@ -107,9 +117,10 @@ class ServiceSettings(BaseSettings):
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)
 
-    def harmony_weight_for(self, instrument: str) -> float:
-        """The chroma term's weight when aligning a stem of `instrument`: none for unpitched ones."""
-        return 0.0 if instrument in self.unpitched_instruments else self.harmony_weight
+    def fusion_weights_for(self, instrument: str) -> FusionWeights:
+        """The alignment fusion's weights for a stem of `instrument`: no chroma term for unpitched ones."""
+        harmony = 0.0 if instrument in self.unpitched_instruments else self.harmony_weight
+        return FusionWeights(self.onset_weight, harmony, self.accent_weight)
 
     @property
     def database_url(self) -> str:

@@ -115,7 +115,7 @@ def tones(freqs_by_second: list[float], sr: int = 16_000) -> np.ndarray:
 
 
 def test_fused_offset_follows_onsets_when_the_model_curve_is_flat():
-    from service.alignment import Curve, fused_offset
+    from service.alignment import Curve, FusionWeights, fused_offset
 
     rng = np.random.default_rng(6)
     onsets = np.sort(rng.uniform(0, 10, 30))
@@ -123,7 +123,7 @@ def test_fused_offset_follows_onsets_when_the_model_curve_is_flat():
     stem = clicks(onsets[onsets > 1.28] - 1.28, 8.72)  # the stem starts 1.28 s into the query
     flat = Curve(np.arange(-20, 30), np.zeros(50, dtype=np.float32))
     q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
-    got = fused_offset(flat, 0.16, q, s, onset_weight=1.0, harmony_weight=0.0)
+    got = fused_offset(flat, 0.16, q, s, FusionWeights(onset=1.0))
     assert got is not None and abs(got - 1.28) < 0.011
 
 
@@ -165,14 +165,40 @@ def test_band_onset_correlation_uses_cross_band_pairs():
 def test_signature_of_silence_and_of_a_blip_is_all_zero_onsets():
     for wave in (np.zeros(16_000 * 3, np.float32), np.zeros(100, np.float32)):
         sig = alignment.signature(wave, 16_000)
-        assert not np.any(sig.envelope) and not np.any(sig.bands)
+        assert not np.any(sig.envelope) and not np.any(sig.bands) and not np.any(sig.accents)
+        assert sig.accents.shape == sig.bands.shape
         assert np.isfinite(sig.chroma).all()
+
+
+def test_accents_align_parts_whose_attacks_do_not_coincide():
+    """Two players on the same irregular rhythm, one hitting up to 40 ms early or late on each note and
+    in another register: the blurred accents still peak at the true lag, where every note pairs with its
+    partner; the sharp onsets need coincidence to 10 ms."""
+    from service.alignment import accent_correlation
+
+    sr = 16_000
+    rng = np.random.default_rng(11)
+    onsets = np.sort(rng.choice(np.arange(0.0, 10.0, 0.125), 40, replace=False))  # notes on a 1/8 grid
+    query = clicks(onsets, 10.0)
+    t = np.arange(800) / sr
+    thump = (np.sin(2 * np.pi * 60 * t) * np.exp(-t * 30)).astype(np.float32)
+    stem = np.zeros(int(8 * sr), dtype=np.float32)
+    for o in onsets[onsets > 1.5] - 1.5 + rng.uniform(-0.04, 0.04, int((onsets > 1.5).sum())):
+        i = int(max(o, 0.0) * sr)
+        if i + 800 < len(stem):
+            stem[i : i + 800] += thump
+    q, s = alignment.signature(query, sr), alignment.signature(stem, sr)
+    assert s.accents.shape == s.bands.shape
+    assert np.allclose(s.accents.std(axis=1)[s.accents.any(axis=1)], 1.0, atol=1e-4)
+    lags = np.arange(-200, 600)
+    curve = accent_correlation(q, s, lags, min_overlap=100)
+    assert lags[int(np.argmax(curve))] == pytest.approx(150, abs=4)
 
 
 def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
     """A two-second click loop fits every two seconds: the best offset and the runners-up are all loop
     repeats, at least the minimum separation apart."""
-    from service.alignment import Curve, fused_offsets
+    from service.alignment import Curve, FusionWeights, fused_offsets
 
     rng = np.random.default_rng(9)
     bar = np.sort(rng.uniform(0, 2.0, 6))
@@ -181,7 +207,24 @@ def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
     stem = clicks(onsets[onsets >= 3.0] - 3.0, 4.0)  # 4 s of it, starting 3 s in
     flat = Curve(np.arange(-10, 60), np.zeros(70, dtype=np.float32))
     q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
-    got = fused_offsets(flat, 0.16, q, s, onset_weight=1.0, harmony_weight=0.0, count=3)
+    got = fused_offsets(flat, 0.16, q, s, FusionWeights(onset=1.0), count=3)
     assert len(got) == 3
     assert all(abs((o - 3.0) / 2.0 - round((o - 3.0) / 2.0)) < 0.01 for o in got), got  # all loop repeats
     assert len({round(o, 1) for o in got}) == 3
+
+
+@pytest.mark.parametrize(("n_query", "n_stem"), [(900, 500), (500, 900), (600, 600)])
+def test_band_pair_sum_equals_the_sum_of_each_pairs_correlation(n_query: int, n_stem: int) -> None:
+    """The pair sum is computed in one correlation per row of the longer side; it must equal the plain
+    sum over all 16 pairs, a silent row included."""
+    from service.alignment import band_onset_correlation, onset_correlation
+
+    rng = np.random.default_rng(n_query + n_stem)
+    bands_q = rng.standard_normal((4, n_query)).astype(np.float32)
+    bands_s = rng.standard_normal((4, n_stem)).astype(np.float32)
+    bands_s[2] = 0.0  # a band without onsets
+    q = alignment.Signature(bands_q[0], bands_q, bands_q, np.zeros((1, 12), np.float32))
+    s = alignment.Signature(bands_s[0], bands_s, bands_s, np.zeros((1, 12), np.float32))
+    lags = np.arange(-n_stem + 1, n_query)
+    expected = sum(onset_correlation(a, b, lags, 100) for a in bands_q for b in bands_s)
+    np.testing.assert_allclose(band_onset_correlation(q, s, lags, 100), expected, atol=1e-6)

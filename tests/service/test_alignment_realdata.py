@@ -87,16 +87,11 @@ def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, flo
     return offsets
 
 
-# With the shipped compact model (MODEL_CARD.md) and the service's default fusion (model curve + band
-# onsets, no chroma for drums; weights chosen on MUSDB train songs with scripts/alignment_sweep.py, never on
-# this song), the 1.28 s cut is found at 1.278 s and the 2.00 s cut at 1.847 s: 153 ms early, about one
-# frame, outside the 80 ms tolerance. Strict: when a better model or method aligns it, this fails until the
-# marker is removed.
-KNOWN_MISS = pytest.mark.xfail(strict=True, reason="the 2.00 s cut comes back 153 ms early (MODEL_CARD.md)")
-
-
+# The service's default fusion (model curve + band onsets + accents, no chroma for drums) was chosen on MUSDB
+# train songs with scripts/alignment_sweep.py, never on this song. The previous fusion, without accents, found
+# the 2.00 s cut 153 ms early; with the shipped compact model this one finds 1.278 s and 2.000 s.
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.parametrize("cut", [1.28, pytest.param(2.00, marks=KNOWN_MISS)])
+@pytest.mark.parametrize("cut", CUTS)
 def test_trimmed_stem_offset_is_found_within_80_ms(trimmed_offsets: dict[float, float], cut: float) -> None:
     assert trimmed_offsets[cut] == pytest.approx(cut, abs=TOLERANCE)
