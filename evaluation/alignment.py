@@ -9,12 +9,15 @@ stem lines up with the mix when its first sample sits k frames (k x 0.16 s) into
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from evaluation.songs import EvalSong, QueryPair, query_pairs
 from model.embed import Embedder
+from service.alignment import CONFIDENCE_EXPONENT, Alignment, Signature, fused_offset
+from service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -161,3 +164,35 @@ def evaluate_alignment(
         "alignment: %d songs, %d pairs, +-%.2f s in %.1f s", len(song_ids), len(pairs), max_lag * fs, report["seconds"]
     )
     return report
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """One variant of the service's offset fusion for the alignment scripts (scripts/alignment_sweep.py,
+    scripts/alignment_long.py), written ONSET:HARMONY:ACCENT[:EXPONENT]: weights relative to the model
+    curve's 1, and the confidence exponent (default the service's; 0 = the plain sum of the releases before
+    it). The harmony term is dropped for the settings' unpitched instruments, as the service does."""
+
+    onset: float
+    harmony: float
+    accent: float
+    exponent: float = CONFIDENCE_EXPONENT
+
+    @classmethod
+    def parse(cls, text: str) -> "FusionSpec":
+        parts = [float(x) for x in text.split(":")]
+        if len(parts) not in (3, 4):
+            raise ValueError(f"expected ONSET:HARMONY:ACCENT[:EXPONENT], got {text!r}")
+        return cls(*parts)
+
+    @property
+    def name(self) -> str:
+        return f"onset {self.onset:g} harmony {self.harmony:g} accent {self.accent:g} conf^{self.exponent:g}"
+
+    def offset(self, settings: ServiceSettings, instrument: str, aligned: Alignment, frame_seconds: float,
+               query: Signature, stem: Signature) -> float:
+        """The fused offset (s) of one stem, or the model curve's own where the envelopes carry no onsets."""
+        weights = settings.model_copy(update={"onset_weight": self.onset, "harmony_weight": self.harmony,
+                                              "accent_weight": self.accent}).fusion_weights_for(instrument)
+        found = fused_offset(aligned.curve, frame_seconds, query, stem, weights, self.exponent)
+        return aligned.offset_seconds if found is None else found

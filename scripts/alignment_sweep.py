@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.alignment import FusionSpec
 from evaluation.songs import load_songs, query_pairs
 from model.embed import Embedder, Embedding
 from service import alignment
@@ -23,22 +24,16 @@ TOLERANCE = 0.08
 
 
 def offsets(embedder: Embedder, settings: ServiceSettings, pred: Embedding, q_sig: alignment.Signature,
-            stem: np.ndarray, instrument: str, weights: list[tuple[float, float, float]]) -> dict[str, float]:
+            stem: np.ndarray, instrument: str, specs: list[FusionSpec]) -> dict[str, float]:
     """Offset (s) per method for one stem against one mix (its prediction `pred` and signature `q_sig`,
-    computed once per mix): the model curve alone, then fused with the band onset, chroma and accent
-    correlations at each (onset, harmony, accent) weight triple; harmony is dropped for unpitched stems,
-    as the service does."""
+    computed once per mix): the model curve alone, then each fusion variant."""
     sr, fs = embedder.sample_rate, embedder.frame_seconds
     ref = embedder.embed_stem(stem)
     aligned = alignment.align_frames(pred.frames, ref.frames, fs, settings.min_overlap_seconds)
     s_sig = alignment.signature(stem, sr)
     out = {"model": aligned.offset_seconds}
-    for w_onset, w_harmony, w_accent in weights:
-        chosen = settings.model_copy(update={"onset_weight": w_onset, "harmony_weight": w_harmony,
-                                             "accent_weight": w_accent}).fusion_weights_for(instrument)
-        fused = alignment.fused_offset(aligned.curve, fs, q_sig, s_sig, chosen)
-        name = f"onset {w_onset:g} harmony {w_harmony:g} accent {w_accent:g}"
-        out[name] = aligned.offset_seconds if fused is None else fused
+    for spec in specs:
+        out[spec.name] = spec.offset(settings, instrument, aligned, fs, q_sig, s_sig)
     return out
 
 
@@ -47,12 +42,12 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("-c", "--checkpoint", type=Path, default=None)
     p.add_argument("--cuts", type=float, nargs="+", default=[1.28, 2.0])
-    p.add_argument("--weights", nargs="+", default=["8:5.6:0", "4:8:8", "4:5.6:8", "4:8:4", "8:8:8", "0:8:8"],
-                   help="ONSET:HARMONY:ACCENT weight triples, each relative to the model curve's weight of 1")
+    p.add_argument("--weights", nargs="+", default=["8:5.6:0:0", "4:5.6:4", "4:5.6:4:0", "4:5.6:0", "4:0:4"],
+                   help="fusion variants ONSET:HARMONY:ACCENT[:EXPONENT] (evaluation.alignment.FusionSpec)")
     p.add_argument("--min-overlap", type=float, default=2.0)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    weights = [(float(a), float(b), float(c)) for a, b, c in (w.split(":") for w in args.weights)]
+    specs = [FusionSpec.parse(w) for w in args.weights]
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
     sr = embedder.sample_rate
     hits: dict[str, list[bool]] = {}
@@ -61,20 +56,20 @@ def main() -> None:
     for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
         pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), alignment.signature(pair.mix, sr)
         for cut in args.cuts:
-            found = offsets(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, weights)
+            found = offsets(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, specs)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)
     summary = {m: round(100 * float(np.mean(v)), 1) for m, v in hits.items()}
     instruments = sorted({r["stem"] for r in rows})
     print(f"{len(rows)} trimmed stems; % within {TOLERANCE * 1000:.0f} ms (all, then per instrument):")
-    print(f"  {'method':>36}    all " + " ".join(f"{i:>7}" for i in instruments))
+    print(f"  {'method':>44}    all " + " ".join(f"{i:>7}" for i in instruments))
     per_instrument = {}
     for method, pct in summary.items():
         per_instrument[method] = {i: round(100 * float(np.mean([abs(r[method] - r["cut"]) <= TOLERANCE
                                                                 for r in rows if r["stem"] == i])), 1)
                                   for i in instruments}
-        print(f"  {method:>36}: {pct:5.1f} " + " ".join(f"{per_instrument[method][i]:7.1f}" for i in instruments))
+        print(f"  {method:>44}: {pct:5.1f} " + " ".join(f"{per_instrument[method][i]:7.1f}" for i in instruments))
     if args.out:
         args.out.write_text(json.dumps({"summary": summary, "per_instrument": per_instrument, "rows": rows}, indent=1))
 

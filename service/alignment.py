@@ -7,6 +7,7 @@ lags with two or three frames cannot win by noise. Stems shorter and longer than
 run from -(Ts - m) to Tq - m, m the minimum overlap.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,11 +83,18 @@ CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, a
 CHROMA_RANGE_HZ = (55.0, 2000.0)
 CHROMA_WINDOW_SECONDS = 0.256
 CHROMA_SAMPLE_RATE = 4_000  # chroma looks below 2 kHz: analysing at 4 kHz makes it about 5x cheaper
-# Accents: the band envelopes blurred by a Gaussian of this width. Players of different instruments do not
-# strike within 10 ms of each other, and a kick's attack peaks frames before a bass note's; blurred, the
-# envelopes say where each part's notes cluster in the beat, which survives that jitter. On MUSDB train songs
-# the accent correlation alone found 45 % of trimmed stems within 80 ms, the sharp band correlation 26 %.
-ACCENT_SMOOTHING_SECONDS = 0.2
+# Accents: the band envelopes blurred by a Gaussian of each of these widths (s), one fusion term per width.
+# Players of different instruments do not strike within 10 ms of each other, and a kick's attack peaks
+# frames before a bass note's; blurred, the envelopes say where each part's notes cluster in the beat, which
+# survives that jitter. On MUSDB train songs the 0.1 s accent correlation alone found 52 % of trimmed stems
+# within 80 ms, the sharp band correlation 26 %. A 0.2 s blur did better still in the fused curve on those
+# songs, but set the beat phase of long loop-based songs wrong (MODEL_CARD.md).
+ACCENT_SCALES_SECONDS: tuple[float, ...] = (0.1,)
+# Each fused term is weighted by its own best standardised peak to this power: a cue whose curve has one
+# decisive peak counts more than one whose curve is a row of near-equal beats. Without it the accents, fine
+# for band recordings, set the beat phase of tightly quantised electronic music off (off-beat hi-hats against
+# on-beat bass); with it the sharp onsets, decisive there, keep it (MODEL_CARD.md).
+CONFIDENCE_EXPONENT = 3.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,8 @@ class Signature:
     """Signal-level alignment features of one waveform, beside the model's frames.
 
     envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
-    [len(bands), N] (10 ms); accents: the bands blurred over ACCENT_SMOOTHING_SECONDS [len(bands), N];
+    [len(bands), N] (10 ms); accents: the bands blurred at each ACCENT_SCALES_SECONDS width
+    [len(scales), len(bands), N];
     chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in silence). Each envelope row is
     zero-mean, unit-variance (all zeros without onsets)."""
 
@@ -192,11 +201,13 @@ def signature(wave: np.ndarray, sample_rate: int) -> Signature:
     if got is None:
         zeros = np.zeros(1, dtype=np.float32)
         no_bands = np.zeros((len(ONSET_BANDS_HZ), 1), np.float32)
-        return Signature(zeros, no_bands, no_bands, np.zeros((1, 12), np.float32))
+        no_accents = np.zeros((len(ACCENT_SCALES_SECONDS), len(ONSET_BANDS_HZ), 1), np.float32)
+        return Signature(zeros, no_bands, no_accents, np.zeros((1, 12), np.float32))
     flux, freqs = got
     bands = _zscore_rows(_detrend(np.stack([flux[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
                                             for lo, hi in ONSET_BANDS_HZ])))
-    accents = _zscore_rows(_gaussian_blur(bands, ACCENT_SMOOTHING_SECONDS / ONSET_HOP_SECONDS))
+    accents = np.stack([_zscore_rows(_gaussian_blur(bands, width / ONSET_HOP_SECONDS))
+                        for width in ACCENT_SCALES_SECONDS])
     return Signature(_zscore_rows(_detrend(flux.sum(axis=1)))[0], bands, accents, chroma_sequence(wave, sample_rate))
 
 
@@ -271,10 +282,11 @@ def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, 
     return _pairwise_correlation(query.bands, stem.bands, lags, min_overlap)
 
 
-def accent_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
-    """The same sum over band pairs for the blurred envelopes (Signature.accents): a broad peak on the beat
-    where the parts' notes cluster together, which the sharp onsets then place to 10 ms."""
-    return _pairwise_correlation(query.accents, stem.accents, lags, min_overlap)
+def accent_correlations(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> list[np.ndarray]:
+    """The same sum over band pairs for the blurred envelopes (Signature.accents), one curve per blur width:
+    a broad peak on the beat where the parts' notes cluster together, which the sharp onsets then place
+    to 10 ms."""
+    return [_pairwise_correlation(q, s, lags, min_overlap) for q, s in zip(query.accents, stem.accents, strict=True)]
 
 
 def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -299,11 +311,24 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 0 else x * 0.0
 
 
+def fuse_curves(weighted: Sequence[tuple[float, np.ndarray]], exponent: float = CONFIDENCE_EXPONENT) -> np.ndarray:
+    """Sum of (weight, curve) pairs over the same lags, each curve standardised and multiplied by its best
+    peak's height (in standard deviations) to `exponent`: its confidence (0: a plain sum)."""
+    fused = np.zeros(len(weighted[0][1]))
+    for weight, curve in weighted:
+        if weight:
+            z = _standardise(np.asarray(curve, dtype=np.float64))
+            fused += weight * max(float(z.max()), 0.0) ** exponent * z
+    return fused
+
+
 def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5) -> list[float]:
+                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5,
+                  confidence_exponent: float = CONFIDENCE_EXPONENT) -> list[float]:
     """Offsets (s), best first, at the highest peaks of the model's similarity curve plus, by `weights`,
-    the band onset correlation, the chroma correlation and the accent correlation, each standardised over
-    the lags the model curve scores, at 10 ms resolution. Up to `count` peaks, each at least
+    the band onset correlation, the chroma correlation and the accent correlations (one per blur width,
+    each at `weights.accent`), each standardised over the lags the model curve scores and weighted by its
+    confidence (see CONFIDENCE_EXPONENT; 0: plain sum), at 10 ms resolution. Up to `count` peaks, each at least
     `min_separation_seconds` from the ones before it.
 
     The embedding curve says which lags fit musically; the accents say on which beat the parts' notes
@@ -319,13 +344,14 @@ def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Si
     lags = np.arange(start, stop + 1)
     min_overlap = max(50, min(len(query.envelope), len(stem.envelope)) // 2)
     model = np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)
-    fused = _standardise(model)
+    terms: list[tuple[float, np.ndarray]] = [(1.0, model)]
     if weights.onset:
-        fused = fused + weights.onset * _standardise(band_onset_correlation(query, stem, lags, min_overlap))
+        terms.append((weights.onset, band_onset_correlation(query, stem, lags, min_overlap)))
     if weights.harmony:
-        fused = fused + weights.harmony * _standardise(chroma_correlation(query, stem, lags, min_overlap))
+        terms.append((weights.harmony, chroma_correlation(query, stem, lags, min_overlap)))
     if weights.accent:
-        fused = fused + weights.accent * _standardise(accent_correlation(query, stem, lags, min_overlap))
+        terms += [(weights.accent, accents) for accents in accent_correlations(query, stem, lags, min_overlap)]
+    fused = fuse_curves(terms, confidence_exponent)
     offsets: list[float] = []
     remaining = fused.astype(np.float64).copy()
     separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
@@ -339,9 +365,9 @@ def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Si
 
 
 def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                 weights: FusionWeights) -> float | None:
+                 weights: FusionWeights, confidence_exponent: float = CONFIDENCE_EXPONENT) -> float | None:
     """The best of `fused_offsets`, or None if the envelopes carry no onsets."""
-    best = fused_offsets(curve, frame_seconds, query, stem, weights)
+    best = fused_offsets(curve, frame_seconds, query, stem, weights, confidence_exponent=confidence_exponent)
     return best[0] if best else None
 
 

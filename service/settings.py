@@ -19,8 +19,8 @@ def _split(value: Any) -> Any:
 # Fusion weights of the alignment, relative to the model curve's 1, chosen on MUSDB train songs by
 # scripts/alignment_sweep.py; see onset_weight and MODEL_CARD.md.
 ONSET_WEIGHT = 4.0
-HARMONY_WEIGHT = 8.0
-ACCENT_WEIGHT = 8.0
+HARMONY_WEIGHT = 5.6
+ACCENT_WEIGHT = 4.0
 
 
 class ServiceSettings(BaseSettings):
@@ -80,7 +80,7 @@ class ServiceSettings(BaseSettings):
     )
     accent_weight: float = Field(
         ACCENT_WEIGHT, ge=0, description="Weight of the accent correlation in the same fusion (band onsets blurred "
-        "over 0.2 s): on which beat the parts' notes cluster. Chosen with onset_weight.",
+        "over 0.1 s): on which beat the parts' notes cluster. Chosen with onset_weight.",
     )
     offset_alternatives: int = Field(
         2, ge=0, le=10, description="Further offsets returned per refined hit: the next-best peaks of the fused "

@@ -94,3 +94,14 @@ def test_alignment_report_with_the_tiny_model(eval_songs, tiny_checkpoint, tmp_p
     assert 0 <= report["songs_peaking_at_zero_pct"] <= 100
     files = write_alignment_report(report, tmp_path)
     assert {f.name for f in files} >= {"alignment.json", "alignment.md", "alignment_curves.png", "offset_errors.png"}
+
+
+def test_fusion_spec_parses_weights_and_the_confidence_exponent():
+    from evaluation.alignment import FusionSpec
+    from service.alignment import CONFIDENCE_EXPONENT
+
+    assert FusionSpec.parse("8:8:4") == FusionSpec(8.0, 8.0, 4.0, CONFIDENCE_EXPONENT)
+    assert FusionSpec.parse("8:5.6:0:0").exponent == 0.0
+    assert FusionSpec.parse("8:5.6:0:0").name == "onset 8 harmony 5.6 accent 0 conf^0"
+    with pytest.raises(ValueError, match="ONSET:HARMONY:ACCENT"):
+        FusionSpec.parse("8:8")

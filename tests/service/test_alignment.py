@@ -166,7 +166,7 @@ def test_signature_of_silence_and_of_a_blip_is_all_zero_onsets():
     for wave in (np.zeros(16_000 * 3, np.float32), np.zeros(100, np.float32)):
         sig = alignment.signature(wave, 16_000)
         assert not np.any(sig.envelope) and not np.any(sig.bands) and not np.any(sig.accents)
-        assert sig.accents.shape == sig.bands.shape
+        assert sig.accents.shape == (len(alignment.ACCENT_SCALES_SECONDS), *sig.bands.shape)
         assert np.isfinite(sig.chroma).all()
 
 
@@ -174,7 +174,7 @@ def test_accents_align_parts_whose_attacks_do_not_coincide():
     """Two players on the same irregular rhythm, one hitting up to 40 ms early or late on each note and
     in another register: the blurred accents still peak at the true lag, where every note pairs with its
     partner; the sharp onsets need coincidence to 10 ms."""
-    from service.alignment import accent_correlation
+    from service.alignment import accent_correlations
 
     sr = 16_000
     rng = np.random.default_rng(11)
@@ -188,11 +188,11 @@ def test_accents_align_parts_whose_attacks_do_not_coincide():
         if i + 800 < len(stem):
             stem[i : i + 800] += thump
     q, s = alignment.signature(query, sr), alignment.signature(stem, sr)
-    assert s.accents.shape == s.bands.shape
-    assert np.allclose(s.accents.std(axis=1)[s.accents.any(axis=1)], 1.0, atol=1e-4)
+    assert s.accents.shape == (len(alignment.ACCENT_SCALES_SECONDS), *s.bands.shape)
+    assert np.allclose(s.accents.std(axis=-1)[s.accents.any(axis=-1)], 1.0, atol=1e-4)
     lags = np.arange(-200, 600)
-    curve = accent_correlation(q, s, lags, min_overlap=100)
-    assert lags[int(np.argmax(curve))] == pytest.approx(150, abs=4)
+    for curve in accent_correlations(q, s, lags, min_overlap=100):
+        assert lags[int(np.argmax(curve))] == pytest.approx(150, abs=4)
 
 
 def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
@@ -223,8 +223,27 @@ def test_band_pair_sum_equals_the_sum_of_each_pairs_correlation(n_query: int, n_
     bands_q = rng.standard_normal((4, n_query)).astype(np.float32)
     bands_s = rng.standard_normal((4, n_stem)).astype(np.float32)
     bands_s[2] = 0.0  # a band without onsets
-    q = alignment.Signature(bands_q[0], bands_q, bands_q, np.zeros((1, 12), np.float32))
-    s = alignment.Signature(bands_s[0], bands_s, bands_s, np.zeros((1, 12), np.float32))
+    q = alignment.Signature(bands_q[0], bands_q, bands_q[None], np.zeros((1, 12), np.float32))
+    s = alignment.Signature(bands_s[0], bands_s, bands_s[None], np.zeros((1, 12), np.float32))
     lags = np.arange(-n_stem + 1, n_query)
     expected = sum(onset_correlation(a, b, lags, 100) for a in bands_q for b in bands_s)
     np.testing.assert_allclose(band_onset_correlation(q, s, lags, 100), expected, atol=1e-6)
+
+
+def test_a_decisive_cue_outweighs_a_row_of_equal_peaks():
+    """One curve has a single clear peak; another, weighted more, repeats the same peak every 0.5 s (a beat
+    pattern that fits at every beat and is slightly off phase). Summed plainly the repeated peaks win;
+    weighted by confidence the decisive peak does."""
+    from service.alignment import fuse_curves
+
+    rng = np.random.default_rng(12)
+    lags = np.arange(1000)
+    decisive = 0.3 * rng.standard_normal(1000)
+    decisive[300] += 2.0
+    periodic = np.cos(2 * np.pi * (lags - 325) / 50)
+    plain = fuse_curves([(1.0, decisive), (2.0, periodic)], exponent=0.0)
+    confident = fuse_curves([(1.0, decisive), (2.0, periodic)])
+    assert int(np.argmax(plain)) % 50 == 25
+    assert int(np.argmax(confident)) == 300
+    z = (decisive - decisive.mean()) / decisive.std()
+    np.testing.assert_allclose(fuse_curves([(1.0, decisive)], exponent=0.0), z)
