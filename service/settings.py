@@ -72,7 +72,7 @@ class ServiceSettings(BaseSettings):
         ONSET_WEIGHT, ge=0, description="Weight of the band onset correlation (attacks to 10 ms) fused with the "
         "model's similarity curve (weight 1) over all lags for the refined hits; with the harmony and accent "
         "weights also 0: model curve only, then a local onset refinement. Chosen on MUSDB train songs "
-        "(scripts/alignment_sweep.py).",
+        "(scripts/alignment_sweep.py), keeping the beat phase of long audio (scripts/alignment_long.py).",
     )
     harmony_weight: float = Field(
         HARMONY_WEIGHT, ge=0, description="Weight of the chroma correlation in the same fusion: it tells a bar "
