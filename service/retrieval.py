@@ -1,8 +1,8 @@
 """Retrieval: an uploaded mix and an instrument in, ranked catalogue stems with alignment offsets out.
 
 Stages (each timed): decode and validate the upload, predict the query embedding (micro-batched), search
-the catalogue, align each hit by frame cross-correlation (fused with band-onset and chroma correlation at
-10 ms for the top hits), then assemble the answer.
+the catalogue, align each hit by frame cross-correlation (fused with band-onset, accent and chroma
+correlation at 10 ms for the top hits), then assemble the answer.
 """
 
 import asyncio
@@ -40,8 +40,8 @@ class RetrieveParams:
 
 
 class SignatureCache:
-    """Onset and chroma features of catalogue stems (alignment.Signature), decoded once and kept (LRU,
-    thread-safe)."""
+    """Onset, accent and chroma features of catalogue stems (alignment.Signature), decoded once and kept
+    (LRU, thread-safe)."""
 
     def __init__(self, embedder: Embedder, capacity: int = 256) -> None:
         self._embedder = embedder
