@@ -16,7 +16,14 @@ import numpy as np
 
 from evaluation.songs import EvalSong, QueryPair, query_pairs
 from model.embed import Embedder
-from service.alignment import CONFIDENCE_EXPONENT, Alignment, Signature, fused_offset
+from service.alignment import (
+    CONFIDENCE_EXPONENT,
+    ONSET_HOP_SECONDS,
+    Alignment,
+    Signature,
+    fused_offset,
+    onset_envelope,
+)
 from service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -196,3 +203,26 @@ class FusionSpec:
                                               "accent_weight": self.accent}).fusion_weights_for(instrument)
         found = fused_offset(aligned.curve, frame_seconds, query, stem, weights, self.exponent)
         return aligned.offset_seconds if found is None else found
+
+
+def beat_seconds(mix: np.ndarray, sample_rate: int, lo: float = 0.3, hi: float = 1.0, span: float = 20.0) -> float:
+    """Beat period of a mix: the period p in [lo, hi] s (1 ms steps) whose multiples up to `span` s have the
+    highest mean onset autocorrelation. A steady beat repeats at every multiple; a period between beats
+    does not, and neither does a rhythmic figure that only recurs once or twice. Where the half bar repeats
+    more strongly than the beat it may return that multiple (0.706 s for the trackswitch demo, whose bar is
+    1.412 s): for a beat-phase measure that is only stricter."""
+    env = onset_envelope(mix, sample_rate).astype(np.float64)
+    n = len(env)
+    spectrum = np.fft.rfft(env, 2 * n)
+    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    step = ONSET_HOP_SECONDS
+    span_steps = min(span / step, n / 2)
+    best, best_score = lo, -np.inf
+    for period in np.arange(lo, hi, 0.001) / step:
+        multiples = np.arange(period, span_steps, period)
+        if len(multiples) < 2:
+            break
+        score = float(np.interp(multiples, np.arange(n), ac).mean())
+        if score > best_score:
+            best, best_score = period * step, score
+    return float(best)

@@ -17,34 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.alignment import FusionSpec
+from evaluation.alignment import FusionSpec, beat_seconds
 from evaluation.songs import load_songs
 from model.embed import Embedder
 from service import alignment
 from service.settings import load_settings
 
 TOLERANCE = 0.08
-
-
-def beat_seconds(mix: np.ndarray, sample_rate: int, lo: float = 0.3, hi: float = 1.0, span: float = 20.0) -> float:
-    """Beat period of a mix: the period p in [lo, hi] s (1 ms steps) whose multiples up to `span` s have the
-    highest mean onset autocorrelation. A steady beat repeats at every multiple; a period between beats
-    does not, and neither does a rhythmic figure that only recurs once or twice."""
-    env = alignment.onset_envelope(mix, sample_rate).astype(np.float64)
-    n = len(env)
-    spectrum = np.fft.rfft(env, 2 * n)
-    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
-    step = alignment.ONSET_HOP_SECONDS
-    span_steps = min(span / step, n / 2)
-    best, best_score = lo, -np.inf
-    for period in np.arange(lo, hi, 0.001) / step:
-        multiples = np.arange(period, span_steps, period)
-        if len(multiples) < 2:
-            break
-        score = float(np.interp(multiples, np.arange(n), ac).mean())
-        if score > best_score:
-            best, best_score = period * step, score
-    return float(best)
 
 
 def main() -> None:

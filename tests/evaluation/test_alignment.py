@@ -105,3 +105,18 @@ def test_fusion_spec_parses_weights_and_the_confidence_exponent():
     assert FusionSpec.parse("8:5.6:0:0").name == "onset 8 harmony 5.6 accent 0 conf^0"
     with pytest.raises(ValueError, match="ONSET:HARMONY:ACCENT"):
         FusionSpec.parse("8:8")
+
+
+def test_beat_period_of_a_click_track_with_off_beat_accents():
+    """A 112 BPM pulse whose every bar also carries an off-beat stab: the estimate is the beat, not the
+    stab's spacing nor a half beat."""
+    from evaluation.alignment import beat_seconds
+
+    sr, beat = 16_000, 60 / 112
+    wave = np.zeros(int(30 * sr), dtype=np.float32)
+    click = np.hanning(160).astype(np.float32)
+    times = list(np.arange(0.2, 29.5, beat)) + list(np.arange(0.2 + 2.5 * beat, 29.5, 4 * beat))
+    for t in times:
+        i = int(t * sr)
+        wave[i : i + 160] += click
+    assert beat_seconds(wave, sr) == pytest.approx(beat, abs=0.011)
