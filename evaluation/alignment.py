@@ -15,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from evaluation.songs import EvalSong, QueryPair, query_pairs
-from model.embed import Embedder
+from model.embed import Embedder, Embedding
 from service.alignment import (
     CONFIDENCE_EXPONENT,
     ONSET_HOP_SECONDS,
     Alignment,
     Signature,
+    align_frames,
     fused_offset,
     onset_envelope,
+    signature,
 )
 from service.settings import ServiceSettings
 
@@ -203,6 +205,20 @@ class FusionSpec:
                                               "accent_weight": self.accent}).fusion_weights_for(instrument)
         found = fused_offset(aligned.curve, frame_seconds, query, stem, weights, self.exponent)
         return aligned.offset_seconds if found is None else found
+
+
+def offsets_by_spec(embedder: Embedder, settings: ServiceSettings, pred: Embedding, query: Signature,
+                    stem: np.ndarray, instrument: str, specs: Sequence[FusionSpec]) -> dict[str, float]:
+    """Offset (s) of one stem against one mix, as the service finds it, per method: the model curve alone
+    ("model"), then each fusion variant. `pred` and `query` (the mix's prediction and signature) are
+    computed once per mix by the caller."""
+    ref = embedder.embed_stem(stem)
+    aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, settings.min_overlap_seconds)
+    stem_sig = signature(stem, embedder.sample_rate)
+    out = {"model": aligned.offset_seconds}
+    for spec in specs:
+        out[spec.name] = spec.offset(settings, instrument, aligned, embedder.frame_seconds, query, stem_sig)
+    return out
 
 
 def beat_seconds(mix: np.ndarray, sample_rate: int, lo: float = 0.3, hi: float = 1.0, span: float = 20.0) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.alignment import FusionSpec, beat_seconds
+from evaluation.alignment import FusionSpec, beat_seconds, offsets_by_spec
 from evaluation.songs import load_songs
 from model.embed import Embedder
 from service import alignment
@@ -42,7 +42,7 @@ def main() -> None:
     args = p.parse_args()
     specs = [FusionSpec.parse(w) for w in args.weights]
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
-    sr, fs = embedder.sample_rate, embedder.frame_seconds
+    sr = embedder.sample_rate
     settings = load_settings()
     rng = np.random.default_rng(args.seed)
     exact: dict[str, list[bool]] = {}
@@ -53,8 +53,8 @@ def main() -> None:
             if len(song.stems) < 2 or n / sr < args.excerpt + 4:
                 continue
             tempo = song.metadata.get("tempo")
-            full_mix = np.sum([w[:n] for w in song.stems.values()], axis=0)
-            beat = args.beat_seconds or (60.0 / float(tempo) if tempo else beat_seconds(full_mix, sr))
+            beat = args.beat_seconds or (60.0 / float(tempo) if tempo else
+                                         beat_seconds(np.sum([w[:n] for w in song.stems.values()], axis=0), sr))
             for instrument, stem in song.stems.items():
                 mix = np.sum([w[:n] for name, w in song.stems.items() if name != instrument], axis=0)
                 if not np.any(stem):
@@ -63,12 +63,10 @@ def main() -> None:
                 q_sig = alignment.signature(mix, sr)
                 for start in np.round(rng.uniform(2.0, n / sr - args.excerpt - 2.0, args.cuts), 2):
                     excerpt = stem[round(start * sr) : round((start + args.excerpt) * sr)]
-                    ref = embedder.embed_stem(excerpt)
-                    aligned = alignment.align_frames(pred.frames, ref.frames, fs, settings.min_overlap_seconds)
-                    s_sig = alignment.signature(excerpt, sr)
+                    found = offsets_by_spec(embedder, settings, pred, q_sig, excerpt, instrument, specs)
                     for spec in specs:
                         name = spec.name
-                        error = spec.offset(settings, instrument, aligned, fs, q_sig, s_sig) - float(start)
+                        error = found[name] - float(start)
                         off_beat = abs(error - beat * round(error / beat))
                         exact.setdefault(name, []).append(abs(error) <= TOLERANCE)
                         phase.setdefault(name, []).append(off_beat <= TOLERANCE)

@@ -14,27 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.alignment import FusionSpec
+from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs, query_pairs
-from model.embed import Embedder, Embedding
+from model.embed import Embedder
 from service import alignment
-from service.settings import ServiceSettings, load_settings
+from service.settings import load_settings
 
 TOLERANCE = 0.08
-
-
-def offsets(embedder: Embedder, settings: ServiceSettings, pred: Embedding, q_sig: alignment.Signature,
-            stem: np.ndarray, instrument: str, specs: list[FusionSpec]) -> dict[str, float]:
-    """Offset (s) per method for one stem against one mix (its prediction `pred` and signature `q_sig`,
-    computed once per mix): the model curve alone, then each fusion variant."""
-    sr, fs = embedder.sample_rate, embedder.frame_seconds
-    ref = embedder.embed_stem(stem)
-    aligned = alignment.align_frames(pred.frames, ref.frames, fs, settings.min_overlap_seconds)
-    s_sig = alignment.signature(stem, sr)
-    out = {"model": aligned.offset_seconds}
-    for spec in specs:
-        out[spec.name] = spec.offset(settings, instrument, aligned, fs, q_sig, s_sig)
-    return out
 
 
 def main() -> None:
@@ -56,7 +42,8 @@ def main() -> None:
     for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
         pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), alignment.signature(pair.mix, sr)
         for cut in args.cuts:
-            found = offsets(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, specs)
+            found = offsets_by_spec(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument,
+                                    specs)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)

@@ -116,9 +116,8 @@ class Signature:
 
     envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
     [len(bands), N] (10 ms); accents: the bands blurred at each ACCENT_SCALES_SECONDS width
-    [len(scales), len(bands), N];
-    chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in silence). Each envelope row is
-    zero-mean, unit-variance (all zeros without onsets)."""
+    [len(scales), len(bands), N]; chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in
+    silence). Each envelope row is zero-mean, unit-variance (all zeros without onsets)."""
 
     envelope: np.ndarray
     bands: np.ndarray
@@ -267,10 +266,8 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
         return total
     combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
     for row in longer:
-        if stem_is_shorter:
-            total += onset_correlation(row, combined, lags, min_overlap, shorter_energy=1.0)
-        else:
-            total += onset_correlation(combined, row, lags, min_overlap, shorter_energy=1.0)
+        query_env, stem_env = (row, combined) if stem_is_shorter else (combined, row)
+        total += onset_correlation(query_env, stem_env, lags, min_overlap, shorter_energy=1.0)
     return total
 
 
