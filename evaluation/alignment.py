@@ -8,25 +8,24 @@ stem lines up with the mix when its first sample sits k frames (k x 0.16 s) into
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from evaluation.songs import EvalSong, QueryPair, query_pairs
-from model.embed import Embedder, Embedding
-from service.alignment import (
+from analysis.alignment import (
     CONFIDENCE_EXPONENT,
-    ONSET_HOP_SECONDS,
+    MIN_OVERLAP_SECONDS,
+    UNPITCHED_INSTRUMENTS,
     Alignment,
-    Signature,
+    FusionWeights,
     align_frames,
     fused_offset,
-    onset_envelope,
-    signature,
 )
-from service.settings import ServiceSettings
+from analysis.signature import Signature, signature
+from evaluation.songs import EvalSong, QueryPair, query_pairs
+from model.embed import Embedder, Embedding
 
 log = logging.getLogger(__name__)
 
@@ -198,47 +197,23 @@ class FusionSpec:
     def name(self) -> str:
         return f"onset {self.onset:g} harmony {self.harmony:g} accent {self.accent:g} conf^{self.exponent:g}"
 
-    def offset(self, settings: ServiceSettings, instrument: str, aligned: Alignment, frame_seconds: float,
-               query: Signature, stem: Signature) -> float:
+    def offset(self, instrument: str, aligned: Alignment, frame_seconds: float, query: Signature, stem: Signature,
+               unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> float:
         """The fused offset (s) of one stem, or the model curve's own where the envelopes carry no onsets."""
-        weights = settings.model_copy(update={"onset_weight": self.onset, "harmony_weight": self.harmony,
-                                              "accent_weight": self.accent}).fusion_weights_for(instrument)
+        weights = FusionWeights(self.onset, self.harmony, self.accent).for_instrument(instrument, unpitched)
         found = fused_offset(aligned.curve, frame_seconds, query, stem, weights, self.exponent)
         return aligned.offset_seconds if found is None else found
 
 
-def offsets_by_spec(embedder: Embedder, settings: ServiceSettings, pred: Embedding, query: Signature,
-                    stem: np.ndarray, instrument: str, specs: Sequence[FusionSpec]) -> dict[str, float]:
+def offsets_by_spec(embedder: Embedder, pred: Embedding, query: Signature, stem: np.ndarray, instrument: str,
+                    specs: Sequence[FusionSpec], min_overlap_seconds: float = MIN_OVERLAP_SECONDS) -> dict[str, float]:
     """Offset (s) of one stem against one mix, as the service finds it, per method: the model curve alone
     ("model"), then each fusion variant. `pred` and `query` (the mix's prediction and signature) are
     computed once per mix by the caller."""
     ref = embedder.embed_stem(stem)
-    aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, settings.min_overlap_seconds)
+    aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, min_overlap_seconds)
     stem_sig = signature(stem, embedder.sample_rate)
     out = {"model": aligned.offset_seconds}
     for spec in specs:
-        out[spec.name] = spec.offset(settings, instrument, aligned, embedder.frame_seconds, query, stem_sig)
+        out[spec.name] = spec.offset(instrument, aligned, embedder.frame_seconds, query, stem_sig)
     return out
-
-
-def beat_seconds(mix: np.ndarray, sample_rate: int, lo: float = 0.3, hi: float = 1.0, span: float = 20.0) -> float:
-    """Beat period of a mix: the period p in [lo, hi] s (1 ms steps) whose multiples up to `span` s have the
-    highest mean onset autocorrelation. A steady beat repeats at every multiple; a period between beats
-    does not, and neither does a rhythmic figure that only recurs once or twice. Where the half bar repeats
-    more strongly than the beat it may return that multiple (0.706 s for the trackswitch demo, whose bar is
-    1.412 s): for a beat-phase measure that is only stricter."""
-    env = onset_envelope(mix, sample_rate).astype(np.float64)
-    n = len(env)
-    spectrum = np.fft.rfft(env, 2 * n)
-    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
-    step = ONSET_HOP_SECONDS
-    span_steps = min(span / step, n / 2)
-    best, best_score = lo, -np.inf
-    for period in np.arange(lo, hi, 0.001) / step:
-        multiples = np.arange(period, span_steps, period)
-        if len(multiples) < 2:
-            break
-        score = float(np.interp(multiples, np.arange(n), ac).mean())
-        if score > best_score:
-            best, best_score = period * step, score
-    return float(best)

@@ -89,6 +89,27 @@ class SyntheticCatalogue:
     def stems(self, ids: Iterable[int]) -> list[Any]:
         return [self.stem(int(i)) for i in ids]
 
+    def analysis_rows(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows drawn per stem (seeded by its id): a tempo of 60-180 BPM, the key profile of a random
+        pitch-class summary, a random folded tempogram; every stem counts as analysed."""
+        from analysis.key import key_profile
+        from analysis.music import FEATURES
+
+        rows = np.zeros((len(ids), FEATURES.width), np.float32)
+        for j, stem_id in enumerate(ids):
+            rng = np.random.default_rng([7, int(stem_id)])
+            chroma = rng.random(12)
+            rows[j, FEATURES.column("bpm")] = rng.uniform(60, 180)
+            rows[j, FEATURES.key_slice] = key_profile(chroma)
+            rows[j, FEATURES.chroma_slice] = (chroma - chroma.mean()) / np.linalg.norm(chroma - chroma.mean())
+            gram = rng.standard_normal(FEATURES.tempogram_slice.stop - FEATURES.tempogram_slice.start)
+            rows[j, FEATURES.tempogram_slice] = gram / np.linalg.norm(gram)
+        return rows, np.ones(len(ids), dtype=bool)
+
+    def signature(self, stem_id: int) -> None:
+        """Synthetic stems have no audio, hence no alignment signature."""
+        return None
+
 
 def mix_wav(seconds: float, sample_rate: int = 16_000, seed: int = 0) -> bytes:
     """A generated mix (chord tones, a pulse and noise) as 16-bit WAV bytes."""
@@ -133,7 +154,7 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
                 n, embedder.dim, embedder.frame_dim, embedder.vocabulary.names, frames_per_stem
             )
             runtime = Runtime(settings, Metrics())
-            # Duck-typed: the retriever reads only size/search/stems/frames of the catalogue.
+            # Duck-typed: the retriever reads only size/search/stems/frames/analysis_rows/signature.
             runtime.attach(embedder, catalogue)  # type: ignore[arg-type]
             with TestClient(create_app(settings, runtime)) as client:
                 for seconds in plan.mix_seconds:
@@ -160,7 +181,7 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
                         "p95_ms": float(np.percentile(ms, 95)),
                         "p99_ms": float(np.percentile(ms, 99)),
                     }
-                    for stage in ("decode_ms", "embed_ms", "search_ms", "align_ms"):
+                    for stage in ("decode_ms", "embed_ms", "analyse_ms", "search_ms", "align_ms"):
                         row[f"median_{stage}"] = float(np.median([s[stage] for s in stages]))
                     row["embed_share"] = row["median_embed_ms"] / row["p50_ms"]
                     rows.append(row)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
+from analysis.music import ANALYSIS_VERSION
 from indexer.chunks import list_chunks
 from indexer.db import IndexJob, JobStatus, Song, Stem, StemStatus, make_engine, require_schema, session_factory, utcnow
 from indexer.decode import FileTask
@@ -52,6 +53,7 @@ class IndexReport:
     build: int | None
     discovered: int = 0
     added: int = 0
+    analysed: int = 0  # stems embedded before, analysed (only) by this job
     skipped: int = 0
     failed: int = 0
     removed: int = 0
@@ -109,13 +111,22 @@ def create_job(sessions: sessionmaker, catalogue: str, engine: str = "local") ->
 
 
 def _pending_tasks(sessions: sessionmaker) -> tuple[list[FileTask], dict[int, str]]:
+    """Files to decode: stems to embed (pending) and indexed stems whose analysis is missing or was made by
+    other analysis code (analysed only, not embedded again); and every such stem's source key."""
+    unanalysed = or_(Stem.analysis_version.is_(None), Stem.analysis_version != ANALYSIS_VERSION)
     with sessions() as s:
-        rows = s.execute(select(Stem.id, Stem.path, Stem.stream, Stem.source_key)
-                         .where(Stem.status == StemStatus.PENDING).order_by(Stem.path, Stem.id)).all()
+        rows = s.execute(select(Stem.id, Stem.path, Stem.stream, Stem.source_key, Stem.status)
+                         .where(or_(Stem.status == StemStatus.PENDING,
+                                    and_(Stem.status == StemStatus.INDEXED, unanalysed)))
+                         .order_by(Stem.path, Stem.id)).all()
     by_path: dict[str, list[tuple[int, int | None]]] = {}
-    for sid, path, stream, _ in rows:
+    only: dict[str, set[int]] = {}
+    for sid, path, stream, _, status in rows:
         by_path.setdefault(path, []).append((int(sid), stream))
-    return [FileTask(p, tuple(st)) for p, st in by_path.items()], {int(r[0]): r[3] for r in rows}
+        if status == StemStatus.INDEXED:
+            only.setdefault(path, set()).add(int(sid))
+    tasks = [FileTask(p, tuple(st), frozenset(only.get(p, ()))) for p, st in by_path.items()]
+    return tasks, {int(r[0]): r[3] for r in rows}
 
 
 def _outcomes(engine: Engine, tasks: list[FileTask], embedder: Embedder,
@@ -192,14 +203,16 @@ def _run(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | 
                 total=total, skipped=synced.stems - synced.new - synced.changed,
                 checkpoint_hash=embedder.checkpoint_hash,
                 embedding_version=embedder.embedding_version))
-        log.info("%d stems to embed in %d files (%s engine, %d workers)", total, len(tasks), engine, settings.workers)
+        only = sum(len(t.analyse_only) for t in tasks)
+        log.info("%d stems to embed and %d to analyse only, in %d files (%s engine, %d workers)", total - only, only,
+                 len(tasks), engine, settings.workers)
 
         def on_commit(w: Writer) -> None:
             if progress is not None:
                 progress(Progress("embed", w.done, total, w.audio_seconds, w.failed))
 
         writer = Writer(sessions, index_dir, embedder.checkpoint_hash, job_id, settings.commit_stems,
-                        settings.commit_seconds, on_commit)
+                        settings.commit_seconds, on_commit, embedder.dim, embedder.frame_dim)
         if progress is not None:
             progress(Progress("embed", 0, total))
         with _stage("embed", times):
@@ -221,7 +234,8 @@ def _report(job_id: int, source: str, synced: Any, writer: Writer, published: Pu
             keys: dict[int, str], times: dict[str, float]) -> IndexReport:
     return IndexReport(
         job_id=job_id, catalogue=source, build=published.build, discovered=synced.stems,
-        added=writer.added, skipped=synced.stems - synced.new - synced.changed, failed=writer.failed,
+        added=writer.added, analysed=writer.analysed, skipped=synced.stems - synced.new - synced.changed,
+        failed=writer.failed,
         removed=published.removed, indexed_total=published.stems, audio_seconds=writer.audio_seconds,
         unresolved=list(synced.unresolved), failures=[(keys.get(i, str(i)), e) for i, e in writer.failures],
         stage_seconds=times)

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Select, func, or_, select
 
+from analysis.signature import Signature
 from indexer import vectors
+from indexer.analyses import AnalysisStore
 from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.errors import CatalogueNotFoundError, IndexMismatchError
 from indexer.frames import FrameStore
@@ -45,6 +47,14 @@ class StemRecord:
     stream: int | None
     duration_seconds: float
     sample_rate: int
+    bpm: float | None = None
+    key: str | None = None
+    camelot: str | None = None
+    key_confidence: float | None = None
+    bpm_confidence: float | None = None
+    beat_period: float | None = None
+    beats_per_bar: int | None = None
+    downbeat_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class _Snapshot:
     indexes: dict[str, Any]  # instrument -> FAISS index
     nprobe: dict[str, int]
     frames: FrameStore
+    analyses: AnalysisStore
 
 
 def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_version: str | None) -> _Snapshot:
@@ -84,16 +95,32 @@ def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_versi
             nprobe[inst] = int(entry["ivf"]["nprobe"])
     live = np.concatenate([vectors.index_ids(i) for i in indexes.values()]) if indexes else np.zeros(0, np.int64)
     frames = FrameStore(index_dir, manifest["frame_packs"], int(manifest["frame_dim"]), only=live)
-    return _Snapshot(manifest, indexes, nprobe, frames)
+    analyses = AnalysisStore.open(index_dir, manifest, only=live)
+    if len(analyses) < len(live):
+        log.warning("build %s holds the musical analysis of %d of its %d stems; ranking uses the model alone "
+                    "for the rest and their offsets are not refined: run `stemjepa index` again to analyse them",
+                    manifest.get("build"), len(analyses), len(live))
+    return _Snapshot(manifest, indexes, nprobe, frames, analyses)
 
 
 _RECORD_COLUMNS = (Stem.id, Stem.song_id, Song.key, Song.title, Song.artist, Stem.instrument, Stem.name,
-                   Stem.path, Stem.stream, Stem.duration_seconds, Stem.sample_rate)
+                   Stem.path, Stem.stream, Stem.duration_seconds, Stem.sample_rate, Stem.bpm, Stem.key, Stem.camelot,
+                   Stem.key_confidence, Stem.bpm_confidence, Stem.beat_period, Stem.beats_per_bar,
+                   Stem.downbeat_seconds)
+
+
+# Orders of list_stems: stems without an analysis come last in every order but "id".
+SORTS: dict[str, tuple[Any, ...]] = {
+    "id": (),
+    "bpm": (Stem.bpm.is_(None), Stem.bpm.asc()),
+    "-bpm": (Stem.bpm.is_(None), Stem.bpm.desc()),
+    "key": (Stem.camelot.is_(None), func.length(Stem.camelot), Stem.camelot),
+}
 
 
 def _record(row: Any) -> StemRecord:
     return StemRecord(int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                      float(row[9] or 0.0), int(row[10] or 0))
+                      float(row[9] or 0.0), int(row[10] or 0), *row[11:])
 
 
 class Catalogue:
@@ -189,6 +216,22 @@ class Catalogue:
             raise KeyError(f"no frames for stem {stem_id} in build {self._snap.manifest['build']}")
         return out
 
+    def analysis_rows(self, stem_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows [n, F] (analysis.music.FEATURES) of `stem_ids` and a mask [n] of the analysed ones."""
+        return self._snap.analyses.rows(stem_ids)
+
+    def signature(self, stem_id: int) -> Signature | None:
+        """The stem's alignment signature from the analysis packs (no audio is decoded); None if unanalysed."""
+        return self._snap.analyses.signature(int(stem_id))
+
+    def beats(self, stem_id: int) -> np.ndarray | None:
+        """The stem's beat times [B] (s), or None if unanalysed."""
+        return self._snap.analyses.beats(int(stem_id))
+
+    def analysed(self) -> int:
+        """Number of searchable stems whose analysis the build holds."""
+        return len(self._snap.analyses)
+
     # ---- metadata -------------------------------------------------------------------------------
     def _stem_ids_of_songs(self, song_ids: Sequence[int]) -> np.ndarray:
         with self._session() as s:
@@ -212,8 +255,10 @@ class Catalogue:
         return [by_id[int(i)] for i in stem_ids if int(i) in by_id]
 
     def list_stems(self, instrument: str | None = None, song_id: int | None = None, q: str | None = None,
-                   offset: int = 0, limit: int = 50) -> tuple[list[StemRecord], int]:
-        """A page of indexed stems ordered by id, and the total matching; `q` matches title, artist, name, path."""
+                   offset: int = 0, limit: int = 50, bpm_min: float | None = None, bpm_max: float | None = None,
+                   keys: Sequence[str] | None = None, sort: str = "id") -> tuple[list[StemRecord], int]:
+        """A page of indexed stems and the total matching; `q` matches title, artist, name, path; `keys` are
+        key names ('A minor') a stem must be in; `sort` is one of SORTS (ties by id)."""
         query = self._records()
         if instrument is not None:
             query = query.where(Stem.instrument == instrument)
@@ -223,9 +268,17 @@ class Catalogue:
             pattern = f"%{q.lower()}%"
             columns = (Song.title, Song.artist, Stem.name, Stem.path)
             query = query.where(or_(*(func.lower(c).like(pattern) for c in columns)))
+        if bpm_min is not None:
+            query = query.where(Stem.bpm >= bpm_min)
+        if bpm_max is not None:
+            query = query.where(Stem.bpm <= bpm_max)
+        if keys is not None:
+            query = query.where(Stem.key.in_(list(keys)))
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
         with self._session() as s:
             total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-            rows = s.execute(query.order_by(Stem.id).offset(max(0, offset)).limit(max(0, limit))).all()
+            rows = s.execute(query.order_by(*SORTS[sort], Stem.id).offset(max(0, offset)).limit(max(0, limit))).all()
         return [_record(r) for r in rows], total
 
     def songs(self, q: str | None = None, offset: int = 0, limit: int = 50) -> tuple[list[SongRecord], int]:

@@ -83,6 +83,18 @@ class Stem(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     sample_rate: Mapped[int | None] = mapped_column(Integer)  # the source's own rate, Hz
     frame_count: Mapped[int | None] = mapped_column(Integer)
+    # musical analysis (analysis.music.facts_of); NULL until analysed, analysis_version says by which code
+    bpm: Mapped[float | None] = mapped_column(Float, index=True)
+    bpm_confidence: Mapped[float | None] = mapped_column(Float)
+    key: Mapped[str | None] = mapped_column(String(16), index=True)  # e.g. "A minor"
+    key_mode: Mapped[str | None] = mapped_column(String(8))
+    camelot: Mapped[str | None] = mapped_column(String(4), index=True)  # e.g. "8A"
+    key_confidence: Mapped[float | None] = mapped_column(Float)
+    loudness_dbfs: Mapped[float | None] = mapped_column(Float)
+    beat_period: Mapped[float | None] = mapped_column(Float)  # s
+    beats_per_bar: Mapped[int | None] = mapped_column(Integer)
+    downbeat_seconds: Mapped[float | None] = mapped_column(Float)  # first bar start, s
+    analysis_version: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True, default=StemStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

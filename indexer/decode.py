@@ -1,8 +1,10 @@
-"""Decode stage: catalogue files -> mono waveforms at the model's rate, content hashes and failures.
+"""Decode stage: catalogue files -> mono waveforms at the model's rate, their musical analysis, content
+hashes and failures.
 
-One task per file, so a `.stem.mp4` is read once for all its stems. Decoding runs in worker processes
-(spawned, so they never inherit the parent's torch threads) with a bounded number of files in flight,
-overlapping with embedding in the parent. The audio path is model.audio's, exactly as `Embedder.load_audio`.
+One task per file, so a `.stem.mp4` is read once for all its stems. Decoding and analysis run in worker
+processes (spawned, so they never inherit the parent's torch threads) with a bounded number of files in
+flight, overlapping with embedding in the parent. The audio path is model.audio's, exactly as
+`Embedder.load_audio`; the analysis is analysis.music's, exactly as the service analyses a query.
 """
 
 import hashlib
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.music import StoredAnalysis, analyse
 from model.audio import Audio, read_audio, read_streams, resample, to_mono
 from model.errors import AudioDecodeError
 
@@ -26,15 +29,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FileTask:
-    """One catalogue file and the stems (stem id, stream or None) to take from it."""
+    """One catalogue file and the stems (stem id, stream or None) to take from it; `analyse_only` names the
+    stems already embedded whose analysis is missing or outdated (decoded and analysed, not embedded)."""
 
     path: str
     stems: tuple[tuple[int, int | None], ...]
+    analyse_only: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
 class DecodedStem:
-    """A decoded stem (wave [T] float32 at the model rate) or, when decoding failed, its error."""
+    """A decoded stem (wave [T] float32 at the model rate, its analysis, and whether it still needs
+    embedding) or, when decoding failed, its error."""
 
     stem_id: int
     wave: np.ndarray | None
@@ -42,10 +48,12 @@ class DecodedStem:
     sha256: str | None
     duration_seconds: float
     sample_rate: int  # the source's own rate, Hz
+    analysis: StoredAnalysis | None = None
+    embed: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.wave is not None
+        return self.error is None
 
 
 def _file_hash(path: str | Path) -> "hashlib._Hash":
@@ -68,7 +76,8 @@ def content_sha256(path: str | Path, stream: int | None) -> str:
 
 
 def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
-    """Decodes the stems of one file; a failure is returned per stem, never raised."""
+    """Decodes and analyses the stems of one file; a failure is returned per stem, never raised. Stems that
+    need no embedding come back without their waveform."""
     try:
         base = _file_hash(task.path)
         digests = {stream: _with_stream(base.copy(), stream) for _, stream in task.stems}
@@ -87,7 +96,9 @@ def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
                     raise AudioDecodeError(task.path, f"no audio stream {stream} (file has {len(streams)})")
                 audio = streams[stream]
             wave = resample(to_mono(audio.samples), audio.sample_rate, sample_rate)
-            out.append(DecodedStem(stem_id, wave, None, digest, audio.duration, audio.sample_rate))
+            embed = stem_id not in task.analyse_only
+            out.append(DecodedStem(stem_id, wave if embed else None, None, digest, audio.duration,
+                                   audio.sample_rate, analyse(wave, sample_rate).stored(), embed))
         except AudioDecodeError as exc:
             out.append(DecodedStem(stem_id, None, exc.reason, digest, 0.0, 0))
     return out

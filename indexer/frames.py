@@ -23,17 +23,18 @@ def pack_paths(index_dir: Path, name: str) -> tuple[Path, Path]:
 
 
 def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray]], total_rows: int,
-               frame_dim: int) -> int:
-    """Writes one pack from `items` (stem id, frames [T, frame_dim]) holding `total_rows` frames in all.
+               frame_dim: int, dtype: type = FRAME_DTYPE) -> int:
+    """Writes one pack from `items` (stem id, rows [T, frame_dim]) holding `total_rows` rows in all, stored
+    as `dtype` (the analysis packs reuse this format for their sequences).
 
-    Frames stream into a memory-mapped temporary file, so a pack may be larger than memory. Returns the
+    Rows stream into a memory-mapped temporary file, so a pack may be larger than memory. Returns the
     number of stems written.
     """
     data_path, ids_path = pack_paths(index_dir, name)
     tmp = data_path.with_name(f".{data_path.name}.tmp-{os.getpid()}")
     table: list[tuple[int, int, int]] = []
     try:
-        data = np.lib.format.open_memmap(tmp, mode="w+", dtype=FRAME_DTYPE, shape=(total_rows, frame_dim))
+        data = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total_rows, frame_dim))
         row = 0
         for stem_id, frames in items:
             if frames.ndim != 2 or frames.shape[1] != frame_dim:
@@ -106,3 +107,13 @@ class FrameStore:
             return None
         _, start, count, pack = (int(v) for v in row)
         return np.asarray(self._data[pack][start : start + count], dtype=np.float32)
+
+    def first_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [N] ascending, the first row of each stem [N, frame_dim] float32), read into memory: the
+        dense form of a store holding one row per stem."""
+        rows = np.zeros((len(self._table), self.frame_dim), np.float32)
+        for pack, data in enumerate(self._data):
+            at = np.flatnonzero(self._table[:, 3] == pack)
+            if len(at):
+                rows[at] = data[self._table[at, 1]]
+        return self._table[:, 0].copy(), rows

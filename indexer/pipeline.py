@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.music import StoredAnalysis
 from indexer.decode import DecodedStem, FileTask, decode_files
 from model.embed import Embedder
 
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """One stem's result: vector [D] and frames [T, frame_dim] float32, or `error` when decoding failed."""
+    """One stem's result: vector [D] and frames [T, frame_dim] float32 (None for a stem that was only
+    analysed, `embedded` False), its analysis, or `error` when decoding failed."""
 
     stem_id: int
     vector: np.ndarray | None
@@ -27,6 +29,8 @@ class Outcome:
     sha256: str | None
     duration_seconds: float
     sample_rate: int
+    analysis: StoredAnalysis | None = None
+    embedded: bool = True
 
     @property
     def ok(self) -> bool:
@@ -37,24 +41,31 @@ def failure(d: DecodedStem) -> Outcome:
     return Outcome(d.stem_id, None, None, d.error or "unknown decode error", d.sha256, 0.0, 0)
 
 
+def analysed_only(d: DecodedStem) -> Outcome:
+    """The outcome of a stem that was already embedded and has only been analysed now."""
+    return Outcome(d.stem_id, None, None, None, d.sha256, d.duration_seconds, d.sample_rate, d.analysis, False)
+
+
 def embed_decoded(embedder: Embedder, decoded: list[DecodedStem]) -> list[Outcome]:
     """Embeds the decoded stems in one call (the Embedder batches their 8 s windows)."""
     if not decoded:
         return []
     embs = embedder.embed_stems([d.wave for d in decoded if d.wave is not None])
-    return [Outcome(d.stem_id, e.vector, e.frames, None, d.sha256, d.duration_seconds, d.sample_rate)
+    return [Outcome(d.stem_id, e.vector, e.frames, None, d.sha256, d.duration_seconds, d.sample_rate, d.analysis)
             for d, e in zip(decoded, embs, strict=True)]
 
 
 def run_local(tasks: Iterable[FileTask], embedder: Embedder, batch_size: int, workers: int) -> Iterator[Outcome]:
-    """Decodes in `workers` processes while this process embeds batches of `batch_size` stems."""
+    """Decodes and analyses in `workers` processes while this process embeds batches of `batch_size` stems."""
     ready: list[DecodedStem] = []
     for decoded in decode_files(tasks, embedder.sample_rate, workers):
         for d in decoded:
-            if d.ok:
+            if not d.ok:
+                yield failure(d)
+            elif d.embed:
                 ready.append(d)
             else:
-                yield failure(d)
+                yield analysed_only(d)
         while len(ready) >= batch_size:
             batch, ready = ready[:batch_size], ready[batch_size:]
             yield from embed_decoded(embedder, batch)

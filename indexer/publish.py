@@ -1,11 +1,13 @@
 """Reconcile and publish: make SQL, chunks and the published build agree, then publish a new build.
 
 `reconcile` runs first in every job: rows still 'pending' whose vectors made it into a chunk (a kill
-between chunk and SQL commit) are rolled forward; rows 'indexed' whose vectors are in neither a chunk nor a
-published frame pack are rolled back to 'pending'. `publish` then applies SQL to the FAISS indexes: removes
-ids that are no longer indexed in SQL, adds chunk vectors not yet in an index, converts an instrument's index
-to IVF above the threshold, writes new index files and a frame pack (temporary name, then rename), writes the
-manifest last, and only then deletes the folded chunks and files no manifest needs any more.
+between chunk and SQL commit) are rolled forward, and so are analyses in chunks that SQL does not record;
+rows 'indexed' whose vectors are in neither a chunk nor a published frame pack are rolled back to
+'pending', and rows whose analysis is in neither a chunk nor a published analysis pack are marked
+unanalysed. `publish` then applies SQL to the FAISS indexes: removes ids that are no longer indexed in SQL,
+adds chunk vectors not yet in an index, converts an instrument's index to IVF above the threshold, writes
+new index files, a frame pack and analysis packs (temporary name, then rename), writes the manifest last,
+and only then deletes the folded chunks and files no manifest needs any more.
 """
 
 import logging
@@ -16,16 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
+from analysis.music import ANALYSIS_VERSION
 from indexer import vectors
+from indexer.analyses import KINDS, analysed_ids, pack_names, plan_analyses, write_analysis_packs
 from indexer.chunks import chunk_ids, list_chunks, read_chunk
 from indexer.db import Stem, StemStatus, utcnow
 from indexer.files import remove_temporaries
 from indexer.frames import read_pack_ids, write_pack
 from indexer.manifest import write_manifest
 from indexer.settings import IndexerSettings
+from indexer.writer import analysis_values
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,8 @@ def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] 
     remove_temporaries(index_dir)
     remove_temporaries(index_dir / "chunks")
     durable = _manifest_ids(index_dir, manifest)
-    forward = 0
+    analysed = set(analysed_ids(index_dir, manifest))
+    forward = analyses_forward = 0
     with sessions() as s, s.begin():
         for path in list_chunks(index_dir):
             c = read_chunk(path, arrays=False)
@@ -60,8 +66,18 @@ def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] 
                 log.warning("dropping %s: embedded by another checkpoint", path.name)
                 path.unlink()
                 continue
-            durable.update(int(i) for i in c.ids)
+            embedded = c.is_embedded()
+            durable.update(int(i) for i, e in zip(c.ids, embedded, strict=True) if e)
+            version = c.analysis_version or ANALYSIS_VERSION
             for j, sid in enumerate(c.ids.tolist()):
+                facts = analysis_values(c.analyses[j] if c.analyses else None, version)
+                if facts:
+                    analysed.add(int(sid))
+                    res = s.execute(update(Stem).where(Stem.id == sid, or_(
+                        Stem.analysis_version.is_(None), Stem.analysis_version != version)).values(**facts))
+                    analyses_forward += res.rowcount  # type: ignore[attr-defined]
+                if not embedded[j]:
+                    continue
                 res = s.execute(update(Stem).where(Stem.id == sid, Stem.status == StemStatus.PENDING).values(
                     status=StemStatus.INDEXED, error=None, content_sha256=c.sha256[j] or None,
                     duration_seconds=float(c.duration_seconds[j]), sample_rate=int(c.sample_rate[j]),
@@ -71,9 +87,14 @@ def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] 
         lost = sorted(indexed - durable)
         for start in range(0, len(lost), 500):
             s.execute(update(Stem).where(Stem.id.in_(lost[start : start + 500])).values(status=StemStatus.PENDING))
-    if forward or lost:
-        log.info("reconciled: %d stems rolled forward from chunks, %d re-queued (no durable vector)",
-                 forward, len(lost))
+        claimed = set(s.scalars(select(Stem.id).where(Stem.analysis_version.is_not(None))))
+        unanalysed = sorted(claimed - analysed)
+        for start in range(0, len(unanalysed), 500):
+            s.execute(update(Stem).where(Stem.id.in_(unanalysed[start : start + 500])).values(analysis_version=None))
+    if forward or lost or analyses_forward or unanalysed:
+        log.info("reconciled: %d stems rolled forward from chunks, %d re-queued (no durable vector); "
+                 "%d analyses rolled forward, %d to redo (no durable analysis)",
+                 forward, len(lost), analyses_forward, len(unanalysed))
     return forward, len(lost)
 
 
@@ -118,8 +139,8 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
     chunk_paths = list_chunks(index_dir)
     plan, total_rows = [], 0
     for path in chunk_paths:
-        ids, counts = chunk_ids(path)
-        positions = [j for j, i in enumerate(ids.tolist()) if i in live and i not in seen]
+        ids, counts, embedded = chunk_ids(path)
+        positions = [j for j, i in enumerate(ids.tolist()) if embedded[j] and i in live and i not in seen]
         seen.update(int(ids[j]) for j in positions)
         total_rows += int(counts[positions].sum()) if positions else 0
         plan.append((path, positions))
@@ -143,19 +164,35 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
                    int(facts["frame_dim"]))
         packs.append(name)
     packs = [p for p in packs if any(int(i) in live for i in read_pack_ids(index_dir, p))]
+    analysis_packs = _publish_analyses(index_dir, build, chunk_paths, live, previous)
     entries = _write_indexes(index_dir, build, indexes, changed, old_entries, settings)
     with sessions() as s:
         count_songs = select(func.count(func.distinct(Stem.song_id))).where(Stem.status == StemStatus.INDEXED)
         songs = int(s.execute(count_songs).scalar_one())
     stems = sum(int(e["count"]) for e in entries.values())
+    analysed = len(set(analysed_ids(index_dir, {"analysis_packs": analysis_packs})) & set(live))
     write_manifest(index_dir, {**facts, "build": build, "instruments": entries, "frame_packs": packs,
-                               "counts": {"stems": stems, "frames": stems, "songs": songs}})
+                               "analysis_packs": analysis_packs, "analysis_version": ANALYSIS_VERSION,
+                               "counts": {"stems": stems, "frames": stems, "songs": songs, "analysed": analysed}})
     for path in chunk_paths:
         path.unlink(missing_ok=True)
-    _collect_garbage(index_dir, entries, packs, previous)
+    _collect_garbage(index_dir, entries, [*packs, *(p for names in analysis_packs.values() for p in names)], previous)
     report.build, report.stems, report.instruments = build, stems, entries
     log.info("published build %d: %d stems (+%d, -%d)", build, stems, report.added, report.removed)
     return report
+
+
+def _publish_analyses(index_dir: Path, build: int, chunk_paths: list[Path], live: dict[int, str],
+                      previous: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The previous build's analysis packs that still hold a live stem, plus new packs of the chunks'
+    analyses for live stems: kind -> pack names, oldest first (later packs win when read)."""
+    packs = pack_names(previous)
+    new = write_analysis_packs(index_dir, build, plan_analyses(chunk_paths, set(live)))
+    for kind in KINDS:
+        packs[kind] = [p for p in packs[kind] if any(int(i) in live for i in read_pack_ids(index_dir, p))]
+        if kind in new:
+            packs[kind].append(new[kind])
+    return packs
 
 
 def _write_indexes(index_dir: Path, build: int, indexes: dict[str, Any], changed: set[str],
@@ -182,7 +219,8 @@ def _write_indexes(index_dir: Path, build: int, indexes: dict[str, Any], changed
 
 def _next_build(index_dir: Path) -> int:
     """After a rebuild (no previous manifest), numbering continues past any files left in the folder."""
-    numbers = [int(m.group(1)) for p in index_dir.glob("*-*") if (m := re.match(r"(?:vectors|frames)-(\d+)", p.name))]
+    numbers = [int(m.group(1)) for p in index_dir.glob("*-*")
+               if (m := re.match(r"(?:vectors|frames|features|onsets|chroma|beats)-(\d+)", p.name))]
     return max(numbers, default=0) + 1
 
 
@@ -192,7 +230,10 @@ def _collect_garbage(index_dir: Path, entries: dict[str, Any], packs: list[str],
     keep = {e["file"] for e in entries.values()} | {f"{p}.npy" for p in packs} | {f"{p}.ids.npy" for p in packs}
     if previous is not None:
         keep |= {e["file"] for e in previous["instruments"].values()}
-        keep |= {f"{p}{suffix}" for p in previous["frame_packs"] for suffix in (".npy", ".ids.npy")}
-    for path in [*index_dir.glob("vectors-*.faiss"), *index_dir.glob("frames-*.npy")]:
+        old_packs = [*previous["frame_packs"], *(p for names in pack_names(previous).values() for p in names)]
+        keep |= {f"{p}{suffix}" for p in old_packs for suffix in (".npy", ".ids.npy")}
+    stale = [*index_dir.glob("vectors-*.faiss"),
+             *(p for kind in ("frames", *KINDS) for p in index_dir.glob(f"{kind}-*.npy"))]
+    for path in stale:
         if path.name not in keep:
             path.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
-"""Ray engine: the same decode and embed stages as the local engine, as Ray Data `map_batches` stages.
+"""Ray engine: the same decode, analyse and embed stages as the local engine, as Ray Data `map_batches` stages.
 
-Decoding runs as CPU tasks over files; embedding runs in an actor pool (one Embedder per actor, on a GPU
+Decoding and analysis run as CPU tasks over files; embedding runs in an actor pool (one Embedder per actor, on a GPU
 each when the cluster has them); the driver receives the outcomes and commits them with the same writer,
 so the commit protocol and the index directory stay on the driver (a volume shared by the cluster is not
 needed for the index, only for the catalogue's audio). Connects to RAY_ADDRESS when set, else starts a
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.music import FEATURES, StoredAnalysis
 from indexer.decode import FileTask, decode_file
 from indexer.errors import IndexerError
 from indexer.pipeline import Outcome
@@ -24,20 +25,34 @@ from model.embed import Embedder
 log = logging.getLogger(__name__)
 
 
+_ANALYSIS_COLUMNS = ("features", "onsets", "chroma", "beats")
+_RAGGED = ("wave", "frames", "onsets", "chroma", "beats")
+_EMPTY_ANALYSIS = {"features": np.zeros(FEATURES.width, np.float32), "onsets": np.zeros((0, 5), np.float16),
+                   "chroma": np.zeros((0, 12), np.float16), "beats": np.zeros((0, 1), np.float32)}
+
+
 def decode_batch(batch: dict[str, np.ndarray], sample_rate: int) -> dict[str, Any]:
-    """Ray stage: files -> one row per stem (wave empty and `error` set when decoding failed)."""
-    rows: dict[str, list[Any]] = {k: [] for k in ("stem_id", "wave", "error", "sha256", "duration", "sample_rate")}
-    for path, ids, streams in zip(batch["path"], batch["stem_ids"], batch["streams"], strict=True):
+    """Ray stage: files -> one row per stem with its analysis (wave empty and `error` set when decoding
+    failed; wave empty and `embed` False for a stem that is only analysed)."""
+    columns = ("stem_id", "wave", "error", "sha256", "duration", "sample_rate", "embed", "analysed",
+               *_ANALYSIS_COLUMNS)
+    rows: dict[str, list[Any]] = {k: [] for k in columns}
+    for path, ids, streams, embed in zip(batch["path"], batch["stem_ids"], batch["streams"], batch["embed"],
+                                         strict=True):
         stems = tuple((int(i), None if s < 0 else int(s)) for i, s in zip(ids, streams, strict=True))
-        task = FileTask(str(path), stems)
-        for d in decode_file(task, sample_rate):
+        only = frozenset(int(i) for i, e in zip(ids, embed, strict=True) if not e)
+        for d in decode_file(FileTask(str(path), stems, only), sample_rate):
             rows["stem_id"].append(d.stem_id)
             rows["wave"].append(d.wave if d.wave is not None else np.zeros(0, np.float32))
             rows["error"].append(d.error or "")
             rows["sha256"].append(d.sha256 or "")
             rows["duration"].append(d.duration_seconds)
             rows["sample_rate"].append(d.sample_rate)
-    return {k: np.array(v) if k != "wave" else v for k, v in rows.items()}
+            rows["embed"].append(d.embed)
+            rows["analysed"].append(d.analysis is not None)
+            for name in _ANALYSIS_COLUMNS:
+                rows[name].append(getattr(d.analysis, name) if d.analysis is not None else _EMPTY_ANALYSIS[name])
+    return {k: v if k in _RAGGED else np.array(v) for k, v in rows.items()}
 
 
 class EmbedActor:
@@ -49,13 +64,13 @@ class EmbedActor:
             raise IndexerError(f"{checkpoint} on this worker differs from the driver's checkpoint")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        ok = [i for i, e in enumerate(batch["error"]) if not e]
+        ok = [i for i, (e, embed) in enumerate(zip(batch["error"], batch["embed"], strict=True)) if not e and embed]
         waves = [np.asarray(batch["wave"][i], np.float32) for i in ok]
         embs = dict(zip(ok, self.embedder.embed_stems(waves), strict=True))
         n, dim, fdim = len(batch["stem_id"]), self.embedder.dim, self.embedder.frame_dim
+        passed = ("stem_id", "error", "sha256", "duration", "sample_rate", "embed", "analysed", *_ANALYSIS_COLUMNS)
         return {
-            "stem_id": batch["stem_id"], "error": batch["error"], "sha256": batch["sha256"],
-            "duration": batch["duration"], "sample_rate": batch["sample_rate"],
+            **{k: batch[k] for k in passed},
             "vector": np.stack([embs[i].vector if i in embs else np.zeros(dim, np.float32) for i in range(n)]),
             "frames": [embs[i].frames if i in embs else np.zeros((0, fdim), np.float32) for i in range(n)],
         }
@@ -78,7 +93,8 @@ def run_ray(tasks: list[FileTask], settings: IndexerSettings, embedder: Embedder
         ray.init(num_cpus=max(2, settings.workers + 1), include_dashboard=False, log_to_driver=False)
     gpus = 1 if embedder.device.type == "cuda" else 0
     items = [{"path": t.path, "stem_ids": [s for s, _ in t.stems],
-              "streams": [-1 if st is None else st for _, st in t.stems]} for t in tasks]
+              "streams": [-1 if st is None else st for _, st in t.stems],
+              "embed": [s not in t.analyse_only for s, _ in t.stems]} for t in tasks]
     ds: Any = ray.data.from_items(items)
     ds = ds.map_batches(decode_batch, batch_size=1, fn_kwargs={"sample_rate": embedder.sample_rate},
                         batch_format="numpy", num_cpus=1)
@@ -90,6 +106,11 @@ def run_ray(tasks: list[FileTask], settings: IndexerSettings, embedder: Embedder
     )
     for row in ds.iter_rows():
         error = str(row["error"]) or None
-        yield Outcome(int(row["stem_id"]), None if error else np.asarray(row["vector"], np.float32),
-                      None if error else np.asarray(row["frames"], np.float32), error,
-                      str(row["sha256"]) or None, float(row["duration"]), int(row["sample_rate"]))
+        embedded = bool(row["embed"])
+        analysis = None
+        if not error and bool(row["analysed"]):
+            analysis = StoredAnalysis(*(np.asarray(row[name]) for name in _ANALYSIS_COLUMNS))
+        keep = not error and embedded
+        yield Outcome(int(row["stem_id"]), np.asarray(row["vector"], np.float32) if keep else None,
+                      np.asarray(row["frames"], np.float32) if keep else None, error,
+                      str(row["sha256"]) or None, float(row["duration"]), int(row["sample_rate"]), analysis, embedded)

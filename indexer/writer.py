@@ -1,8 +1,9 @@
-"""Write stage: the commit protocol that keeps SQL, vectors and frames in step across crashes.
+"""Write stage: the commit protocol that keeps SQL, vectors, frames and analyses in step across crashes.
 
-Outcomes are buffered; a commit writes the buffered vectors and frames as one durable chunk file (renamed
-into place) and only then, in one SQL transaction, marks those stems 'indexed' (and failures 'failed')
-and advances the job's progress. SQL therefore never calls a stem indexed whose vector is not on disk.
+Outcomes are buffered; a commit writes the buffered vectors, frames and analyses as one durable chunk file
+(renamed into place) and only then, in one SQL transaction, marks those stems 'indexed' with their analysis
+facts (and failures 'failed') and advances the job's progress. SQL therefore never calls a stem indexed,
+or analysed, whose vector or analysis is not on disk.
 """
 
 import logging
@@ -14,6 +15,7 @@ import numpy as np
 from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
+from analysis.music import ANALYSIS_VERSION, StoredAnalysis
 from indexer.chunks import Chunk, write_chunk
 from indexer.db import IndexJob, Stem, StemStatus, utcnow
 from indexer.pipeline import Outcome
@@ -21,12 +23,20 @@ from indexer.pipeline import Outcome
 log = logging.getLogger(__name__)
 
 
+def analysis_values(analysis: StoredAnalysis | None, version: int = ANALYSIS_VERSION) -> dict[str, object]:
+    """The stems-table columns of an analysis (none for a stem without one)."""
+    return {} if analysis is None else {**analysis.facts(), "analysis_version": version}
+
+
 class Writer:
     """Buffers outcomes and commits them every `commit_stems` stems or `commit_seconds` seconds."""
 
     def __init__(self, sessions: sessionmaker, index_dir: Path, checkpoint_hash: str, job_id: int | None,
-                 commit_stems: int, commit_seconds: float, on_commit: Callable[["Writer"], None] | None = None) -> None:
+                 commit_stems: int, commit_seconds: float, on_commit: Callable[["Writer"], None] | None = None,
+                 dim: int = 0, frame_dim: int = 0) -> None:
         self.sessions = sessions
+        self.dim = dim
+        self.frame_dim = frame_dim
         self.index_dir = index_dir
         self.checkpoint_hash = checkpoint_hash
         self.job_id = job_id
@@ -34,6 +44,7 @@ class Writer:
         self.commit_seconds = commit_seconds
         self.on_commit = on_commit
         self.added = 0
+        self.analysed = 0  # stems embedded before, analysed by this run
         self.failed = 0
         self.audio_seconds = 0.0
         self.failures: list[tuple[int, str]] = []
@@ -43,7 +54,22 @@ class Writer:
 
     @property
     def done(self) -> int:
-        return self.added + self.failed
+        return self.added + self.analysed + self.failed
+
+    def _chunk(self, ok: list[Outcome]) -> Chunk:
+        no_frames = np.zeros((0, self.frame_dim), np.float32)
+        return Chunk(
+            np.array([o.stem_id for o in ok], dtype=np.int64),
+            np.stack([o.vector if o.vector is not None else np.zeros(self.dim, np.float32) for o in ok]),
+            [o.frames if o.frames is not None else no_frames for o in ok],
+            [o.sha256 or "" for o in ok],
+            np.array([o.duration_seconds for o in ok]),
+            np.array([o.sample_rate for o in ok]),
+            self.checkpoint_hash,
+            embedded=np.array([o.embedded for o in ok], dtype=bool),
+            analyses=[o.analysis for o in ok],
+            analysis_version=ANALYSIS_VERSION,
+        )
 
     def add(self, outcome: Outcome) -> None:
         (self._ok if outcome.ok else self._bad).append(outcome)
@@ -56,28 +82,24 @@ class Writer:
         if not ok and not bad:
             return
         if ok:
-            write_chunk(self.index_dir, Chunk(
-                np.array([o.stem_id for o in ok], dtype=np.int64),
-                np.stack([o.vector for o in ok if o.vector is not None]),
-                [o.frames for o in ok if o.frames is not None],
-                [o.sha256 or "" for o in ok],
-                np.array([o.duration_seconds for o in ok]),
-                np.array([o.sample_rate for o in ok]),
-                self.checkpoint_hash,
-            ))
+            write_chunk(self.index_dir, self._chunk(ok))
         now = utcnow()
+        embedded = [o for o in ok if o.embedded]
         with self.sessions() as s, s.begin():
             for o in ok:
-                s.execute(update(Stem).where(Stem.id == o.stem_id).values(
-                    status=StemStatus.INDEXED, error=None, content_sha256=o.sha256, duration_seconds=o.duration_seconds,
-                    sample_rate=o.sample_rate, indexed_at=now,
-                    frame_count=len(o.frames) if o.frames is not None else 0))
+                values = analysis_values(o.analysis)
+                if o.embedded:
+                    values |= {"status": StemStatus.INDEXED, "error": None, "content_sha256": o.sha256,
+                               "duration_seconds": o.duration_seconds, "sample_rate": o.sample_rate,
+                               "indexed_at": now, "frame_count": len(o.frames) if o.frames is not None else 0}
+                s.execute(update(Stem).where(Stem.id == o.stem_id).values(**values))
             for o in bad:
                 s.execute(update(Stem).where(Stem.id == o.stem_id).values(
                     status=StemStatus.FAILED, error=o.error, content_sha256=o.sha256))
-            self.added += len(ok)
+            self.added += len(embedded)
+            self.analysed += len(ok) - len(embedded)
             self.failed += len(bad)
-            self.audio_seconds += sum(o.duration_seconds for o in ok)
+            self.audio_seconds += sum(o.duration_seconds for o in embedded)
             if self.job_id is not None:
                 s.execute(update(IndexJob).where(IndexJob.id == self.job_id).values(
                     done=self.done, added=self.added, failed=self.failed, audio_seconds=self.audio_seconds))

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.alignment import FusionSpec, beat_seconds, offsets_by_spec
+from analysis.signature import signature
+from analysis.tempo import beat_seconds
+from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs
 from model.embed import Embedder
-from service import alignment
-from service.settings import load_settings
 
 TOLERANCE = 0.08
 
@@ -43,7 +43,6 @@ def main() -> None:
     specs = [FusionSpec.parse(w) for w in args.weights]
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
     sr = embedder.sample_rate
-    settings = load_settings()
     rng = np.random.default_rng(args.seed)
     exact: dict[str, list[bool]] = {}
     phase: dict[str, list[bool]] = {}
@@ -60,10 +59,10 @@ def main() -> None:
                 if not np.any(stem):
                     continue
                 pred = embedder.predict_one(mix, instrument)
-                q_sig = alignment.signature(mix, sr)
+                q_sig = signature(mix, sr)
                 for start in np.round(rng.uniform(2.0, n / sr - args.excerpt - 2.0, args.cuts), 2):
                     excerpt = stem[round(start * sr) : round((start + args.excerpt) * sr)]
-                    found = offsets_by_spec(embedder, settings, pred, q_sig, excerpt, instrument, specs)
+                    found = offsets_by_spec(embedder, pred, q_sig, excerpt, instrument, specs)
                     for spec in specs:
                         name = spec.name
                         error = found[name] - float(start)

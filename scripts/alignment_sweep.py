@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.signature import signature
 from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs, query_pairs
 from model.embed import Embedder
-from service import alignment
-from service.settings import load_settings
 
 TOLERANCE = 0.08
 
@@ -38,12 +37,11 @@ def main() -> None:
     sr = embedder.sample_rate
     hits: dict[str, list[bool]] = {}
     rows = []
-    settings = load_settings(min_overlap_seconds=args.min_overlap)
     for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
-        pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), alignment.signature(pair.mix, sr)
+        pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), signature(pair.mix, sr)
         for cut in args.cuts:
-            found = offsets_by_spec(embedder, settings, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument,
-                                    specs)
+            found = offsets_by_spec(embedder, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, specs,
+                                    args.min_overlap)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)

@@ -1,31 +1,46 @@
 """Retrieval: an uploaded mix and an instrument in, ranked catalogue stems with alignment offsets out.
 
-Stages (each timed): decode and validate the upload, predict the query embedding (micro-batched), search
-the catalogue, align each hit by frame cross-correlation (fused with band-onset, accent and chroma
-correlation at 10 ms for the top hits), then assemble the answer.
+Stages (each timed): decode and validate the upload; predict the query embedding (micro-batched) while the
+query is analysed (tempo, beats, key, signature); search the catalogue for the model's nearest candidates;
+rank them by the fused score with the stored analyses (service.ranking), conformed and filtered; align each
+result by frame cross-correlation fused with band-onset, accent and chroma correlation at 10 ms (against the
+stored signatures: no catalogue audio is decoded); then assemble the answer.
 """
 
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
 
 import anyio
+import numpy as np
 
-from indexer.catalog import Catalogue, Hit, StemRecord
+from analysis import alignment
+from analysis.compatibility import Conform
+from analysis.key import camelot, key_name, parse_key
+from analysis.music import Analysis, analyse
+from analysis.signature import Signature, stretched, time_scale
+from indexer.catalog import Catalogue, StemRecord
 from model.embed import Embedder, Embedding
-from model.errors import AudioDecodeError
-from service import alignment
 from service.batching import MicroBatcher
 from service.errors import invalid
 from service.intake import QueryAudio, read_query
 from service.metrics import Metrics
-from service.schemas import CatalogueInfo, CurveOut, QueryInfo, RetrieveResponse, RetrieveResult, Timings
+from service.ranking import KEY_MATCHES, Ranked, Ranking, rank
+from service.schemas import (
+    CatalogueInfo,
+    CurveOut,
+    QueryInfo,
+    RetrieveResponse,
+    RetrieveResult,
+    ScoreParts,
+    Timings,
+)
 from service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+RANKS = ("fused", "model")
 
 
 @dataclass(frozen=True)
@@ -37,34 +52,21 @@ class RetrieveParams:
     duration: float | None = None
     exclude_song_ids: tuple[int, ...] = ()
     curve: bool = False
-
-
-class SignatureCache:
-    """Onset, accent and chroma features of catalogue stems (alignment.Signature), decoded once and kept
-    (LRU, thread-safe)."""
-
-    def __init__(self, embedder: Embedder, capacity: int = 256) -> None:
-        self._embedder = embedder
-        self._capacity = capacity
-        self._items: OrderedDict[int, alignment.Signature] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, stem: StemRecord) -> alignment.Signature:
-        with self._lock:
-            if stem.id in self._items:
-                self._items.move_to_end(stem.id)
-                return self._items[stem.id]
-        wave = self._embedder.load_audio(stem.path, stem.stream)
-        sig = alignment.signature(wave, self._embedder.sample_rate)
-        with self._lock:
-            self._items[stem.id] = sig
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-        return sig
+    rank: str | None = None  # None: the server's default
+    bpm_min: float | None = None
+    bpm_max: float | None = None
+    key: str | None = None
+    key_match: str = "exact"
+    max_transpose: int | None = None
+    max_stretch: float | None = None
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 2)
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(float(x), digits)
 
 
 class Retriever:
@@ -77,17 +79,43 @@ class Retriever:
         self.batcher = batcher
         self.settings = settings
         self.metrics = metrics
-        self.signatures = SignatureCache(embedder, settings.signature_cache_stems)
+
+    def ranking(self, params: RetrieveParams) -> Ranking:
+        """The request's ranking, with the server's defaults filled in; 422 for values out of range."""
+        s = self.settings
+        self.embedder.vocabulary.index(params.instrument)  # UnknownInstrumentError -> 422
+        if not 1 <= params.k <= s.max_k:
+            raise invalid(f"k must lie in 1..{s.max_k}, got {params.k}", {"max_k": s.max_k})
+        mode = params.rank or s.rank
+        if mode not in RANKS:
+            raise invalid(f"rank must be one of {', '.join(RANKS)}, got {mode!r}", {"rank": list(RANKS)})
+        transpose = s.max_transpose if params.max_transpose is None else params.max_transpose
+        if not 0 <= transpose <= s.max_transpose_limit:
+            raise invalid(f"max_transpose must lie in 0..{s.max_transpose_limit} semitones, got {transpose}")
+        stretch = s.max_stretch if params.max_stretch is None else params.max_stretch
+        if not 0.0 <= stretch <= s.max_stretch_limit:
+            raise invalid(f"max_stretch must lie in 0..{s.max_stretch_limit}, got {stretch}")
+        if params.bpm_min is not None and params.bpm_max is not None and params.bpm_min > params.bpm_max:
+            raise invalid(f"bpm_min ({params.bpm_min}) is above bpm_max ({params.bpm_max})")
+        if params.key_match not in KEY_MATCHES:
+            raise invalid(f"key_match must be one of {', '.join(KEY_MATCHES)}, got {params.key_match!r}")
+        key = None
+        if params.key:
+            try:
+                key = parse_key(params.key)
+            except ValueError as exc:
+                raise invalid(str(exc), {"key": params.key}) from exc
+        pitched = params.instrument not in s.unpitched_instruments
+        return Ranking(mode, s.rank_weights().for_instrument(params.instrument, s.unpitched_instruments),
+                       Conform(transpose, stretch, pitched), params.bpm_min, params.bpm_max, key, params.key_match)
 
     def check_params(self, params: RetrieveParams) -> None:
         """Rejects bad parameters before any audio is decoded (422)."""
-        self.embedder.vocabulary.index(params.instrument)  # UnknownInstrumentError -> 422
-        if not 1 <= params.k <= self.settings.max_k:
-            raise invalid(f"k must lie in 1..{self.settings.max_k}, got {params.k}", {"max_k": self.settings.max_k})
+        self.ranking(params)
 
     async def retrieve(self, data: bytes, filename: str | None, content_type: str | None,
                        params: RetrieveParams) -> RetrieveResponse:
-        self.check_params(params)
+        ranking = self.ranking(params)
         t0 = time.perf_counter()
         s = self.settings
         query = await anyio.to_thread.run_sync(
@@ -95,55 +123,64 @@ class Retriever:
                                s.max_audio_seconds, s.min_audio_seconds, s.silence_dbfs, params.start, params.duration)
         )
         t1 = time.perf_counter()
-        embedding: Embedding = await asyncio.wrap_future(self.batcher.submit(query.wave, params.instrument))
+        # The embedding (batcher thread) and the analysis (a worker thread) of the same decoded wave overlap.
+        pending = asyncio.wrap_future(self.batcher.submit(query.wave, params.instrument))
+        analysis = await anyio.to_thread.run_sync(lambda: analyse(query.wave, query.sample_rate))
+        t_analysed = time.perf_counter()
+        embedding: Embedding = await pending
         t2 = time.perf_counter()
         response, t_search, t_align = await anyio.to_thread.run_sync(
-            lambda: self._search_and_align(query, embedding, params))
+            lambda: self._search_and_align(query, embedding, analysis, params, ranking))
         t3 = time.perf_counter()
-        timings = Timings(decode_ms=_ms(t1 - t0), embed_ms=_ms(t2 - t1), search_ms=_ms(t_search),
-                          align_ms=_ms(t_align), total_ms=_ms(t3 - t0))
-        for stage, seconds in (("decode", t1 - t0), ("embed", t2 - t1), ("search", t_search), ("align", t_align)):
+        timings = Timings(decode_ms=_ms(t1 - t0), embed_ms=_ms(t2 - t1), analyse_ms=_ms(t_analysed - t1),
+                          search_ms=_ms(t_search), align_ms=_ms(t_align), total_ms=_ms(t3 - t0))
+        for stage, seconds in (("decode", t1 - t0), ("embed", t2 - t1), ("analyse", t_analysed - t1),
+                               ("search", t_search), ("align", t_align)):
             self.metrics.stage.labels(stage).observe(seconds)
         return response.model_copy(update={"timings": timings})
 
-    def _search_and_align(self, query: QueryAudio, emb: Embedding,
-                          params: RetrieveParams) -> tuple[RetrieveResponse, float, float]:
+    def _search_and_align(self, query: QueryAudio, emb: Embedding, analysis: Analysis, params: RetrieveParams,
+                          ranking: Ranking) -> tuple[RetrieveResponse, float, float]:
         t0 = time.perf_counter()
         scope = params.instrument if params.instrument_filter else None
-        hits = list(self.catalogue.search(emb.vector, params.k, instrument=scope,
-                                          exclude_song_ids=params.exclude_song_ids))
         searched = self.catalogue.size(scope)
-        records = {r.id: r for r in self.catalogue.stems([h.stem_id for h in hits]) if r is not None}
+        pool = max(params.k, min(self.settings.rank_pool, searched))
+        hits = list(self.catalogue.search(emb.vector, pool, instrument=scope, exclude_song_ids=params.exclude_song_ids))
+        rows, analysed = self.catalogue.analysis_rows([h.stem_id for h in hits])
+        ranked = rank(analysis.vector(), np.array([h.score for h in hits]), rows, analysed, ranking)
+        top = ranked[: params.k]
+        records = {r.id: r for r in self.catalogue.stems([hits[r.index].stem_id for r in top])}
         t1 = time.perf_counter()
-        query_sig = alignment.signature(query.wave, query.sample_rate) if self.settings.refine_top else None
-        results = []
-        for rank, hit in enumerate(hits, start=1):
-            record = records.get(hit.stem_id)
+        results: list[RetrieveResult] = []
+        for item in top:
+            record = records.get(hits[item.index].stem_id)
             if record is None:  # removed between search and lookup by a concurrent index job
                 continue
-            results.append(self._result(rank, hit, record, emb, query, query_sig, max(searched, 1), params))
+            results.append(self._result(len(results) + 1, item, record, emb, query, analysis.signature,
+                                        max(searched, 1), params))
         t2 = time.perf_counter()
         response = RetrieveResponse(
-            query=QueryInfo(filename=query.filename, instrument=params.instrument,
-                            duration_seconds=round(query.duration_seconds, 4), sample_rate=query.sample_rate,
-                            start_seconds=round(query.start_seconds, 4),
-                            section_seconds=round(len(query.wave) / query.sample_rate, 4)),
+            query=_query_info(query, params, analysis),
             catalogue=CatalogueInfo(searched=searched, total=self.catalogue.size(None),
-                                    instrument_filter=params.instrument_filter),
+                                    instrument_filter=params.instrument_filter, candidates=len(hits),
+                                    matching=len(ranked)),
             model=f"{self.embedder.cfg.name}@{self.embedder.checkpoint_hash[:12]}",
-            timings=Timings(decode_ms=0, embed_ms=0, search_ms=0, align_ms=0, total_ms=0),
+            rank=ranking.rank,
+            timings=Timings(decode_ms=0, embed_ms=0, analyse_ms=0, search_ms=0, align_ms=0, total_ms=0),
             results=results,
         )
         return response, t1 - t0, t2 - t1
 
-    def _result(self, rank: int, hit: Hit, record: StemRecord, emb: Embedding, query: QueryAudio,
-                query_sig: alignment.Signature | None, searched: int, params: RetrieveParams) -> RetrieveResult:
+    def _result(self, rank_: int, item: Ranked, record: StemRecord, emb: Embedding, query: QueryAudio,
+                query_sig: Signature, searched: int, params: RetrieveParams) -> RetrieveResult:
         fs = self.embedder.frame_seconds
         frames = self.catalogue.frames(record.id)
+        if item.stretch != 1.0:  # align the stem as it will be played: conformed to the mix's tempo
+            frames = _unit_rows(time_scale(frames, item.stretch))
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
         offset, refined, alternatives = aligned.offset_seconds, False, []
-        if query_sig is not None and rank <= self.settings.refine_top:
-            better = self._refine(record, query_sig, offset, aligned.curve)
+        if rank_ <= self.settings.refine_top:
+            better = self._refine(record, item.stretch, query_sig, offset, aligned.curve)
             if better:
                 offset, alternatives, refined = better[0], better[1:], True
         curve = None
@@ -152,25 +189,32 @@ class Retriever:
                 offsets_seconds=[round(float(lag) * fs + query.start_seconds, 4) for lag in aligned.curve.lags],
                 similarity=[round(float(v), 5) for v in aligned.curve.similarity],
             )
+        parts = item.parts
+        conformed_key = _transposed(record.key, item.transpose)
         return RetrieveResult(
-            rank=rank, stem_id=int(record.id), song_id=int(record.song_id), title=record.title,
+            rank=rank_, stem_id=int(record.id), song_id=int(record.song_id), title=record.title,
             artist=record.artist, instrument=record.instrument, name=record.name,
-            duration_seconds=record.duration_seconds, score=round(float(hit.score), 6),
-            normalised_rank=round(rank / searched, 6),
+            duration_seconds=record.duration_seconds, score=round(item.score, 6),
+            score_parts=ScoreParts(**{k: round(v, 6) for k, v in parts.items()}),
+            bpm=_round(record.bpm, 2), key=record.key, camelot=record.camelot,
+            transpose_semitones=item.transpose, stretch_ratio=round(item.stretch, 4),
+            conformed_bpm=_round(record.bpm * item.stretch, 2) if record.bpm else None,
+            conformed_key=conformed_key, conformed_camelot=camelot(parse_key(conformed_key)) if conformed_key else None,
+            normalised_rank=round(rank_ / searched, 6),
             offset_seconds=round(offset + query.start_seconds, 4),
             alignment_score=round(float(aligned.score), 6), offset_refined=refined,
             offset_alternatives_seconds=[round(a + query.start_seconds, 4) for a in alternatives],
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, record: StemRecord, query_sig: alignment.Signature, coarse: float,
+    def _refine(self, record: StemRecord, stretch: float, query_sig: Signature, coarse: float,
                 curve: alignment.Curve) -> list[float]:
-        """Refined offset first, then up to `offset_alternatives` runners-up; empty to keep the coarse one."""
-        try:
-            stem_sig = self.signatures.get(record)
-        except AudioDecodeError as exc:  # a catalogue file gone bad: keep the frame-level offset
-            log.warning("cannot refine offset of stem %s: %s", record.id, exc)
+        """Refined offset first, then up to `offset_alternatives` runners-up; empty to keep the coarse one
+        (also for a stem whose analysis the build does not hold)."""
+        stem_sig = self.catalogue.signature(record.id)
+        if stem_sig is None:
             return []
+        stem_sig = stretched(stem_sig, stretch)
         weights = self.settings.fusion_weights_for(record.instrument)
         if weights.any():
             fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig, weights,
@@ -181,3 +225,32 @@ class Retriever:
                                         self.settings.refine_window_seconds,
                                         prior_seconds=1.5 * self.embedder.frame_seconds)
         return [] if local is None else [local]
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 1e-9, x / np.maximum(norm, 1e-9), 0.0).astype(np.float32)
+
+
+def _transposed(key: str | None, semitones: int) -> str | None:
+    if not key:
+        return None
+    tonic, mode = parse_key(key)
+    return key_name(((tonic + semitones) % 12, mode))
+
+
+def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis) -> QueryInfo:
+    grid, key = analysis.grid, analysis.key
+    has_key = bool(np.any(analysis.key_profile))
+    return QueryInfo(
+        filename=query.filename, instrument=params.instrument, duration_seconds=round(query.duration_seconds, 4),
+        sample_rate=query.sample_rate, start_seconds=round(query.start_seconds, 4),
+        section_seconds=round(len(query.wave) / query.sample_rate, 4),
+        bpm=round(analysis.bpm, 2) if analysis.bpm > 0 else None,
+        bpm_confidence=round(analysis.tempo.confidence, 4),
+        key=key.name if has_key else None, camelot=camelot(key.key) if has_key else None,
+        key_confidence=round(key.confidence, 4),
+        beat_period_seconds=round(grid.period, 4) if grid.period > 0 else None,
+        beats_per_bar=grid.beats_per_bar if len(grid.beats) else None,
+        downbeat_seconds=round(grid.first_downbeat + query.start_seconds, 4) if len(grid.beats) else None,
+    )

@@ -25,17 +25,31 @@ class QueryInfo(BaseModel):
     sample_rate: int = Field(description="Rate the model hears the query at (Hz).")
     start_seconds: float = Field(description="Start of the section used as the query (s).")
     section_seconds: float = Field(description="Length of the section used as the query (s).")
+    bpm: float | None = Field(None, description="Detected tempo of the query section (BPM); null if none found.")
+    bpm_confidence: float = Field(0.0, description="Strength of the tempo's periodicity, 0-1.")
+    key: str | None = Field(None, description="Detected key of the query section, e.g. 'A minor'.")
+    camelot: str | None = Field(None, description="Camelot code of `key`, e.g. '8A'.")
+    key_confidence: float = Field(0.0, description="Best key's correlation minus the runner-up's (0-2).")
+    beat_period_seconds: float | None = Field(None, description="Beat period (s) of the detected beat grid.")
+    beats_per_bar: int | None = Field(None, description="Detected meter: 3 or 4 beats per bar.")
+    downbeat_seconds: float | None = Field(
+        None, description="First bar start of the beat grid (s from the upload's start)."
+    )
 
 
 class CatalogueInfo(BaseModel):
     searched: int = Field(description="Stems the query was ranked against (the instrument's, when filtered).")
     total: int = Field(description="Stems in the whole catalogue.")
     instrument_filter: bool
+    candidates: int = Field(0, description="Stems re-ranked by the fusion: the model's nearest `rank_pool` of the "
+                            "searched stems (all of a catalogue that size or smaller).")
+    matching: int = Field(0, description="Candidates that passed the BPM and key filters.")
 
 
 class Timings(BaseModel):
     decode_ms: float
-    embed_ms: float
+    embed_ms: float = Field(description="Embedding, which runs while the query is analysed.")
+    analyse_ms: float = Field(0.0, description="Musical analysis of the query (tempo, beats, key, signature).")
     search_ms: float
     align_ms: float
     total_ms: float
@@ -44,6 +58,22 @@ class Timings(BaseModel):
 class CurveOut(BaseModel):
     offsets_seconds: list[float] = Field(description="Candidate offsets (s), one per frame lag (0.16 s).")
     similarity: list[float] = Field(description="Mean cosine similarity of query and stem frames at each offset.")
+
+
+class ScoreParts(BaseModel):
+    model: float = Field(description="Cosine similarity of the predicted and the stem embedding.")
+    key: float | None = Field(
+        None, description="Cosine of the query's and the stem's 24-d key profiles after the suggested "
+        "transposition, less 0.02 per semitone; null for a stem without analysis.")
+    chroma: float | None = Field(
+        None, description="Cosine of the mean pitch-class profiles after the suggested transposition.")
+    tempo: float | None = Field(
+        None, description="Tempo agreement 0-1 after the suggested stretch (x2, x1/2, x3 and x1/3 allowed; a 4 % "
+        "mismatch beyond the allowed stretch costs one sigma), less a small cost per unit of stretch.")
+    rhythm: float | None = Field(
+        None, description="Correlation of the octave-folded tempograms after the suggested stretch.")
+    fused: float = Field(
+        description="Weighted sum of the parts, each standardised over this query's candidates (see /info).")
 
 
 class RetrieveResult(BaseModel):
@@ -55,7 +85,21 @@ class RetrieveResult(BaseModel):
     instrument: str
     name: str = Field(description="The stem's name in its song (file or stream name).")
     duration_seconds: float | None
-    score: float = Field(description="Cosine similarity of the predicted and the stem embedding.")
+    score: float = Field(
+        description="The score the result was ranked by: `score_parts.fused` with rank=fused, the model's cosine "
+        "(`score_parts.model`) with rank=model.")
+    score_parts: ScoreParts
+    bpm: float | None = Field(None, description="The stem's detected tempo (BPM); null before it is analysed.")
+    key: str | None = Field(None, description="The stem's detected key, e.g. 'A minor'.")
+    camelot: str | None = Field(None, description="Camelot code of the stem's key, e.g. '8A'.")
+    transpose_semitones: int = Field(
+        0, description="Semitones to shift the stem's pitch so that it fits the mix's key (0: as it is).")
+    stretch_ratio: float = Field(
+        1.0, description="Tempo factor to apply to the stem (faster > 1, pitch unchanged) so that it fits the mix's "
+        "tempo (1: as it is). Offsets refer to the stem conformed by this factor.")
+    conformed_bpm: float | None = Field(None, description="The stem's tempo after `stretch_ratio`.")
+    conformed_key: str | None = Field(None, description="The stem's key after `transpose_semitones`.")
+    conformed_camelot: str | None = Field(None, description="Camelot code of `conformed_key`.")
     normalised_rank: float = Field(description="rank / searched catalogue size, in (0, 1].")
     offset_seconds: float = Field(
         description="Where the stem lines up with the upload: positive = start the stem this many seconds into "
@@ -76,6 +120,7 @@ class RetrieveResponse(BaseModel):
     query: QueryInfo
     catalogue: CatalogueInfo
     model: str = Field(description="Model name and checkpoint hash prefix.")
+    rank: str = Field("model", description="How the results were ranked: fused or model.")
     timings: Timings
     results: list[RetrieveResult]
 
@@ -91,6 +136,10 @@ class StemOut(BaseModel):
     duration_seconds: float | None
     sample_rate: int | None
     audio_url: str
+    bpm: float | None = Field(None, description="Detected tempo (BPM); null before the stem is analysed.")
+    key: str | None = Field(None, description="Detected key, e.g. 'A minor'.")
+    camelot: str | None = Field(None, description="Camelot code of the key, e.g. '8A'.")
+    beats_per_bar: int | None = Field(None, description="Detected meter: 3 or 4 beats per bar.")
 
 
 class StemPage(BaseModel):

@@ -1,12 +1,22 @@
 """Service settings: every limit and location is a documented field, read from `STEMJEPA_*` environment variables."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.alignment import FusionWeights
+from analysis.alignment import DEFAULT_FUSION, MIN_OVERLAP_SECONDS, UNPITCHED_INSTRUMENTS, FusionWeights
+from analysis.compatibility import CompatWeights
+
+# The fused ranking's defaults, chosen on MUSDB train songs and the sibling selection set only
+# (scripts/rank_sweep.py; MODEL_CARD.md has the table); valid and the sibling evaluation set were measured
+# once afterwards.
+RANK_WEIGHTS = CompatWeights(model=1.0, key=1.0, chroma=0.0, tempo=4.0, rhythm=0.5)
+RANK_POOL = 1000
+MAX_TRANSPOSE = 0
+MAX_STRETCH = 0.0
+WEIGHTS_NOTE = "Chosen on MUSDB train songs and the sibling selection set (MODEL_CARD.md)."
 
 
 def _split(value: Any) -> Any:
@@ -15,12 +25,6 @@ def _split(value: Any) -> Any:
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
-
-# Fusion weights of the alignment, relative to the model curve's 1, chosen on MUSDB train songs by
-# scripts/alignment_sweep.py; see onset_weight and MODEL_CARD.md.
-ONSET_WEIGHT = 4.0
-HARMONY_WEIGHT = 5.6
-ACCENT_WEIGHT = 4.0
 
 
 class ServiceSettings(BaseSettings):
@@ -62,38 +66,70 @@ class ServiceSettings(BaseSettings):
     batch_wait_ms: float = Field(4.0, ge=0, description="How long the batcher waits for company after a query arrives.")
     embed_batch_size: int = Field(16, gt=0, description="Windows per forward pass inside the embedder.")
     min_overlap_seconds: float = Field(
-        2.0, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
+        MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
     refine_top: int = Field(
         10, ge=0,
         description="Hits whose offsets are refined with onset, accent and chroma correlation at 10 ms (0: none).",
     )
     onset_weight: float = Field(
-        ONSET_WEIGHT, ge=0, description="Weight of the band onset correlation (attacks to 10 ms) fused with the "
-        "model's similarity curve (weight 1) over all lags for the refined hits; with the harmony and accent "
-        "weights also 0: model curve only, then a local onset refinement. Chosen on MUSDB train songs "
-        "(scripts/alignment_sweep.py), keeping the beat phase of long audio (scripts/alignment_long.py).",
+        DEFAULT_FUSION.onset, ge=0,
+        description="Weight of the band onset correlation (attacks to 10 ms) fused with the model's similarity "
+        "curve (weight 1) over all lags for the refined hits; with the harmony and accent weights also 0: model "
+        "curve only, then a local onset refinement. Chosen on MUSDB train songs (scripts/alignment_sweep.py), "
+        "keeping the beat phase of long audio (scripts/alignment_long.py).",
     )
     harmony_weight: float = Field(
-        HARMONY_WEIGHT, ge=0, description="Weight of the chroma correlation in the same fusion: it tells a bar "
-        "from its neighbour where the rhythm repeats. Chosen with onset_weight.",
+        DEFAULT_FUSION.harmony, ge=0,
+        description="Weight of the chroma correlation in the same fusion: it tells a bar from its neighbour "
+        "where the rhythm repeats. Chosen with onset_weight.",
     )
     accent_weight: float = Field(
-        ACCENT_WEIGHT, ge=0, description="Weight of the accent correlation in the same fusion (band onsets blurred "
-        "over 0.1 s): on which beat the parts' notes cluster. Chosen with onset_weight.",
+        DEFAULT_FUSION.accent, ge=0,
+        description="Weight of the accent correlation in the same fusion (band onsets blurred over 0.1 s): on "
+        "which beat the parts' notes cluster. Chosen with onset_weight.",
     )
     offset_alternatives: int = Field(
         2, ge=0, le=10, description="Further offsets returned per refined hit: the next-best peaks of the fused "
         "alignment curve, at least 0.5 s apart (loop-based music often fits a bar or a phrase away too).",
     )
     unpitched_instruments: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["drums"], description="Instruments whose stems carry no pitch classes "
-        "(comma-separated): their alignment leaves the chroma term out (on MUSDB train songs it cost drums 4 points).",
+        default_factory=lambda: list(UNPITCHED_INSTRUMENTS),
+        description="Instruments whose stems carry no pitch classes (comma-separated): their alignment leaves the "
+        "chroma term out (on MUSDB train songs it cost drums 4 points), and their ranking the key and pitch-class "
+        "terms.",
     )
-    signature_cache_stems: int = Field(
-        256, gt=0, description="Catalogue stems whose onset and chroma features stay in memory (LRU; ~290 KB per "
-        "minute of stem).",
+    rank: Literal["fused", "model"] = Field(
+        "fused", description="Default ranking of /retrieve: `fused` (the model's cosine with the stems' key, pitch "
+        "classes, tempo and rhythm, each standardised over the candidates) or `model` (its cosine alone).",
     )
+    rank_pool: int = Field(
+        RANK_POOL, gt=0, description="Candidates the fused ranking re-ranks: the model's nearest stems of the "
+        "searched instrument (all of a catalogue that size or smaller).",
+    )
+    rank_key_weight: float = Field(
+        RANK_WEIGHTS.key, ge=0, description="Weight of the key-profile similarity in the fused ranking, relative to "
+        "the model's 1. " + WEIGHTS_NOTE,
+    )
+    rank_chroma_weight: float = Field(
+        RANK_WEIGHTS.chroma, ge=0, description="Weight of the pitch-class similarity in the fused ranking.",
+    )
+    rank_tempo_weight: float = Field(
+        RANK_WEIGHTS.tempo, ge=0, description="Weight of the tempo agreement in the fused ranking.",
+    )
+    rank_rhythm_weight: float = Field(
+        RANK_WEIGHTS.rhythm, ge=0, description="Weight of the folded-tempogram correlation in the fused ranking.",
+    )
+    max_transpose: int = Field(
+        MAX_TRANSPOSE, ge=0, description="Default transposition (semitones either way) a stem may get to fit the "
+        "mix's key; a request may ask for up to max_transpose_limit.",
+    )
+    max_transpose_limit: int = Field(6, ge=0, le=6, description="Largest max_transpose a request may ask for.")
+    max_stretch: float = Field(
+        MAX_STRETCH, ge=0, description="Default tempo change a stem may get to fit the mix (0.08 = +-8 %); a "
+        "request may ask for up to max_stretch_limit.",
+    )
+    max_stretch_limit: float = Field(0.25, ge=0, le=0.5, description="Largest max_stretch a request may ask for.")
     refine_window_seconds: float = Field(
         0.16, gt=0, description="Half-width of the onset-refinement search (s): one frame."
     )
@@ -117,10 +153,15 @@ class ServiceSettings(BaseSettings):
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)
 
+    def rank_weights(self) -> CompatWeights:
+        """The fused ranking's weights (the model's is 1)."""
+        return CompatWeights(1.0, self.rank_key_weight, self.rank_chroma_weight, self.rank_tempo_weight,
+                             self.rank_rhythm_weight)
+
     def fusion_weights_for(self, instrument: str) -> FusionWeights:
         """The alignment fusion's weights for a stem of `instrument`: no chroma term for unpitched ones."""
-        harmony = 0.0 if instrument in self.unpitched_instruments else self.harmony_weight
-        return FusionWeights(self.onset_weight, harmony, self.accent_weight)
+        weights = FusionWeights(self.onset_weight, self.harmony_weight, self.accent_weight)
+        return weights.for_instrument(instrument, self.unpitched_instruments)
 
     @property
     def database_url(self) -> str:

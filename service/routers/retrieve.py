@@ -1,6 +1,6 @@
 """POST /retrieve: a mix and an instrument in, ranked compatible stems with alignment offsets out."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
 
@@ -23,7 +23,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/retrieve", response_model=RetrieveResponse, responses=_ERRORS,
-             summary="Find catalogue stems that fit a mix, ranked, with alignment offsets.")
+             summary="Find catalogue stems that fit a mix, ranked, with alignment offsets, key, tempo and the "
+             "transposition and stretch that make them fit.")
 async def retrieve(
     retriever: RetrieverDep,
     settings: SettingsDep,
@@ -35,10 +36,29 @@ async def retrieve(
     duration: Annotated[float | None, Form(gt=0, allow_inf_nan=False, description="Section length (s).")] = None,
     exclude_song: Annotated[list[int] | None, Form(description="Song ids to leave out.")] = None,
     curve: Annotated[bool, Form(description="Include the similarity-vs-offset curve per result.")] = False,
+    rank: Annotated[Literal["fused", "model"] | None, Form(
+        description="fused: the model's cosine with key, pitch-class, tempo and rhythm similarity; model: its "
+        "cosine alone. Default: the server's (see /info).")] = None,
+    bpm_min: Annotated[float | None, Form(ge=0, le=1000, allow_inf_nan=False,
+                                          description="Only stems at this BPM or more, as conformed.")] = None,
+    bpm_max: Annotated[float | None, Form(ge=0, le=1000, allow_inf_nan=False,
+                                          description="Only stems at this BPM or less, as conformed.")] = None,
+    key: Annotated[str | None, Form(max_length=16, description="Only stems in this key as conformed, e.g. "
+                                    "'A minor', 'F#', 'Bbm' or Camelot '8A'.")] = None,
+    key_match: Annotated[Literal["exact", "compatible"], Form(
+        description="exact: stems in `key`; compatible: also its Camelot neighbours (relative key, a fifth up "
+        "or down).")] = "exact",
+    max_transpose: Annotated[int | None, Form(
+        ge=0, description="Semitones either way a stem may be transposed to fit (default: the server's).")] = None,
+    max_stretch: Annotated[float | None, Form(
+        ge=0, allow_inf_nan=False, description="Tempo change a stem may get to fit, e.g. 0.08 for +-8 % (default: "
+        "the server's).")] = None,
 ) -> RetrieveResponse:
     params = RetrieveParams(instrument=instrument, k=settings.default_k if k is None else k,
                             instrument_filter=instrument_filter, start=start, duration=duration,
-                            exclude_song_ids=tuple(exclude_song or ()), curve=curve)
+                            exclude_song_ids=tuple(exclude_song or ()), curve=curve, rank=rank, bpm_min=bpm_min,
+                            bpm_max=bpm_max, key=key, key_match=key_match, max_transpose=max_transpose,
+                            max_stretch=max_stretch)
     retriever.check_params(params)
     if file.size is not None and file.size > settings.max_upload_bytes:
         raise too_large(f"the upload has {file.size} bytes; the limit is {settings.max_upload_bytes}")

@@ -1,13 +1,15 @@
 """Catalogue stems: listing with filters and pagination, one stem's metadata, and its audio (range requests)."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 
+from analysis.key import KeyParseError, parse_key
 from service.deps import CatalogueDep, RuntimeDep
-from service.errors import not_found
+from service.errors import invalid, not_found
+from service.ranking import matching_keys
 from service.schemas import ErrorBody, StemOut, StemPage
 
 router = APIRouter(prefix="/stems", tags=["stems"])
@@ -21,7 +23,9 @@ def stem_out(record: Any) -> StemOut:
     return StemOut(id=int(record.id), song_id=int(record.song_id), song_key=getattr(record, "song_key", None),
                    title=record.title, artist=record.artist, instrument=record.instrument, name=record.name,
                    duration_seconds=record.duration_seconds, sample_rate=record.sample_rate,
-                   audio_url=f"/stems/{int(record.id)}/audio")
+                   audio_url=f"/stems/{int(record.id)}/audio",
+                   bpm=None if record.bpm is None else round(float(record.bpm), 2), key=record.key,
+                   camelot=record.camelot, beats_per_bar=record.beats_per_bar)
 
 
 @router.get("", response_model=StemPage, responses=_NOT_FOUND, summary="List stems, filtered and paginated.")
@@ -32,8 +36,27 @@ def list_stems(
     q: Annotated[str | None, Query(max_length=200, description="Text in title, artist or stem name.")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    bpm_min: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Lowest BPM.")] = None,
+    bpm_max: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Highest BPM.")] = None,
+    key: Annotated[str | None, Query(max_length=16, description="Key, e.g. 'A minor', 'F#', 'Bbm' or Camelot "
+                                     "'8A'.")] = None,
+    key_match: Annotated[Literal["exact", "compatible"], Query(
+        description="exact: stems in `key`; compatible: also its Camelot neighbours (relative key, a fifth "
+        "up or down).")] = "exact",
+    sort: Annotated[Literal["id", "bpm", "-bpm", "key"], Query(
+        description="Order: id, bpm (ascending), -bpm (descending) or key (Camelot order); unanalysed stems "
+        "last.")] = "id",
 ) -> StemPage:
-    records, total = catalogue.list_stems(instrument=instrument, song_id=song_id, q=q, offset=offset, limit=limit)
+    if bpm_min is not None and bpm_max is not None and bpm_min > bpm_max:
+        raise invalid(f"bpm_min ({bpm_min}) is above bpm_max ({bpm_max})")
+    keys = None
+    if key:
+        try:
+            keys = matching_keys(parse_key(key), key_match)
+        except KeyParseError as exc:
+            raise invalid(str(exc), {"key": key}) from exc
+    records, total = catalogue.list_stems(instrument=instrument, song_id=song_id, q=q, offset=offset, limit=limit,
+                                          bpm_min=bpm_min, bpm_max=bpm_max, keys=keys, sort=sort)
     return StemPage(items=[stem_out(r) for r in records], total=total, offset=offset, limit=limit)
 
 

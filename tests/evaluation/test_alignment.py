@@ -97,8 +97,8 @@ def test_alignment_report_with_the_tiny_model(eval_songs, tiny_checkpoint, tmp_p
 
 
 def test_fusion_spec_parses_weights_and_the_confidence_exponent():
+    from analysis.alignment import CONFIDENCE_EXPONENT
     from evaluation.alignment import FusionSpec
-    from service.alignment import CONFIDENCE_EXPONENT
 
     assert FusionSpec.parse("8:8:4") == FusionSpec(8.0, 8.0, 4.0, CONFIDENCE_EXPONENT)
     assert FusionSpec.parse("8:5.6:0:0").exponent == 0.0
@@ -110,7 +110,7 @@ def test_fusion_spec_parses_weights_and_the_confidence_exponent():
 def test_beat_period_of_a_click_track_with_off_beat_accents():
     """A 112 BPM pulse whose every bar also carries an off-beat stab: the estimate is the beat, not the
     stab's spacing nor a half beat."""
-    from evaluation.alignment import beat_seconds
+    from analysis.tempo import beat_seconds
 
     sr, beat = 16_000, 60 / 112
     wave = np.zeros(int(30 * sr), dtype=np.float32)

@@ -6,7 +6,8 @@ from tests.service.conftest import API_KEY, SONGS, mix_without
 
 RESULT_FIELDS = {"rank", "stem_id", "song_id", "title", "artist", "instrument", "name", "duration_seconds", "score",
                  "normalised_rank", "offset_seconds", "alignment_score", "offset_refined",
-                 "offset_alternatives_seconds", "audio_url", "curve"}
+                 "offset_alternatives_seconds", "audio_url", "curve", "score_parts", "bpm", "key", "camelot",
+                 "transpose_semitones", "stretch_ratio", "conformed_bpm", "conformed_key", "conformed_camelot"}
 
 
 def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None:
@@ -15,8 +16,10 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["query"]["instrument"] == "bass" and abs(body["query"]["duration_seconds"] - 8.0) < 0.01
-    assert body["catalogue"] == {"searched": SONGS, "total": 4 * SONGS, "instrument_filter": True}
-    assert set(body["timings"]) == {"decode_ms", "embed_ms", "search_ms", "align_ms", "total_ms"}
+    assert body["catalogue"] == {"searched": SONGS, "total": 4 * SONGS, "instrument_filter": True,
+                                 "candidates": SONGS, "matching": SONGS}
+    assert set(body["timings"]) == {"decode_ms", "embed_ms", "analyse_ms", "search_ms", "align_ms", "total_ms"}
+    assert body["rank"] == "fused" and body["query"]["bpm"] > 0 and body["query"]["key"]
     results = body["results"]
     assert len(results) == 5
     for i, res in enumerate(results, start=1):
@@ -31,6 +34,10 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
         assert all(abs(a - b) >= 0.49 for j, a in enumerate(offsets) for b in offsets[j + 1:])
     scores = [res["score"] for res in results]
     assert scores == sorted(scores, reverse=True)
+    for res in results:
+        parts = res["score_parts"]
+        assert res["score"] == parts["fused"] and set(parts) == {"model", "key", "chroma", "tempo", "rhythm", "fused"}
+        assert res["bpm"] > 0 and res["key"] and res["camelot"]
     assert any(res["offset_alternatives_seconds"] for res in results)
 
 

@@ -1,4 +1,5 @@
-"""Alignment of a catalogue stem to a query mix: frame cross-correlation, sub-frame peak, onset refinement.
+"""Alignment of a catalogue stem to a query mix: frame cross-correlation, sub-frame peak, onset, accent and
+chroma correlation of their signatures, fused.
 
 Lags count frames of the query that precede the stem: at lag L, stem frame j sounds with query frame j + L,
 so a positive offset means "start the stem L frames into the mix". Similarity at a lag is the mean cosine
@@ -7,14 +8,16 @@ lags with two or three frames cannot win by noise. Stems shorter and longer than
 run from -(Ts - m) to Tq - m, m the minimum overlap.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.audio import resample
+from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
+from analysis.signature import Signature
 
-ONSET_HOP_SECONDS = 0.01
+# Alignment lags whose stem/mix overlap is shorter than this (s) are not scored (the service's default).
+MIN_OVERLAP_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,23 +81,12 @@ def align_frames(query: np.ndarray, stem: np.ndarray, frame_seconds: float, min_
     return Alignment(lag * frame_seconds, score, curve)
 
 
-ONSET_BANDS_HZ: tuple[tuple[float, float], ...] = ((0, 200), (200, 800), (800, 3000), (3000, 8000))
-CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, and it keeps the cache small
-CHROMA_RANGE_HZ = (55.0, 2000.0)
-CHROMA_WINDOW_SECONDS = 0.256
-CHROMA_SAMPLE_RATE = 4_000  # chroma looks below 2 kHz: analysing at 4 kHz makes it about 5x cheaper
-# Accents: the band envelopes blurred by a Gaussian of each of these widths (s), one fusion term per width.
-# Players of different instruments do not strike within 10 ms of each other, and a kick's attack peaks
-# frames before a bass note's; blurred, the envelopes say where each part's notes cluster in the beat, which
-# survives that jitter. On MUSDB train songs the 0.1 s accent correlation alone found 52 % of trimmed stems
-# within 80 ms, the sharp band correlation 26 %. A 0.2 s blur did better still in the fused curve on those
-# songs, but set the beat phase of long loop-based songs wrong (MODEL_CARD.md).
-ACCENT_SCALES_SECONDS: tuple[float, ...] = (0.1,)
 # Each fused term is weighted by its own best standardised peak to this power: a cue whose curve has one
 # decisive peak counts more than one whose curve is a row of near-equal beats. Without it the accents, fine
 # for band recordings, set the beat phase of tightly quantised electronic music off (off-beat hi-hats against
 # on-beat bass); with it the sharp onsets, decisive there, keep it (MODEL_CARD.md).
 CONFIDENCE_EXPONENT = 3.0
+UNPITCHED_INSTRUMENTS: tuple[str, ...] = ("drums",)
 
 
 @dataclass(frozen=True)
@@ -109,105 +101,15 @@ class FusionWeights:
     def any(self) -> bool:
         return bool(self.onset or self.harmony or self.accent)
 
-
-@dataclass(frozen=True)
-class Signature:
-    """Signal-level alignment features of one waveform, beside the model's frames.
-
-    envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
-    [len(bands), N] (10 ms); accents: the bands blurred at each ACCENT_SCALES_SECONDS width
-    [len(scales), len(bands), N]; chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in
-    silence). Each envelope row is zero-mean, unit-variance (all zeros without onsets)."""
-
-    envelope: np.ndarray
-    bands: np.ndarray
-    accents: np.ndarray
-    chroma: np.ndarray
+    def for_instrument(self, instrument: str, unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> "FusionWeights":
+        """These weights for a stem of `instrument`: no chroma term for unpitched ones (drums carry no pitch
+        classes; on MUSDB train songs the term cost drums 4 points)."""
+        return replace(self, harmony=0.0) if instrument in unpitched else self
 
 
-def _zscore_rows(x: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return np.where(std > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
-
-
-def _flux(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Spectral flux per STFT bin [N, bins] at 10 ms (25 ms Hann window, log-compressed magnitudes,
-    positive first difference) and the bins' frequencies; None for audio shorter than two hops."""
-    hop = round(ONSET_HOP_SECONDS * sample_rate)
-    win = round(0.025 * sample_rate)
-    n_fft = 1 << (win - 1).bit_length()
-    if len(wave) < win + hop:
-        return None
-    frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
-    mag = np.abs(np.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
-    logmag = np.log1p(100.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0)
-    return flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-
-
-def _detrend(rows: np.ndarray) -> np.ndarray:
-    """Removes a 0.5 s moving average from each row, so slow level changes do not correlate."""
-    width = max(1, round(0.5 / ONSET_HOP_SECONDS))
-    kernel = np.ones(width) / width
-    return np.stack([r - np.convolve(r, kernel, mode="same") for r in np.atleast_2d(rows)])
-
-
-def _gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
-    """Each row convolved with a unit-sum Gaussian (cut at 3 sigma), same length, zeros beyond the ends."""
-    half = max(1, round(3 * sigma_steps))
-    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
-    taps /= taps.sum()
-    return np.stack([np.convolve(r, taps)[half : half + len(r)] for r in np.atleast_2d(rows)])
-
-
-def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Spectral-flux onset strength summed over all bins, one value per 10 ms, zero-mean and unit-variance:
-    [N] float32 (a single zero for audio too short to have one)."""
-    got = _flux(wave, sample_rate)
-    if got is None:
-        return np.zeros(1, dtype=np.float32)
-    return _zscore_rows(_detrend(got[0].sum(axis=1)))[0]
-
-
-def chroma_sequence(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Pitch-class profile every 40 ms [M, 12]: STFT magnitudes (256 ms window, centred, on the signal
-    resampled to 4 kHz) between 55 Hz and 2 kHz folded onto the 12 pitch classes, log-compressed,
-    mean-removed across classes, unit rows (zero where silent)."""
-    sr = CHROMA_SAMPLE_RATE
-    low = resample(np.asarray(wave, dtype=np.float32), sample_rate, sr)
-    hop = round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sr)
-    n_fft = 1 << (round(CHROMA_WINDOW_SECONDS * sr) - 1).bit_length()
-    padded = np.pad(low, (n_fft // 2, n_fft // 2))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    # one row per 40 ms of the input, whatever rounding the resampler did
-    frames = frames[: max(1, -(-len(wave) // round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)))]
-    mag = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
-    pitch_class = np.round(12 * np.log2(freqs[sel] / 440.0)).astype(int) % 12
-    fold = np.zeros((int(sel.sum()), 12), dtype=np.float32)
-    fold[np.arange(len(pitch_class)), pitch_class] = 1.0
-    chroma = np.log1p(10.0 * (mag[:, sel] @ fold))
-    chroma -= chroma.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(chroma, axis=1, keepdims=True)
-    return np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
-
-
-def signature(wave: np.ndarray, sample_rate: int) -> Signature:
-    """Onset envelopes (full band and per band) and chroma of a mono waveform."""
-    got = _flux(wave, sample_rate)
-    if got is None:
-        zeros = np.zeros(1, dtype=np.float32)
-        no_bands = np.zeros((len(ONSET_BANDS_HZ), 1), np.float32)
-        no_accents = np.zeros((len(ACCENT_SCALES_SECONDS), len(ONSET_BANDS_HZ), 1), np.float32)
-        return Signature(zeros, no_bands, no_accents, np.zeros((1, 12), np.float32))
-    flux, freqs = got
-    bands = _zscore_rows(_detrend(np.stack([flux[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
-                                            for lo, hi in ONSET_BANDS_HZ])))
-    accents = np.stack([_zscore_rows(_gaussian_blur(bands, width / ONSET_HOP_SECONDS))
-                        for width in ACCENT_SCALES_SECONDS])
-    return Signature(_zscore_rows(_detrend(flux.sum(axis=1)))[0], bands, accents, chroma_sequence(wave, sample_rate))
+# Fusion weights relative to the model curve's 1, chosen on MUSDB train songs by scripts/alignment_sweep.py
+# while keeping the beat phase of long audio (scripts/alignment_long.py); see MODEL_CARD.md.
+DEFAULT_FUSION = FusionWeights(onset=4.0, harmony=5.6, accent=4.0)
 
 
 def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

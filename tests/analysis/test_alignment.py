@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from service import alignment
+from analysis import alignment, signature
 
 FS = 0.16
 
@@ -57,13 +57,13 @@ def test_onset_refinement_recovers_a_10ms_offset_near_the_coarse_guess() -> None
     mix = clicks(onsets, 12.0)
     true_offset = 2.03
     stem = clicks(onsets[onsets > true_offset] - true_offset, 8.0)
-    refined = alignment.refine_offset(alignment.onset_envelope(mix, 16_000), alignment.onset_envelope(stem, 16_000),
+    refined = alignment.refine_offset(signature.onset_envelope(mix, 16_000), signature.onset_envelope(stem, 16_000),
                                       coarse_seconds=2.08, window_seconds=0.24, prior_seconds=0.16)
     assert refined is not None and refined == pytest.approx(true_offset, abs=0.011)
 
 
 def test_onset_refinement_gives_up_without_onsets() -> None:
-    silent = alignment.onset_envelope(np.zeros(16_000 * 4, dtype=np.float32), 16_000)
+    silent = signature.onset_envelope(np.zeros(16_000 * 4, dtype=np.float32), 16_000)
     assert alignment.refine_offset(silent, silent, 0.0, 0.24, 0.16) is None
 
 
@@ -71,7 +71,7 @@ def test_onset_refinement_gives_up_without_onsets() -> None:
 def test_onset_correlation_matches_direct_computation(n_query: int, n_stem: int):
     """The shorter envelope is normalised by its whole energy, the longer by the stretch under the shorter
     (floored at that stretch's share of its whole energy)."""
-    from service.alignment import onset_correlation
+    from analysis.alignment import onset_correlation
 
     rng = np.random.default_rng(5)
     q, s = rng.standard_normal(n_query).astype(np.float32), rng.standard_normal(n_stem).astype(np.float32)
@@ -102,7 +102,7 @@ def test_a_short_stem_is_not_drawn_to_the_loudest_passage_of_a_long_mix(seed: in
     mix = clicks(soft, 60.0) * 0.05 + clicks(loud, 60.0)
     own = rng.uniform(0, 15, 30)
     stem = clicks(np.concatenate([soft[(soft >= 5) & (soft < 20)] - 5, own]), 15.0)
-    q, s = alignment.onset_envelope(mix, 16_000), alignment.onset_envelope(stem, 16_000)
+    q, s = signature.onset_envelope(mix, 16_000), signature.onset_envelope(stem, 16_000)
     lags = np.arange(0, 4500)
     curve = alignment.onset_correlation(q, s, lags, min_overlap=700)
     assert lags[int(np.argmax(curve))] == pytest.approx(500, abs=2)
@@ -115,26 +115,26 @@ def tones(freqs_by_second: list[float], sr: int = 16_000) -> np.ndarray:
 
 
 def test_fused_offset_follows_onsets_when_the_model_curve_is_flat():
-    from service.alignment import Curve, FusionWeights, fused_offset
+    from analysis.alignment import Curve, FusionWeights, fused_offset
 
     rng = np.random.default_rng(6)
     onsets = np.sort(rng.uniform(0, 10, 30))
     mix = clicks(onsets, 10.0)
     stem = clicks(onsets[onsets > 1.28] - 1.28, 8.72)  # the stem starts 1.28 s into the query
     flat = Curve(np.arange(-20, 30), np.zeros(50, dtype=np.float32))
-    q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
+    q, s = signature.signature(mix, 16_000), signature.signature(stem, 16_000)
     got = fused_offset(flat, 0.16, q, s, FusionWeights(onset=1.0))
     assert got is not None and abs(got - 1.28) < 0.011
 
 
 def test_chroma_correlation_peaks_where_the_harmony_lines_up():
     """A repeating click pattern cannot tell its periods apart; the chroma of a changing chord line can."""
-    from service.alignment import chroma_correlation
+    from analysis.alignment import chroma_correlation
 
     notes = [220.0, 261.6, 329.6, 392.0, 293.7, 349.2, 246.9, 440.0, 196.0, 311.1]
     query = tones(notes)
     stem = tones(notes[3:])  # starts 3 s into the query
-    q, s = alignment.signature(query, 16_000), alignment.signature(stem, 16_000)
+    q, s = signature.signature(query, 16_000), signature.signature(stem, 16_000)
     lags = np.arange(-300, 700)
     curve = chroma_correlation(q, s, lags, min_overlap=100)
     assert lags[int(np.argmax(curve))] == pytest.approx(300, abs=4)  # 40 ms chroma grid
@@ -143,7 +143,7 @@ def test_chroma_correlation_peaks_where_the_harmony_lines_up():
 
 def test_band_onset_correlation_uses_cross_band_pairs():
     """A low thump in the stem whose attacks coincide with high clicks in the query still aligns."""
-    from service.alignment import band_onset_correlation
+    from analysis.alignment import band_onset_correlation
 
     sr = 16_000
     rng = np.random.default_rng(8)
@@ -156,7 +156,7 @@ def test_band_onset_correlation_uses_cross_band_pairs():
         i = int(o * sr)
         if i + 800 < len(stem):
             stem[i : i + 800] += thump
-    q, s = alignment.signature(query, sr), alignment.signature(stem, sr)
+    q, s = signature.signature(query, sr), signature.signature(stem, sr)
     lags = np.arange(-200, 600)
     curve = band_onset_correlation(q, s, lags, min_overlap=100)
     assert lags[int(np.argmax(curve))] == pytest.approx(150, abs=2)
@@ -164,9 +164,9 @@ def test_band_onset_correlation_uses_cross_band_pairs():
 
 def test_signature_of_silence_and_of_a_blip_is_all_zero_onsets():
     for wave in (np.zeros(16_000 * 3, np.float32), np.zeros(100, np.float32)):
-        sig = alignment.signature(wave, 16_000)
+        sig = signature.signature(wave, 16_000)
         assert not np.any(sig.envelope) and not np.any(sig.bands) and not np.any(sig.accents)
-        assert sig.accents.shape == (len(alignment.ACCENT_SCALES_SECONDS), *sig.bands.shape)
+        assert sig.accents.shape == (len(signature.ACCENT_SCALES_SECONDS), *sig.bands.shape)
         assert np.isfinite(sig.chroma).all()
 
 
@@ -174,7 +174,7 @@ def test_accents_align_parts_whose_attacks_do_not_coincide():
     """Two players on the same irregular rhythm, one hitting up to 40 ms early or late on each note and
     in another register: the blurred accents still peak at the true lag, where every note pairs with its
     partner; the sharp onsets need coincidence to 10 ms."""
-    from service.alignment import accent_correlations
+    from analysis.alignment import accent_correlations
 
     sr = 16_000
     rng = np.random.default_rng(11)
@@ -187,8 +187,8 @@ def test_accents_align_parts_whose_attacks_do_not_coincide():
         i = int(max(o, 0.0) * sr)
         if i + 800 < len(stem):
             stem[i : i + 800] += thump
-    q, s = alignment.signature(query, sr), alignment.signature(stem, sr)
-    assert s.accents.shape == (len(alignment.ACCENT_SCALES_SECONDS), *s.bands.shape)
+    q, s = signature.signature(query, sr), signature.signature(stem, sr)
+    assert s.accents.shape == (len(signature.ACCENT_SCALES_SECONDS), *s.bands.shape)
     assert np.allclose(s.accents.std(axis=-1)[s.accents.any(axis=-1)], 1.0, atol=1e-4)
     lags = np.arange(-200, 600)
     for curve in accent_correlations(q, s, lags, min_overlap=100):
@@ -198,7 +198,7 @@ def test_accents_align_parts_whose_attacks_do_not_coincide():
 def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
     """A two-second click loop fits every two seconds: the best offset and the runners-up are all loop
     repeats, at least the minimum separation apart."""
-    from service.alignment import Curve, FusionWeights, fused_offsets
+    from analysis.alignment import Curve, FusionWeights, fused_offsets
 
     rng = np.random.default_rng(9)
     bar = np.sort(rng.uniform(0, 2.0, 6))
@@ -206,7 +206,7 @@ def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
     mix = clicks(onsets, 12.0)
     stem = clicks(onsets[onsets >= 3.0] - 3.0, 4.0)  # 4 s of it, starting 3 s in
     flat = Curve(np.arange(-10, 60), np.zeros(70, dtype=np.float32))
-    q, s = alignment.signature(mix, 16_000), alignment.signature(stem, 16_000)
+    q, s = signature.signature(mix, 16_000), signature.signature(stem, 16_000)
     got = fused_offsets(flat, 0.16, q, s, FusionWeights(onset=1.0), count=3)
     assert len(got) == 3
     assert all(abs((o - 3.0) / 2.0 - round((o - 3.0) / 2.0)) < 0.01 for o in got), got  # all loop repeats
@@ -217,14 +217,14 @@ def test_fused_offsets_return_the_repeats_of_a_loop_as_runners_up():
 def test_band_pair_sum_equals_the_sum_of_each_pairs_correlation(n_query: int, n_stem: int) -> None:
     """The pair sum is computed in one correlation per row of the longer side; it must equal the plain
     sum over all 16 pairs, a silent row included."""
-    from service.alignment import band_onset_correlation, onset_correlation
+    from analysis.alignment import band_onset_correlation, onset_correlation
 
     rng = np.random.default_rng(n_query + n_stem)
     bands_q = rng.standard_normal((4, n_query)).astype(np.float32)
     bands_s = rng.standard_normal((4, n_stem)).astype(np.float32)
     bands_s[2] = 0.0  # a band without onsets
-    q = alignment.Signature(bands_q[0], bands_q, bands_q[None], np.zeros((1, 12), np.float32))
-    s = alignment.Signature(bands_s[0], bands_s, bands_s[None], np.zeros((1, 12), np.float32))
+    q = signature.Signature(bands_q[0], bands_q, bands_q[None], np.zeros((1, 12), np.float32))
+    s = signature.Signature(bands_s[0], bands_s, bands_s[None], np.zeros((1, 12), np.float32))
     lags = np.arange(-n_stem + 1, n_query)
     expected = sum(onset_correlation(a, b, lags, 100) for a in bands_q for b in bands_s)
     np.testing.assert_allclose(band_onset_correlation(q, s, lags, 100), expected, atol=1e-6)
@@ -234,7 +234,7 @@ def test_a_decisive_cue_outweighs_a_row_of_equal_peaks():
     """One curve has a single clear peak; another, weighted more, repeats the same peak every 0.5 s (a beat
     pattern that fits at every beat and is slightly off phase). Summed plainly the repeated peaks win;
     weighted by confidence the decisive peak does."""
-    from service.alignment import fuse_curves
+    from analysis.alignment import fuse_curves
 
     rng = np.random.default_rng(12)
     lags = np.arange(1000)

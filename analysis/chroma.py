@@ -1,0 +1,96 @@
+"""Pitch classes of a waveform, from STFTs of the signal resampled to 4 kHz: a chroma sequence every 40 ms
+for alignment, and a pitch-class summary for key and harmony comparison.
+
+Both look below 2 kHz, where the fundamentals and first partials of pitched parts lie; analysing at 4 kHz
+makes them about 5x cheaper than at the model rate, and one resampled signal serves both.
+"""
+
+import numpy as np
+import scipy.fft
+
+from model.audio import resample
+
+ONSET_HOP_SECONDS = 0.01  # the 10 ms grid every alignment feature lives on
+CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, and it keeps the store small
+CHROMA_RANGE_HZ = (55.0, 2000.0)
+CHROMA_WINDOW_SECONDS = 0.256
+CHROMA_SAMPLE_RATE = 4_000
+# The summary: a 512 ms window (2 Hz bins resolve the semitones of the bass register), one frame every
+# 160 ms, each bin shared between its nearest pitch classes by a Gaussian of half a semitone, and every frame
+# scaled to a maximum of 1 before averaging so quiet passages count as much as loud ones. On 40 synthetic
+# songs (seed 4242, used only for this choice) a Krumhansl-Schmuckler key from it was exact for 70 % of
+# mixes against 75 % for librosa's constant-Q chroma, at a sixth of the cost; hard nearest-class binning
+# without the frame scaling managed 62 %.
+SUMMARY_WINDOW_SECONDS = 0.512
+SUMMARY_HOP_SECONDS = 0.16
+SUMMARY_WIDTH_SEMITONES = 0.5
+
+
+def to_chroma_rate(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The mono waveform [T] resampled to CHROMA_SAMPLE_RATE (float32)."""
+    return resample(np.asarray(wave, dtype=np.float32), sample_rate, CHROMA_SAMPLE_RATE)
+
+
+def _frames(low: np.ndarray, window_seconds: float, hop_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centred Hann-windowed STFT magnitudes [M, bins] of a 4 kHz signal and the bins' frequencies (Hz)."""
+    sr = CHROMA_SAMPLE_RATE
+    n_fft = 1 << (round(window_seconds * sr) - 1).bit_length()
+    hop = round(hop_seconds * sr)
+    padded = np.pad(low, (n_fft // 2, n_fft // 2))
+    if len(padded) < n_fft:
+        padded = np.pad(padded, (0, n_fft - len(padded)))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    mag = np.abs(scipy.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1))
+    return mag, np.fft.rfftfreq(n_fft, 1.0 / sr)
+
+
+def chroma_frames(low: np.ndarray, input_samples: int, sample_rate: int) -> np.ndarray:
+    """The alignment chroma sequence [M, 12] of a 4 kHz signal made from `input_samples` samples at
+    `sample_rate`: one row per 40 ms of the input (256 ms window), bins between 55 Hz and 2 kHz folded onto
+    their nearest pitch class (A first), log-compressed, mean-removed across classes, unit rows (zero where
+    silent)."""
+    mag, freqs = _frames(low, CHROMA_WINDOW_SECONDS, CHROMA_HOP_STEPS * ONSET_HOP_SECONDS)
+    # one row per 40 ms of the input, whatever rounding the resampler did
+    mag = mag[: max(1, -(-input_samples // round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)))]
+    sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
+    pitch_class = np.round(12 * np.log2(freqs[sel] / 440.0)).astype(int) % 12
+    fold = np.zeros((int(sel.sum()), 12), dtype=np.float32)
+    fold[np.arange(len(pitch_class)), pitch_class] = 1.0
+    chroma = np.log1p(10.0 * (mag[:, sel] @ fold))
+    chroma -= chroma.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(chroma, axis=1, keepdims=True)
+    return np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+
+
+def chroma_sequence(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The alignment chroma sequence [M, 12] of a mono waveform [T] (see `chroma_frames`)."""
+    return chroma_frames(to_chroma_rate(wave, sample_rate), len(wave), sample_rate)
+
+
+def _summary_fold(freqs: np.ndarray) -> np.ndarray:
+    """[bins, 12] weights: each bin between 55 Hz and 2 kHz shared among pitch classes (C first) by a
+    Gaussian in semitone distance; zero elsewhere."""
+    sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
+    semitones = 12 * np.log2(np.where(sel, freqs, 440.0) / 440.0) + 9  # 0 = C
+    distance = (semitones[:, None] - np.arange(12)[None, :] + 6) % 12 - 6
+    return (np.exp(-0.5 * (distance / SUMMARY_WIDTH_SEMITONES) ** 2) * sel[:, None]).astype(np.float32)
+
+
+def pitch_class_summary(low: np.ndarray) -> np.ndarray:
+    """Mean pitch-class profile [12] (C first, each frame scaled to a maximum of 1) of a 4 kHz signal; zeros
+    for silence."""
+    mag, freqs = _frames(low, SUMMARY_WINDOW_SECONDS, SUMMARY_HOP_SECONDS)
+    chroma = mag @ _summary_fold(freqs)
+    peak = chroma.max(axis=1, keepdims=True)
+    live = peak[:, 0] > 1e-6
+    if not live.any():
+        return np.zeros(12, np.float32)
+    return (chroma[live] / peak[live]).mean(axis=0).astype(np.float32)
+
+
+def centred_unit(summary: np.ndarray) -> np.ndarray:
+    """A pitch-class summary [..., 12] with its mean removed and unit norm (zeros if flat), for cosines."""
+    x = np.asarray(summary, dtype=np.float32)
+    x = x - x.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.where(norm > 1e-9, x / np.maximum(norm, 1e-9), 0.0).astype(np.float32)

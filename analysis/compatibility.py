@@ -1,0 +1,160 @@
+"""Musical compatibility of catalogue stems with a query mix, and its fusion with the model's score.
+
+Each stem is compared with the query by four similarities of their stored analyses (analysis.music):
+  key      cosine of the 24-d key profiles (soft: a bass line near several keys keeps all of them),
+  chroma   cosine of the mean pitch-class profiles,
+  tempo    agreement of the BPM estimates, allowing the stem to sit at x2, x1/2, x3 or x1/3 of the mix,
+  rhythm   correlation of the octave-folded tempograms (the metrical feel, immune to octave errors).
+A stem that fits after transposing by up to `max_transpose` semitones or time-stretching by up to
+`max_stretch` is scored as if conformed: its key and chroma profiles rotated by the best transposition,
+its tempo ratio stretched away and its tempogram shifted to match, less a small cost per semitone and per
+percent of stretch, so an unconformed fit ranks above an equal conformed one. The transposition and stretch
+ratio that make it fit come with every result.
+
+The fused score is a weighted sum of the model's cosine and these similarities, each standardised over
+the candidates of one query (z-scores), so weights compare across features and catalogues.
+"""
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from analysis.alignment import UNPITCHED_INSTRUMENTS
+from analysis.key import rotate_profile
+from analysis.music import FEATURES
+from analysis.tempo import FOLD_BINS, tempo_ratio
+
+TEMPO_SIGMA = float(np.log(1.04))  # a 4 % tempo mismatch beyond the allowed stretch is one sigma
+TRANSPOSE_COST = 0.02  # similarity units per semitone of transposition
+STRETCH_COST = 0.5  # similarity units per unit of log stretch (0.04 for an 8 % stretch)
+PARTS = ("model", "key", "chroma", "tempo", "rhythm")
+
+
+@dataclass(frozen=True)
+class CompatWeights:
+    """Weights of the fused score's parts (each a z-score over one query's candidates)."""
+
+    model: float = 1.0
+    key: float = 0.0
+    chroma: float = 0.0
+    tempo: float = 0.0
+    rhythm: float = 0.0
+
+    def for_instrument(self, instrument: str, unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> "CompatWeights":
+        """These weights for a query of `instrument`: unpitched stems (drums) have no key or pitch classes."""
+        return replace(self, key=0.0, chroma=0.0) if instrument in unpitched else self
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def musical(self) -> bool:
+        """Whether any musical feature takes part (else the fused ranking is the model's)."""
+        return bool(self.key or self.chroma or self.tempo or self.rhythm)
+
+
+@dataclass(frozen=True)
+class Conform:
+    """How far a stem may be conformed to the query: up to `max_transpose` semitones either way and a tempo
+    change of up to `max_stretch` (0.08 = +-8 %). `pitched` False (drums) never transposes."""
+
+    max_transpose: int = 0
+    max_stretch: float = 0.0
+    pitched: bool = True
+
+
+@dataclass(frozen=True)
+class Similarities:
+    """Per query and candidate [Q, R]: each part's similarity after conforming, and the conforming itself:
+    transpose (semitones to shift the stem, int) and stretch (tempo ratio to apply to the stem, 1 = none)."""
+
+    parts: Mapping[str, np.ndarray]
+    transpose: np.ndarray
+    stretch: np.ndarray
+
+
+def _key_and_chroma(q: np.ndarray, r: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Key and chroma cosines [Q, R] at the best transposition in `shifts`, and that transposition."""
+    qk, rk = _unit(q[:, FEATURES.key_slice]), _unit(r[:, FEATURES.key_slice])
+    qc, rc = q[:, FEATURES.chroma_slice], r[:, FEATURES.chroma_slice]
+    best = np.full((len(q), len(r)), -np.inf)
+    key = np.zeros((len(q), len(r)))
+    chroma = np.zeros((len(q), len(r)))
+    transpose = np.zeros((len(q), len(r)), dtype=np.int64)
+    for t in shifts:  # shifting the stem up by t rotates its profiles by t
+        k = qk @ rotate_profile(rk, int(t)).T
+        c = qc @ np.roll(rc, int(t), axis=1).T
+        total = k + c - TRANSPOSE_COST * abs(int(t))
+        better = total > best
+        best = np.where(better, total, best)
+        key = np.where(better, k - TRANSPOSE_COST * abs(int(t)), key)
+        chroma = np.where(better, c, chroma)
+        transpose = np.where(better, int(t), transpose)
+    return key, chroma, transpose
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 1e-9, x / np.maximum(norm, 1e-9), 0.0)
+
+
+def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tempo agreement [Q, R], rhythm (tempogram) correlation [Q, R] and the stretch ratio to apply."""
+    col = FEATURES.column("bpm")
+    qb, rb = q[:, col][:, None], r[:, col][None, :]
+    ratio, _factor = tempo_ratio(qb, rb)
+    known = (qb > 0) & (rb > 0)
+    needed = np.abs(np.log(ratio))
+    allowed = np.log1p(max_stretch)
+    applied = np.minimum(needed, allowed)
+    stretch = np.where(known, np.exp(np.sign(np.log(ratio)) * applied), 1.0)
+    mismatch = needed - applied
+    tempo = np.where(known, np.exp(-0.5 * (mismatch / TEMPO_SIGMA) ** 2) - STRETCH_COST * applied, 0.0)
+    # Stretching the stem by s moves its folded tempogram by log2(s) octaves.
+    shift = np.round(np.log2(stretch) * FOLD_BINS).astype(np.int64) % FOLD_BINS
+    qg, rg = q[:, FEATURES.tempogram_slice], r[:, FEATURES.tempogram_slice]
+    rhythm = np.zeros((len(q), len(r)))
+    for s in np.unique(shift):
+        at = shift == s
+        rhythm = np.where(at, qg @ np.roll(rg, int(s), axis=1).T, rhythm)
+    return tempo, rhythm, stretch
+
+
+def similarities(queries: np.ndarray, candidates: np.ndarray, conform: Conform = Conform()) -> Similarities:
+    """Musical similarities of query feature rows [Q, F] and candidate rows [R, F] (layout FEATURES)."""
+    q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
+    r = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
+    limit = max(0, int(conform.max_transpose)) if conform.pitched else 0
+    shifts = np.array(sorted(range(-limit, limit + 1), key=abs))  # ties go to the smaller transposition
+    key, chroma, transpose = _key_and_chroma(q, r, shifts)
+    tempo, rhythm, stretch = _tempo(q, r, max(0.0, conform.max_stretch))
+    return Similarities({"key": key, "chroma": chroma, "tempo": tempo, "rhythm": rhythm}, transpose, stretch)
+
+
+def zscore_rows(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Each row standardised over its candidates (`mask` [Q, R] True = candidate); 0 outside and for rows
+    without spread."""
+    m = np.ones(x.shape, dtype=bool) if mask is None else mask
+    count = np.maximum(m.sum(axis=1, keepdims=True), 1)
+    mean = np.where(m, x, 0.0).sum(axis=1, keepdims=True) / count
+    var = np.where(m, (x - mean) ** 2, 0.0).sum(axis=1, keepdims=True) / count
+    std = np.sqrt(var)
+    return np.where(m & (std > 1e-12), (x - mean) / np.where(std > 1e-12, std, 1.0), 0.0)
+
+
+def fuse(model: np.ndarray, sims: Similarities, weights: CompatWeights, mask: np.ndarray | None = None,
+         analysed: np.ndarray | None = None) -> np.ndarray:
+    """Fused scores [Q, R]: sum over PARTS of weight x z-score over each row's candidates (`mask` [Q, R],
+    default all). The musical parts are standardised over the `analysed` candidates only ([Q, R] or [R]
+    bool, default all) and count 0 for the others, which are thus ranked by the model alone."""
+    model = np.atleast_2d(np.asarray(model, dtype=np.float64))
+    m = np.ones(model.shape, dtype=bool) if mask is None else np.broadcast_to(mask, model.shape)
+    musical_mask = m if analysed is None else m & np.broadcast_to(analysed, model.shape)
+    fused = weights.model * zscore_rows(model, m) if weights.model else np.zeros(model.shape)
+    for name in PARTS[1:]:
+        w = getattr(weights, name)
+        if w:
+            fused += w * zscore_rows(np.atleast_2d(sims.parts[name]), musical_mask)
+    return fused

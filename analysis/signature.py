@@ -1,0 +1,160 @@
+"""Signal-level alignment features of a waveform (its `Signature`): onset envelopes per band at 10 ms, their
+beat-scale accents and a chroma sequence at 40 ms, from one STFT at the model rate and one at 4 kHz."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+from analysis.chroma import ONSET_HOP_SECONDS, chroma_sequence
+
+ONSET_WINDOW_SECONDS = 0.025
+ONSET_BANDS_HZ: tuple[tuple[float, float], ...] = ((0, 200), (200, 800), (800, 3000), (3000, 8000))
+# Accents: the band envelopes blurred by a Gaussian of each of these widths (s), one fusion term per width.
+# Players of different instruments do not strike within 10 ms of each other, and a kick's attack peaks
+# frames before a bass note's; blurred, the envelopes say where each part's notes cluster in the beat, which
+# survives that jitter. On MUSDB train songs the 0.1 s accent correlation alone found 52 % of trimmed stems
+# within 80 ms, the sharp band correlation 26 %. A 0.2 s blur did better still in the fused curve on those
+# songs, but set the beat phase of long loop-based songs wrong (MODEL_CARD.md).
+ACCENT_SCALES_SECONDS: tuple[float, ...] = (0.1,)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Signal-level alignment features of one waveform, beside the model's frames.
+
+    envelope: full-band onset strength [N] (10 ms); bands: onset strength per ONSET_BANDS_HZ band
+    [len(bands), N] (10 ms); accents: the bands blurred at each ACCENT_SCALES_SECONDS width
+    [len(scales), len(bands), N]; chroma: pitch-class profile [M, 12] every 40 ms, unit rows (zero in
+    silence). Each envelope row is zero-mean, unit-variance (all zeros without onsets).
+    """
+
+    envelope: np.ndarray
+    bands: np.ndarray
+    accents: np.ndarray
+    chroma: np.ndarray
+
+    def onset_rows(self) -> np.ndarray:
+        """Envelope and bands as one [N, 1 + len(bands)] array (the stored form; accents derive from bands)."""
+        return np.concatenate([self.envelope[None], self.bands]).T
+
+    @classmethod
+    def from_stored(cls, onsets: np.ndarray, chroma: np.ndarray) -> "Signature":
+        """Rebuilds a signature from `onset_rows()` [N, 1 + bands] and the chroma [M, 12] (any float dtype)."""
+        rows = np.asarray(onsets, dtype=np.float32).T
+        bands = np.ascontiguousarray(rows[1:])
+        return cls(np.ascontiguousarray(rows[0]), bands, accents_of(bands), np.asarray(chroma, dtype=np.float32))
+
+
+def time_scale(rows: np.ndarray, ratio: float, axis: int = 0) -> np.ndarray:
+    """A sequence sampled on a regular grid along `axis`, as it would be after playing its audio `ratio`
+    times faster: linearly resampled to round(N / ratio) steps (float32)."""
+    x = np.moveaxis(np.asarray(rows, dtype=np.float32), axis, 0)
+    n = x.shape[0]
+    m = max(1, round(n / ratio))
+    if m == n or n < 2:
+        return np.moveaxis(x, 0, axis)
+    at = np.arange(m) * ratio
+    flat = x.reshape(n, -1)
+    out = np.stack([np.interp(at, np.arange(n), col, right=col[-1]) for col in flat.T], axis=1)
+    return np.moveaxis(out.reshape((m, *x.shape[1:])).astype(np.float32), 0, axis)
+
+
+def stretched(sig: Signature, ratio: float) -> Signature:
+    """The signature of the same audio played `ratio` times faster (pitch unchanged): every sequence
+    resampled in time; envelopes re-standardised, chroma rows re-normalised."""
+    if abs(ratio - 1.0) < 1e-6:
+        return sig
+    bands = zscore_rows(time_scale(sig.bands, ratio, axis=1))
+    chroma = time_scale(sig.chroma, ratio)
+    norm = np.linalg.norm(chroma, axis=1, keepdims=True)
+    chroma = np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+    return Signature(zscore_rows(time_scale(sig.envelope, ratio)[None])[0], bands, accents_of(bands), chroma)
+
+
+def zscore_rows(x: np.ndarray) -> np.ndarray:
+    """Each row zero-mean, unit-variance (rows without variance become zeros), float32."""
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return np.where(std > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Flux:
+    """Spectral flux per STFT bin [N, bins] at 10 ms and the bins' frequencies [bins] (Hz)."""
+
+    per_bin: np.ndarray
+    freqs: np.ndarray
+
+    def band(self, low: float, high: float) -> np.ndarray:
+        """Onset strength [N] of the bins in [low, high) Hz."""
+        return self.per_bin[:, (self.freqs >= low) & (self.freqs < high)].sum(axis=1)
+
+    def total(self) -> np.ndarray:
+        """Full-band onset strength [N]."""
+        return self.per_bin.sum(axis=1)
+
+
+def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
+    """Spectral flux at 10 ms (25 ms Hann window, log-compressed magnitudes, positive first difference);
+    None for audio shorter than two hops."""
+    hop = round(ONSET_HOP_SECONDS * sample_rate)
+    win = round(ONSET_WINDOW_SECONDS * sample_rate)
+    n_fft = 1 << (win - 1).bit_length()
+    if len(wave) < win + hop:
+        return None
+    frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
+    mag = np.abs(scipy.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
+    logmag = np.log1p(100.0 * mag)
+    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0)
+    return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
+
+
+def detrend(rows: np.ndarray) -> np.ndarray:
+    """Removes a 0.5 s moving average from each row, so slow level changes do not correlate."""
+    width = max(1, round(0.5 / ONSET_HOP_SECONDS))
+    kernel = np.ones(width) / width
+    return np.stack([r - np.convolve(r, kernel, mode="same") for r in np.atleast_2d(rows)])
+
+
+def gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
+    """Each row convolved with a unit-sum Gaussian (cut at 3 sigma), same length, zeros beyond the ends."""
+    half = max(1, round(3 * sigma_steps))
+    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
+    taps /= taps.sum()
+    return np.stack([np.convolve(r, taps)[half : half + len(r)] for r in np.atleast_2d(rows)])
+
+
+def accents_of(bands: np.ndarray) -> np.ndarray:
+    """The band envelopes [bands, N] blurred at each ACCENT_SCALES_SECONDS width: [scales, bands, N]."""
+    return np.stack([zscore_rows(gaussian_blur(bands, width / ONSET_HOP_SECONDS)) for width in ACCENT_SCALES_SECONDS])
+
+
+def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Spectral-flux onset strength summed over all bins, one value per 10 ms, zero-mean and unit-variance:
+    [N] float32 (a single zero for audio too short to have one)."""
+    flux = spectral_flux(wave, sample_rate)
+    if flux is None:
+        return np.zeros(1, dtype=np.float32)
+    return zscore_rows(detrend(flux.total()))[0]
+
+
+def empty_signature() -> Signature:
+    """The signature of audio too short to have onsets: single zero values."""
+    return Signature(np.zeros(1, np.float32), np.zeros((len(ONSET_BANDS_HZ), 1), np.float32),
+                     np.zeros((len(ACCENT_SCALES_SECONDS), len(ONSET_BANDS_HZ), 1), np.float32),
+                     np.zeros((1, 12), np.float32))
+
+
+def signature_from(flux: Flux | None, chroma: np.ndarray) -> Signature:
+    """A signature from an already computed flux and chroma sequence (see `signature`)."""
+    if flux is None:
+        return empty_signature()
+    bands = zscore_rows(detrend(np.stack([flux.band(lo, hi) for lo, hi in ONSET_BANDS_HZ])))
+    return Signature(zscore_rows(detrend(flux.total()))[0], bands, accents_of(bands), chroma)
+
+
+def signature(wave: np.ndarray, sample_rate: int) -> Signature:
+    """Onset envelopes (full band and per band), accents and chroma of a mono waveform [T] at `sample_rate`."""
+    flux = spectral_flux(wave, sample_rate)
+    return signature_from(flux, chroma_sequence(wave, sample_rate) if flux is not None else np.zeros((1, 12)))

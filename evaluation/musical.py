@@ -1,0 +1,83 @@
+"""Musical systems for the retrieval evaluations: the stored analysis of every query mix and reference
+stem (analysis.music), the features-alone and fused score matrices, built exactly as the service ranks.
+
+The service standardises each part over the candidates it ranks: all stems without the instrument filter
+(protocol A), the queried instrument's stems with it (protocol B). Fused and feature matrices are therefore
+computed once per protocol, with that protocol's candidates as the standardisation pool.
+"""
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from analysis.alignment import UNPITCHED_INSTRUMENTS
+from analysis.compatibility import CompatWeights, Conform, Similarities, fuse, similarities
+from analysis.music import FEATURES, analyse
+
+log = logging.getLogger(__name__)
+
+
+def analyse_waves(waves: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
+    """Feature rows [N, FEATURES.width] of mono waveforms at `sample_rate` Hz."""
+    t0 = time.perf_counter()
+    rows = np.zeros((len(waves), FEATURES.width), np.float32)
+    for i, wave in enumerate(waves):
+        rows[i] = analyse(wave, sample_rate).vector()
+    log.info("analysed %d signals in %.1f s", len(waves), time.perf_counter() - t0)
+    return rows
+
+
+@dataclass(frozen=True)
+class MusicalInputs:
+    """What the musical systems need: feature rows of queries [Q, F] and references [R, F], the queried and
+    the reference instruments, and the model's scores [Q, R] (the predictor's cosine with each stem)."""
+
+    query_rows: np.ndarray
+    ref_rows: np.ndarray
+    query_instruments: np.ndarray
+    ref_instruments: np.ndarray
+    model: np.ndarray
+
+
+def candidate_mask(inputs: MusicalInputs, protocol: str, allowed: np.ndarray | None = None) -> np.ndarray:
+    """[Q, R] candidates of each query under `protocol` ("A": all; "B": the queried instrument), intersected
+    with `allowed` (e.g. the query's own song left out)."""
+    mask = np.ones(inputs.model.shape, dtype=bool)
+    if protocol == "B":
+        mask &= inputs.query_instruments[:, None] == inputs.ref_instruments[None, :]
+    if allowed is not None:
+        mask &= allowed
+    return mask
+
+
+def musical_similarities(inputs: MusicalInputs, conform: Conform = Conform(),
+                         unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> Similarities:
+    """Similarities [Q, R] of every query with every reference, conformed as the service conforms a query
+    of that instrument (no transposition for unpitched instruments)."""
+    shape = inputs.model.shape
+    parts = {name: np.zeros(shape) for name in ("key", "chroma", "tempo", "rhythm")}
+    transpose, stretch = np.zeros(shape, np.int64), np.ones(shape)
+    for instrument in np.unique(inputs.query_instruments):
+        rows = inputs.query_instruments == instrument
+        got = similarities(inputs.query_rows[rows], inputs.ref_rows,
+                           replace(conform, pitched=str(instrument) not in unpitched))
+        for name, value in got.parts.items():
+            parts[name][rows] = value
+        transpose[rows], stretch[rows] = got.transpose, got.stretch
+    return Similarities(parts, transpose, stretch)
+
+
+def fused_matrix(inputs: MusicalInputs, sims: Similarities, weights: CompatWeights, mask: np.ndarray,
+                 unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> np.ndarray:
+    """Fused scores [Q, R] (candidates outside `mask` get -inf), with the weights each queried instrument
+    gets in the service (CompatWeights.for_instrument)."""
+    out = np.full(inputs.model.shape, -np.inf)
+    for instrument in np.unique(inputs.query_instruments):
+        rows = inputs.query_instruments == instrument
+        part = Similarities({k: v[rows] for k, v in sims.parts.items()}, sims.transpose[rows], sims.stretch[rows])
+        fused = fuse(inputs.model[rows], part, weights.for_instrument(str(instrument), unpitched), mask[rows])
+        out[rows] = np.where(mask[rows], fused, -np.inf)
+    return out
