@@ -88,7 +88,7 @@ def facts_of(features: np.ndarray) -> dict[str, float | int | str | None]:
     profile = row[FEATURES.key_slice]
     key = best_key(profile.astype(np.float32)) if np.any(profile) else None
     return {
-        "bpm": round(value["bpm"], 3),
+        "bpm": round(value["bpm"], 2),
         "bpm_confidence": round(value["bpm_confidence"], 4),
         "key": key.name if key else None,
         "key_mode": key.mode if key else None,

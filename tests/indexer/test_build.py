@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 from sqlalchemy import func, select
 
+from analysis.music import ANALYSIS_VERSION, facts_of
 from indexer import vectors
 from indexer.build import build_index, remove_stems
 from indexer.catalog import Catalogue
@@ -29,7 +30,8 @@ def _sql_indexed(db_url: str) -> list[int]:
 
 
 def assert_consistent(db_url: str, index_dir: Path, expected: int) -> Catalogue:
-    """SQL indexed rows, FAISS ids and frame sequences are the same set of `expected` stems."""
+    """SQL indexed rows, FAISS ids, frame sequences and analyses are the same set of `expected` stems, and
+    SQL's analysis facts are those of the stored feature rows."""
     ids = _sql_indexed(db_url)
     cat = Catalogue.open(db_url, index_dir)
     faiss_ids = sorted(int(i) for idx in cat._snap.indexes.values() for i in vectors.index_ids(idx))
@@ -37,6 +39,20 @@ def assert_consistent(db_url: str, index_dir: Path, expected: int) -> Catalogue:
     assert faiss_ids == ids
     assert sorted(cat._snap.frames.ids().tolist()) == ids
     assert cat.size() == expected == cat.manifest["counts"]["stems"]
+    assert sorted(cat._snap.analyses.features_ids.tolist()) == ids == cat._snap.analyses.sequences["onsets"].ids().tolist()
+    assert cat.manifest["counts"]["analysed"] == expected
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(select(Stem.id, Stem.bpm, Stem.key, Stem.analysis_version)
+                             .where(Stem.status == StemStatus.INDEXED)).all()
+    finally:
+        engine.dispose()
+    stored, found = cat.analysis_rows([r[0] for r in rows])
+    assert found.all()
+    for (sid, bpm, key, version), row in zip(rows, stored, strict=True):
+        facts = facts_of(row)
+        assert version == ANALYSIS_VERSION and bpm == pytest.approx(facts["bpm"]) and key == facts["key"], sid
     return cat
 
 
@@ -151,3 +167,82 @@ def test_decoding_in_worker_processes_gives_the_same_index(tmp_path: Path, sqlit
     with session_factory(engine)() as s:
         assert s.execute(select(func.count()).where(Stem.content_sha256.is_(None))).scalar_one() == 0
     engine.dispose()
+
+
+def _as_previous_release(db_url: str, index_dir: Path) -> None:
+    """Turns an index into one made by the release before analyses: no analysis packs in the manifest or the
+    folder, the database downgraded to revision 0001 (no analysis columns)."""
+    from indexer.db import alembic_config
+    from indexer.files import atomic_write_json
+    from indexer.manifest import manifest_path
+
+    manifest = read_manifest(index_dir)
+    assert manifest is not None
+    for kind, names in manifest.pop("analysis_packs").items():
+        for name in names:
+            (index_dir / f"{name}.npy").unlink()
+            (index_dir / f"{name}.ids.npy").unlink()
+        assert kind
+    manifest.pop("analysis_version")
+    manifest["counts"].pop("analysed")
+    atomic_write_json(manifest_path(index_dir), manifest)
+    from alembic import command
+
+    command.downgrade(alembic_config(db_url), "0001")
+
+
+def test_an_index_of_the_previous_release_is_migrated_and_analysed_without_reembedding(
+        tmp_path: Path, db_url: str, catalogue: Path, embedder) -> None:
+    from indexer.db import upgrade
+
+    settings = make_settings(tmp_path, db_url)
+    build_index(catalogue, settings, embedder)
+    cat = Catalogue.open(db_url, settings.index_dir)
+    frames_before = {i: cat.frames(i) for i in range(1, 13)}
+    faiss_before = {n: vectors.index_ids(idx).tolist() for n, idx in cat._snap.indexes.items()}
+    cat.close()
+    _as_previous_release(db_url, settings.index_dir)
+    upgrade(db_url)  # the migration runs forward on the previous release's database
+    engine = make_engine(db_url)
+    with session_factory(engine)() as s:
+        assert s.execute(select(func.count()).where(Stem.analysis_version.is_(None))).scalar_one() == 12
+    engine.dispose()
+    old = Catalogue.open(db_url, settings.index_dir)  # an unanalysed build still serves, by the model alone
+    assert old.analysed() == 0 and old.signature(1) is None and old.size() == 12
+    old.close()
+
+    report = build_index(catalogue, settings, embedder)
+    assert (report.added, report.analysed, report.failed) == (0, 12, 0)
+    cat = assert_consistent(db_url, settings.index_dir, 12)
+    assert {n: vectors.index_ids(idx).tolist() for n, idx in cat._snap.indexes.items()} == faiss_before
+    for i, frames in frames_before.items():
+        np.testing.assert_array_equal(cat.frames(i), frames)
+    sig = cat.signature(1)
+    assert sig is not None and sig.bands.shape[0] == 4 and sig.chroma.shape[1] == 12
+    cat.close()
+    again = build_index(catalogue, settings, embedder)
+    assert (again.added, again.analysed) == (0, 0)
+
+
+def test_analysis_chunk_written_but_sql_not_committed_is_rolled_forward(tmp_path: Path, sqlite_url: str,
+                                                                        catalogue: Path, embedder,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import indexer.writer as writer_module
+    from indexer.db import upgrade
+
+    settings = make_settings(tmp_path, sqlite_url)
+    build_index(catalogue, settings, embedder)
+    _as_previous_release(sqlite_url, settings.index_dir)
+    upgrade(sqlite_url)
+
+    def killed(*_a: object, **_k: object) -> None:
+        raise RuntimeError("killed between the chunk and the SQL commit")
+
+    monkeypatch.setattr(writer_module, "update", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        build_index(catalogue, settings, embedder)
+    monkeypatch.undo()
+    report = build_index(catalogue, settings, embedder)
+    assert report.added == 0  # nothing re-embedded; the analyses of the first chunk were rolled forward
+    assert report.analysed == 12 - 4
+    assert_consistent(sqlite_url, settings.index_dir, 12).close()

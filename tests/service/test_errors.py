@@ -64,7 +64,9 @@ def test_bad_uploads_get_their_4xx(client: TestClient, case: str) -> None:
 
 @pytest.mark.parametrize("data", [{"instrument": "kazoo"}, {"k": "0"}, {"k": "10000"}, {"k": "ten"},
                                   {"start": "-1"}, {"start": "500"}, {"duration": "0"}, {"start": "nan"},
-                                  {"exclude_song": "x"}])
+                                  {"exclude_song": "x"}, {"rank": "best"}, {"key": "H minor"}, {"key": "13A"},
+                                  {"bpm_min": "140", "bpm_max": "100"}, {"max_transpose": "7"},
+                                  {"max_stretch": "0.9"}, {"key_match": "near"}, {"bpm_min": "-5"}])
 def test_bad_parameters_get_422(client: TestClient, data: dict[str, str]) -> None:
     err = assert_error(post(client, mix_without("bass"), **data), 422)
     if data.get("instrument") == "kazoo":
