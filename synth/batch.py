@@ -20,9 +20,9 @@ MANIFEST = "synth.json"
 _TMP_PREFIX = ".tmp-"
 _MAX_SEED = 2**32 - 1  # one entropy word: an ordinary song's stream is exactly (seed, index)
 
-Key = TypeVar("Key", int, str)
+JobKey = TypeVar("JobKey", int, str)
 # (key reported to the caller, folder name, function writing the song into a folder, its leading arguments)
-Job = tuple[Key, str, Callable[..., Any], tuple[Any, ...], Path]
+Job = tuple[JobKey, str, Callable[..., Any], tuple[Any, ...], Path]
 
 
 class CorpusMismatchError(ValueError):
@@ -43,7 +43,7 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
         path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
-def _write_one(job: Job[Key]) -> Key:
+def _write_one(job: Job[JobKey]) -> JobKey:
     key, name, make, args, out = job
     # Written under a hidden name and renamed when complete: a folder with the song's name is always whole.
     tmp = out / f"{_TMP_PREFIX}{name}"
@@ -60,8 +60,12 @@ def _is_complete(out: Path, name: str) -> bool:
 
 
 def _run(
-    out: Path, manifest: dict[str, Any], jobs: Sequence[Job[Key]], workers: int, on_song: Callable[[Key], None] | None
-) -> list[Key]:
+    out: Path,
+    manifest: dict[str, Any],
+    jobs: Sequence[Job[JobKey]],
+    workers: int,
+    on_song: Callable[[JobKey], None] | None,
+) -> list[JobKey]:
     """Run the jobs whose song is not complete yet, in worker processes; returns their keys in completion order."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
@@ -73,8 +77,8 @@ def _run(
     if todo:
         installed_soundfonts()  # decodes SF3 fonts here, once, rather than in every worker at the same time
     logger.info("%d of %d songs to write into %s with %d workers", len(todo), len(jobs), out, workers)
-    done: list[Key] = []
-    results: Iterator[Key]
+    done: list[JobKey] = []
+    results: Iterator[JobKey]
     if workers == 1:
         results = map(_write_one, todo)
         for key in results:
