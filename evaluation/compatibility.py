@@ -152,7 +152,7 @@ def relevance(labels: CompatLabels) -> Relevance:
 
 
 def negative_types(labels: CompatLabels, top: np.ndarray) -> np.ndarray:
-    """[Q] index into NEGATIVE_TYPES of each query's top hit top [Q], read as a wrong answer.
+    """[Q] index into NEGATIVE_TYPES of each query's top hit (top [Q]: reference indices), read as a wrong answer.
 
     The first that applies: wrong instrument; same group (another plan of it: a conformable variant, or a
     sibling for a variant's query); same key (tonic and mode) and tempo (within 4 %) in another group; same
@@ -189,7 +189,7 @@ def _level_result(
 ) -> dict[str, Any]:
     ranked = rank_relevant(scores, relevant, allowed, ks=(1, 10), ndcg_k=10)
     covered = ranked.relevant > 0
-    norm = np.where(covered, ranked.first / np.maximum(ranked.pool, 1), np.nan)[covered]
+    norm = (ranked.first / np.maximum(ranked.pool, 1))[covered]
     values = {
         "R@1": ranked.hits_at[1][covered].astype(np.float64),
         "R@10": ranked.hits_at[10][covered].astype(np.float64),
