@@ -1,4 +1,4 @@
-"""Commands of the evaluation package: `stemjepa eval retrieval|alignment|content` and `stemjepa bench`."""
+"""Commands of the evaluation package: `stemjepa eval retrieval|compatibility|alignment|content`, `stemjepa bench`."""
 
 import logging
 from pathlib import Path
@@ -51,6 +51,41 @@ def retrieval(
     report["data"] = str(data)
     files = write_retrieval_report(report, out)
     typer.echo(files[1].read_text().split("\n## Failure analysis")[0])
+    typer.echo(f"wrote {len(files)} files under {out} in {report['seconds']} s:")
+    _files(files)
+
+
+@eval_app.command("compatibility")
+def compatibility(
+    data: Annotated[Path, typer.Argument(help="A sibling corpus (`stemjepa synth OUT --siblings K` or `--set NAME`).")],
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint", "-c", help="Checkpoint; repeat to compare several side by side. Default: the bundled one."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for compatibility.json, compatibility.md and PNGs.")] = Path(
+        "runs/eval/compatibility"
+    ),
+    device: DeviceOpt = "auto",
+    limit: LimitOpt = None,
+    bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
+    baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
+    seed: int = 0,
+) -> None:
+    """Cross-song compatibility: find the missing stem among other songs' stems (siblings and variants relevant)."""
+    from evaluation.compatibility import run_compatibility
+    from evaluation.report import write_compatibility_report
+    from evaluation.songs import load_songs
+
+    songs = load_songs(data, limit=limit)
+    report = run_compatibility(
+        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines
+    )
+    report["data"] = str(data)
+    report["checkpoints"] = [str(c) for c in checkpoint] if checkpoint else ["bundled"]
+    files = write_compatibility_report(report, out)
+    typer.echo(files[1].read_text().split("\n## Per-instrument")[0])
     typer.echo(f"wrote {len(files)} files under {out} in {report['seconds']} s:")
     _files(files)
 

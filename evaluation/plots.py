@@ -108,3 +108,46 @@ def histogram_png(values: np.ndarray, xlabel: str, title: str, path: Path, bins:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def compat_png(systems: Mapping[str, Mapping[str, Any]], level: str, metrics: Sequence[str], path: Path) -> None:
+    """Grouped bars of compatibility metrics per system with bootstrap intervals; protocols A and B side by side."""
+    names = list(systems)
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.4 * len(names)), 4), sharey=True)
+    x = np.arange(len(names))
+    width = 0.8 / len(metrics)
+    for ax, protocol in zip(axes, ("A", "B"), strict=True):
+        for i, k in enumerate(metrics):
+            results = [systems[n][protocol][level] for n in names]
+            vals = np.array([r["metrics"][k] for r in results])
+            ci = np.array([r["ci95"].get(k, [v, v]) for r, v in zip(results, vals, strict=True)])
+            err = np.clip(np.stack([vals - ci[:, 0], ci[:, 1] - vals]), 0, None)
+            ax.bar(x + (i - (len(metrics) - 1) / 2) * width, vals, width, yerr=err, capsize=2, label=k)
+        ax.set_xticks(x, names, rotation=20, ha="right", fontsize=7)
+        ax.set_title(f"{level} relevance, protocol {protocol}", fontsize=9)
+    axes[0].set_ylabel("% (bootstrap 95 % CI)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def top1_png(shares: Mapping[str, Mapping[str, float]], categories: Sequence[str], title: str, path: Path) -> None:
+    """Stacked bars: what each system's top hit is (relevant, or which kind of wrong answer), % of queries."""
+    names = list(shares)
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(names) + 2.0))
+    left = np.zeros(len(names))
+    for k, cat in enumerate(categories):
+        vals = np.nan_to_num(np.array([shares[n][cat] for n in names], dtype=float))
+        ax.barh(names, vals, left=left, color=cmap(k % 10), label=cat)
+        left += vals
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of queries (top hit)")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,5 +1,6 @@
 """Retrieval metrics over a score matrix: protocols A and B, per-instrument recall, same-song rate,
-the failure analysis of the paper's Figure 2, the confusion matrix and song-level bootstrap intervals.
+the failure analysis of the paper's Figure 2, the confusion matrix and song-level bootstrap intervals;
+and rankings with several relevant references (R@k, AP, nDCG, first relevant rank) for compatibility.
 
 Ranks come from model.validate.ranks_of_truth (the rule training validation uses, ties counted against
 the truth); everything here works on a [Q, R] score matrix so that learned embeddings and baselines such
@@ -103,6 +104,35 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return v[np.minimum(idx, len(v) - 1)]
 
 
+def resample_weights(units: np.ndarray, n_boot: int, seed: int = 0) -> np.ndarray:
+    """[B, Q] weight of each query in each of n_boot resamples that draw units (songs) with replacement and
+    carry all their queries along."""
+    uniq, unit_idx = np.unique(units, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot)  # [B, S]
+    return draws[:, unit_idx].astype(np.float64)
+
+
+def bootstrap_stats(
+    values: dict[str, np.ndarray],
+    units: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    medians: tuple[str, ...] = (),
+) -> dict[str, list[float]]:
+    """95 % intervals of the mean of each [Q] array (the median for names in medians) under a unit-level
+    bootstrap (resample_weights); values in fractions, intervals in percent."""
+    if n_boot <= 0 or len(units) == 0:
+        return {}
+    w = resample_weights(units, n_boot, seed)
+    total = w.sum(axis=1)
+    out = {}
+    for name, v in values.items():
+        stat = _weighted_median(v, w) if name in medians else w @ v / total
+        out[name] = [float(np.percentile(stat, 2.5) * 100), float(np.percentile(stat, 97.5) * 100)]
+    return out
+
+
 def bootstrap(
     rank: np.ndarray, pool: np.ndarray, same_song: np.ndarray, songs: np.ndarray, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, list[float]]:
@@ -113,23 +143,73 @@ def bootstrap(
     Returns:
         metric -> [low, high] in percent.
     """
-    if n_boot <= 0 or len(rank) == 0:
-        return {}
-    uniq, song_idx = np.unique(songs, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot)  # [B, S]
-    w = draws[:, song_idx].astype(np.float64)  # [B, Q] weight of each query in each resample
-    total = w.sum(axis=1)
-    norm = rank / pool
-    stats = {
-        "R@1": w @ (rank <= 1) / total,
-        "R@5": w @ (rank <= 5) / total,
-        "R@10": w @ (rank <= 10) / total,
-        "mean_norm_rank": w @ norm / total,
-        "median_norm_rank": _weighted_median(norm, w),
-        "same_song_rate": w @ same_song / total,
+    values = {
+        "R@1": (rank <= 1).astype(np.float64),
+        "R@5": (rank <= 5).astype(np.float64),
+        "R@10": (rank <= 10).astype(np.float64),
+        "mean_norm_rank": rank / pool,
+        "median_norm_rank": rank / pool,
+        "same_song_rate": same_song.astype(np.float64),
     }
-    return {k: [float(np.percentile(v, 2.5) * 100), float(np.percentile(v, 97.5) * 100)] for k, v in stats.items()}
+    return bootstrap_stats(values, songs, n_boot, seed, medians=("median_norm_rank",))
+
+
+@dataclass(frozen=True)
+class RelevantRanks:
+    """Per query of a ranking with any number of relevant references (all [Q]).
+
+    Attributes:
+        first: 1-based rank of the best-ranked relevant reference among the allowed ones (0 where none).
+        pool: allowed references (the gallery size).
+        relevant: relevant references in the gallery.
+        hits_at: {k: whether a relevant reference is within the top k}.
+        ap: average precision (0 where none).
+        ndcg: nDCG at ndcg_k with binary gains (0 where none).
+        top: index of the top-ranked allowed reference.
+    """
+
+    first: np.ndarray
+    pool: np.ndarray
+    relevant: np.ndarray
+    hits_at: dict[int, np.ndarray]
+    ap: np.ndarray
+    ndcg: np.ndarray
+    top: np.ndarray
+
+
+def rank_relevant(
+    scores: np.ndarray, relevant: np.ndarray, allowed: np.ndarray, ks: tuple[int, ...] = (1, 10), ndcg_k: int = 10
+) -> RelevantRanks:
+    """Rank the allowed references of each query by score (higher first) and measure where the relevant ones land.
+
+    Ties count against the relevant references (a non-relevant reference with an equal score ranks first), as
+    in ranks_of_truth.
+
+    Args:
+        scores: [Q, R]. relevant: [Q, R] bool (only allowed cells count). allowed: [Q, R] bool, the gallery.
+    """
+    rel = relevant & allowed
+    masked = np.where(allowed, scores, -np.inf)
+    order = np.lexsort((rel.astype(np.int8), -masked), axis=-1)  # score descending, then non-relevant first
+    hit = np.take_along_axis(rel, order, axis=1)  # [Q, R] relevance in ranked order
+    n_rel = hit.sum(axis=1)
+    position = np.arange(1, scores.shape[1] + 1)
+    first = np.where(n_rel > 0, hit.argmax(axis=1) + 1, 0)
+    precision = np.cumsum(hit, axis=1) / position
+    ap = np.divide((precision * hit).sum(axis=1), n_rel, out=np.zeros(len(n_rel)), where=n_rel > 0)
+    discount = 1.0 / np.log2(position[:ndcg_k] + 1)
+    dcg = (hit[:, :ndcg_k] * discount).sum(axis=1)
+    ideal = np.cumsum(discount)[np.clip(np.minimum(n_rel, ndcg_k) - 1, 0, None)]
+    ndcg = np.where(n_rel > 0, dcg / ideal, 0.0)
+    return RelevantRanks(
+        first=first,
+        pool=allowed.sum(axis=1),
+        relevant=n_rel,
+        hits_at={k: (n_rel > 0) & (first <= k) for k in ks},
+        ap=ap,
+        ndcg=ndcg,
+        top=order[:, 0],
+    )
 
 
 def evaluate_scores(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation import plots
+from evaluation.compatibility import LEVELS, METRICS, TOP1
 from evaluation.ranking import CATEGORIES
 
 
@@ -239,3 +240,67 @@ def content_markdown(report: Mapping[str, Any]) -> str:
 
 def write_content_report(report: Mapping[str, Any], out: Path) -> list[Path]:
     return write_json_and_markdown(report, out, "content", content_markdown(report))
+
+
+_PROTOCOLS = {"A": "every stem of the other songs is a candidate", "B": "only stems of the queried instrument"}
+
+
+def compatibility_markdown(report: Mapping[str, Any]) -> str:
+    systems, insts = report["systems"], report["instruments"]
+    head = ["system", "R@1", "R@10", "mAP", "nDCG@10", "mean NR %", "median NR %"]
+    parts = [
+        f"# Cross-song compatibility ({report['songs']} songs in {report['groups']} sibling groups, "
+        f"{report['variants']} of them variants; {report['queries']} queries, {report['references']} references; "
+        f"values in %, [song-level bootstrap 95 % CI, {report['bootstrap_resamples']} resamples])\n",
+        "A query is the mix of a song's other stems and names the missing instrument; the song's own stems are "
+        "never candidates. NR: rank of the first relevant stem / gallery size.\n",
+    ]
+    parts += [f"- **{level}**: {report['level_meaning'][level]}; covers {report['coverage'][level]}."
+              for level in LEVELS]
+    for level in LEVELS:
+        for protocol, what in _PROTOCOLS.items():
+            first = next(iter(systems.values()))[protocol][level] if systems else None
+            size = (
+                f" ({first['queries']} queries, gallery {fmt(first['gallery_mean'], 0)}, "
+                f"{fmt(first['relevant_mean'])} relevant on average)"
+                if first else ""
+            )
+            parts.append(f"\n## {level.capitalize()} relevance, protocol {protocol}: {what}{size}\n")
+            rows = [[n, *(_with_ci(r[protocol][level], k) for k in METRICS)] for n, r in systems.items()]
+            parts.append(table(head, rows))
+    for level in LEVELS:
+        parts.append(f"\n## Per-instrument R@1, {level} relevance (protocol A / B)\n")
+        rows = [
+            [
+                n,
+                *(
+                    f"{fmt(r['A'][level]['per_instrument_R@1'].get(i, math.nan))} / "
+                    f"{fmt(r['B'][level]['per_instrument_R@1'].get(i, math.nan))}"
+                    for i in insts
+                ),
+            ]
+            for n, r in systems.items()
+        ]
+        parts.append(table(["system", *insts], rows))
+    for level in LEVELS:
+        for protocol in _PROTOCOLS:
+            parts.append(f"\n## Top hit, {level} relevance, protocol {protocol} (% of queries)\n")
+            rows = [[n, *(fmt(r[protocol][level]["top1"][c]) for c in TOP1)] for n, r in systems.items()]
+            parts.append(table(["system", *TOP1], rows))
+    return "\n".join(parts) + "\n"
+
+
+def write_compatibility_report(report: Mapping[str, Any], out: Path) -> list[Path]:
+    """Writes compatibility.json, compatibility.md and the PNGs under `out`; returns the files written."""
+    files = write_json_and_markdown(report, out, "compatibility", compatibility_markdown(report))
+    systems = report["systems"]
+    for level in LEVELS:
+        path = out / f"compat_{level}.png"
+        plots.compat_png(systems, level, ("R@1", "R@10", "mAP", "nDCG@10"), path)
+        files.append(path)
+        for protocol in _PROTOCOLS:
+            path = out / f"top1_{level}_{protocol}.png"
+            shares = {n: r[protocol][level]["top1"] for n, r in systems.items()}
+            plots.top1_png(shares, TOP1, f"top hit, {level} relevance, protocol {protocol}", path)
+            files.append(path)
+    return files

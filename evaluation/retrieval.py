@@ -44,9 +44,10 @@ def checkpoint_labels(paths: Sequence[str | Path | None]) -> list[str]:
 
 
 def model_systems(
-    embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str
+    embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str, context: bool = True
 ) -> list[System]:
-    """Queries from the predictor; references from the target encoder (via model.validate) and the context encoder."""
+    """Queries from the predictor; references from the target encoder (via model.validate) and, with context,
+    from the context encoder too."""
     t0 = time.perf_counter()
     rs = build_retrieval_set(embedder, as_stem_dicts(songs), reference="target")
     labels = Labels.of(rs)
@@ -56,18 +57,19 @@ def model_systems(
         and np.array_equal(labels.ref_instruments, expected.ref_instruments)
     ):
         raise RuntimeError("query pairs and model.validate's retrieval set disagree on the reference order")
-    context = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
+    systems = [System(f"{label} · target", rs.queries @ rs.refs.T, labels)]
+    if context:
+        refs = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
+        systems.append(System(f"{label} · context", rs.queries @ refs.T, labels))
     log.info(
-        "%s: embedded %d queries and 2 x %d references in %.1f s",
+        "%s: embedded %d queries and %d x %d references in %.1f s",
         label,
         len(rs.truth),
+        len(systems),
         len(rs.refs),
         time.perf_counter() - t0,
     )
-    return [
-        System(f"{label} · target", rs.queries @ rs.refs.T, labels),
-        System(f"{label} · context", rs.queries @ context.T, labels),
-    ]
+    return systems
 
 
 def baseline_systems(pairs: Sequence[QueryPair], sample_rate: int, seed: int = 0, mash: bool = True) -> list[System]:

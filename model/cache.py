@@ -19,7 +19,7 @@ from rich.progress import Progress
 from model.audio import load_mono
 from model.errors import AudioDecodeError
 from model.instruments import InstrumentVocabulary
-from model.multitrack import SongRef, discover
+from model.multitrack import SongRef, discover, refuse_evaluation_songs
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,18 @@ def decode_song(song: SongRef, vocab: InstrumentVocabulary, sample_rate: int) ->
 def build_cache(
     roots: list[Path], cache_dir: Path, vocab: InstrumentVocabulary, sample_rate: int = 16_000
 ) -> list[CachedSong]:
-    """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them."""
+    """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them.
+
+    Raises:
+        ReservedDataError: a root holds songs of the fixed evaluation set, which nothing may train on.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
     songs: list[tuple[int, SongRef]] = []
     for source, root in enumerate(roots):
         found = discover(root, vocab)
         for path, reason in found.unresolved:
             log.warning("skipping %s: %s", path, reason)
+        refuse_evaluation_songs(found.songs, "training")
         songs.extend((source, s) for s in found.songs)
     cached: list[CachedSong] = []
     with Progress(transient=True) as progress:

@@ -31,3 +31,7 @@ class ConfigError(StemJepaError, ValueError):
 
 class CheckpointError(StemJepaError):
     """A checkpoint that is missing, unreadable or not a Stem-JEPA checkpoint."""
+
+
+class ReservedDataError(StemJepaError, ValueError):
+    """Songs of the fixed evaluation set were given to training or to a checkpoint choice, which must not see them."""

@@ -7,11 +7,12 @@ classed the same way everywhere. Stems whose instrument cannot be determined are
 import csv
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.audio import AUDIO_SUFFIXES
+from model.errors import ReservedDataError
 from model.instruments import InstrumentVocabulary
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 # MUSDB18's stream order inside a .stem.mp4: 0 is the mixture.
 STEM_MP4_STREAMS: tuple[str, ...] = ("mixture", "drums", "bass", "other", "vocals")
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
+# metadata.json's "set" of the fixed evaluation set (synth/sets.py): songs that nothing may train or tune on
+EVALUATION_SET_NAME = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class SongRef:
     mixture: StemRef | None = None
     tags: tuple[str, ...] = ()
     licence: str | None = None
+    data_set: str | None = None  # the fixed set the song belongs to (metadata.json "set"), if any
 
     def instruments(self) -> list[str]:
         return sorted({s.instrument for s in self.stems})
@@ -90,15 +94,17 @@ def _folder_song(folder: Path, files: list[Path], vocab: InstrumentVocabulary, s
         stems.append(StemRef(f, inst, f.stem))
     if stems:
         artist, title = _title_artist(folder.name)
+        data_set = None
         meta = folder / "metadata.json"
         if meta.is_file():
             try:
                 data = json.loads(meta.read_text())
                 title = data.get("title", title)
                 artist = data.get("artist", artist)
+                data_set = data.get("set")
             except (json.JSONDecodeError, OSError) as exc:
                 log.warning("ignoring unreadable %s: %s", meta, exc)
-        out.songs.append(SongRef(song_id, tuple(stems), title, artist, mixture))
+        out.songs.append(SongRef(song_id, tuple(stems), title, artist, mixture, data_set=data_set))
 
 
 def _manifest_rows(path: Path) -> Iterator[dict[str, str]]:
@@ -175,3 +181,17 @@ def discover(root: str | Path, vocab: InstrumentVocabulary | None = None) -> Dis
         _folder_song(folder, files, vocab, song_id, out)
     out.songs.sort(key=lambda s: s.song_id)
     return out
+
+
+def refuse_evaluation_songs(songs: Iterable[SongRef], purpose: str) -> None:
+    """Raise ReservedDataError when any song belongs to the fixed evaluation set.
+
+    Args:
+        purpose: what the songs were given for ("training", "checkpoint validation"), for the message.
+    """
+    reserved = [s.song_id for s in songs if s.data_set == EVALUATION_SET_NAME]
+    if reserved:
+        raise ReservedDataError(
+            f"{len(reserved)} songs of the fixed {EVALUATION_SET_NAME} set (e.g. {reserved[0]}) were given for "
+            f"{purpose}; nothing may train or tune on that set"
+        )

@@ -75,12 +75,18 @@ def compute_stats(dataset: PairDataset, chunks: int, run: RunConfig, seed: int =
 
 
 def load_validation(root: Path, embedder: Embedder) -> list[tuple[str, dict[str, np.ndarray]]]:
-    """Decodes a held-out multitrack folder once: (song id, {instrument: mono wave})."""
-    from model.cache import decode_song
-    from model.multitrack import discover
+    """Decodes a held-out multitrack folder once: (song id, {instrument: mono wave}).
 
+    Raises:
+        ReservedDataError: the folder holds songs of the fixed evaluation set, which may not choose checkpoints.
+    """
+    from model.cache import decode_song
+    from model.multitrack import discover, refuse_evaluation_songs
+
+    found = discover(root, embedder.vocabulary).songs
+    refuse_evaluation_songs(found, "checkpoint validation")
     songs = []
-    for song in discover(root, embedder.vocabulary).songs:
+    for song in found:
         arr = decode_song(song, embedder.vocabulary, embedder.sample_rate)
         present = {s.instrument for s in song.stems}
         songs.append((song.song_id, {n: arr[i] for i, n in enumerate(embedder.vocabulary.names) if n in present}))

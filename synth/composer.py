@@ -63,9 +63,12 @@ def make_plan(rng: np.random.Generator, duration: float, style_name: str | None 
     return SongPlan(style, key, tempo, beats, tuple(chords[:needed]), tuple(sections))
 
 
-def compose(rng: np.random.Generator, duration: float, style_name: str | None = None) -> Arrangement:
-    """A procedural song of at least duration seconds, as parts per stem."""
-    plan = make_plan(rng, duration, style_name)
+def arrange_plan(plan: SongPlan, rng: np.random.Generator, duration: float, vary_drums: bool = False) -> Arrangement:
+    """Parts per stem that follow plan: programs, bass kind, comping, melody and drums drawn from rng.
+
+    Args:
+        vary_drums: vary the style's drum pattern too (sibling songs), not only its humanisation.
+    """
     style = plan.style
     bass_program = int(rng.choice(style.bass_programs))
     comp_program = int(rng.choice(style.comp_programs))
@@ -77,9 +80,14 @@ def compose(rng: np.random.Generator, duration: float, style_name: str | None = 
     voice = int(rng.choice(VOICE_PROGRAMS, p=[0.35, 0.35, 0.2, 0.1]))
     parts = {
         "bass": [bass_part(plan, rng, str(rng.choice(style.bass)), bass_program)],
-        "drums": [drum_part(plan, rng)],
+        "drums": [drum_part(plan, rng, vary=vary_drums)],
         "vocals": [melody_part(plan, rng, voice)],
         "other": other,
     }
     music: dict[str, Any] = dict(plan.describe(duration))
     return Arrangement(parts, music)
+
+
+def compose(rng: np.random.Generator, duration: float, style_name: str | None = None) -> Arrangement:
+    """A procedural song of at least duration seconds, as parts per stem."""
+    return arrange_plan(make_plan(rng, duration, style_name), rng, duration)

@@ -74,11 +74,47 @@ def _fill(plan: SongPlan, bar: int, rng: np.random.Generator, energy: float) -> 
     return hits
 
 
-def drum_part(plan: SongPlan, rng: np.random.Generator) -> Part:
-    """The whole drum part of a song: the style's pattern each bar, a fill ending each section."""
+def _with_hits(steps: str, rng: np.random.Generator, candidates: list[int], count: int, char: str) -> str:
+    free = [k for k in candidates if steps[k] == "."]
+    if not free:
+        return steps
+    chosen = rng.choice(free, size=min(count, len(free)), replace=False)
+    return "".join(char if k in chosen else c for k, c in enumerate(steps))
+
+
+def varied_pattern(pattern: dict[int, str], rng: np.random.Generator) -> dict[int, str]:
+    """Another drummer's take on a style's pattern: extra kicks on eighths, ghost snares, other hat density,
+    hats moved to the ride. Same meter and backbeat, so it stays within the style."""
+    out = dict(pattern)
+    if KICK in out and rng.random() < 0.7:
+        steps = out[KICK]
+        out[KICK] = _with_hits(steps, rng, list(range(2, len(steps), 2)), int(rng.integers(1, 3)), "o")
+    if SNARE in out and rng.random() < 0.5:
+        steps = out[SNARE]
+        out[SNARE] = _with_hits(steps, rng, list(range(1, len(steps), 2)), int(rng.integers(1, 4)), "g")
+    if CLOSED_HAT in out and rng.random() < 0.5:
+        steps = out[CLOSED_HAT]
+        busy = sum(c != "." for c in steps) > len(steps) // 2
+        # Sixteenths become eighths and eighths sixteenths, accents on the beats.
+        out[CLOSED_HAT] = "".join(
+            ("x" if k % 4 == 0 else "o") if (k % 2 == 0 or not busy) else "." for k in range(len(steps))
+        )
+    if CLOSED_HAT in out and RIDE not in out and rng.random() < 0.25:
+        out[RIDE] = out.pop(CLOSED_HAT)
+    return out
+
+
+def drum_part(plan: SongPlan, rng: np.random.Generator, vary: bool = False) -> Part:
+    """The whole drum part of a song: the style's pattern each bar, a fill ending each section.
+
+    Args:
+        vary: play a variation of the style's pattern (see varied_pattern), drawn first from rng.
+    """
     pattern = PATTERNS[
         "waltz" if plan.beats_per_bar == 3 and plan.style.drums in ("ballad", "pop") else plan.style.drums
     ]
+    if vary:
+        pattern = varied_pattern(pattern, rng)
     chorus_ride = bool(rng.random() < 0.5)
     timing_sd = float(rng.uniform(0.002, 0.01))  # seconds: tight studio drummer to loose
     notes: list[Note] = []

@@ -1,6 +1,6 @@
 """The plan of a procedural song: style, key, tempo, meter, chords per bar, sections and time grid."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from synth.style import Style
 from synth.theory import Chord, Key
@@ -52,6 +52,17 @@ class SongPlan:
         elif abs(frac - 0.25) < 1e-6 or abs(frac - 0.75) < 1e-6:
             frac += self.style.swing / 12
         return (bar * self.beats_per_bar + whole + frac) * self.beat_seconds
+
+    def transposed(self, semitones: int) -> "SongPlan":
+        """The same plan in another key: the tonic and every chord moved by semitones."""
+        key = Key((self.key.tonic + semitones) % 12, self.key.mode)
+        return replace(self, key=key, chords=tuple(c.transposed(semitones) for c in self.chords))
+
+    def at_tempo(self, ratio: float) -> "SongPlan":
+        """The same plan played ratio times as fast (bars, chords and sections unchanged)."""
+        if ratio <= 0:
+            raise ValueError(f"tempo ratio must be positive, got {ratio}")
+        return replace(self, tempo=self.tempo * ratio)
 
     def section_at(self, bar: int) -> Section:
         for section in self.sections:

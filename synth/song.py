@@ -3,6 +3,7 @@
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,36 +160,35 @@ def _write_pcm24(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
     sf.write(path, (pcm.T << 8), sample_rate, subtype="PCM_24", format="FLAC")
 
 
-def make_song(index: int, seed: int, settings: SongSettings, folder: Path) -> dict[str, Any]:
-    """Write one song (five FLAC files and metadata.json) into an existing empty folder; returns its metadata.
+Arrange = Callable[[int, Path], tuple[Arrangement, str]]
+
+
+def write_song(
+    folder: Path, rng: np.random.Generator, settings: SongSettings, arrange: Arrange, head: dict[str, Any]
+) -> dict[str, Any]:
+    """Render the arrangement arrange(attempt, workdir) gives until its four stems sound; write the five FLAC
+    files and metadata.json (head first, then the music, room and stems) into folder; return the metadata.
 
     Raises:
         SilentStemError: when no attempt gave four sounding stems.
     """
-    rng = song_rng(seed, index)
     pool = installed_soundfonts()
-    catalogue = midi_catalogue()
-    source_kind = _draw_source(rng, settings, catalogue)
     with tempfile.TemporaryDirectory(prefix="synth-") as tmp:
         workdir = Path(tmp)
         for attempt in range(_ATTEMPTS):
-            # The last attempt composes: procedural songs always have notes in every stem.
-            arrangement, source = _arrange(
-                rng, source_kind if attempt < _ATTEMPTS - 1 else "procedural", settings, catalogue, workdir
-            )
+            arrangement, source = arrange(attempt, workdir)
             audio, stems, room = _render_stems(arrangement, rng, settings, pool, workdir)
             silent = [s for s in STEMS if float(np.sqrt(np.mean(audio[s] ** 2))) < _SILENCE_RMS]
             if not silent:
                 break
-            logger.info("song %d attempt %d: silent stems %s, drawing again", index, attempt, silent)
+            logger.info("%s attempt %d: silent stems %s, drawing again", folder.name, attempt, silent)
         else:
-            raise SilentStemError(f"song {index}: stems {silent} stayed silent after {_ATTEMPTS} attempts")
+            raise SilentStemError(f"{folder.name}: stems {silent} stayed silent after {_ATTEMPTS} attempts")
     pcm, scale = _quantise(audio)
     for name, data in pcm.items():
         _write_pcm24(folder / f"{name}{AUDIO_SUFFIX}", data, settings.sample_rate)
     metadata = {
-        "index": index,
-        "seed": seed,
+        **head,
         "source": source,
         "attempts": attempt + 1,
         "duration": settings.duration,
@@ -200,3 +200,21 @@ def make_song(index: int, seed: int, settings: SongSettings, folder: Path) -> di
     }
     (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True))
     return metadata
+
+
+def make_song(index: int, seed: int, settings: SongSettings, folder: Path) -> dict[str, Any]:
+    """Write one song (five FLAC files and metadata.json) into an existing empty folder; returns its metadata.
+
+    Raises:
+        SilentStemError: when no attempt gave four sounding stems.
+    """
+    rng = song_rng(seed, index)
+    catalogue = midi_catalogue()
+    source_kind = _draw_source(rng, settings, catalogue)
+
+    def arrange(attempt: int, workdir: Path) -> tuple[Arrangement, str]:
+        # The last attempt composes: procedural songs always have notes in every stem.
+        kind = source_kind if attempt < _ATTEMPTS - 1 else "procedural"
+        return _arrange(rng, kind, settings, catalogue, workdir)
+
+    return write_song(folder, rng, settings, arrange, {"index": index, "seed": seed})

@@ -81,3 +81,24 @@ def tiny_checkpoint(tmp_path: Path, tiny_run, tiny_model) -> Path:
     path = tmp_path / "tiny.pt"
     save_checkpoint(path, tiny_model, tiny_run, step=0)
     return path
+
+
+SIBLING_ARGS = ("--siblings", "2", "--groups", "2", "--variants", "1", "--duration", "8", "--sample-rate", "16000",
+                "--seed", "21", "--workers", "2")
+
+
+@pytest.fixture(scope="session")
+def sibling_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 groups x (2 siblings + 1 transposed variant) x 8 s at 16 kHz, rendered once by `stemjepa synth --siblings`."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from stemjepa.cli import app
+
+    if shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
+        pytest.skip("needs the fluidsynth binary and fluid-soundfont-gm (Debian packages of the same names)")
+    out = tmp_path_factory.mktemp("siblings") / "corpus"
+    result = CliRunner().invoke(app, ["synth", str(out), *SIBLING_ARGS])
+    assert result.exit_code == 0, result.output
+    return out

@@ -1,5 +1,7 @@
 """The `stemjepa eval ...` and `stemjepa bench` commands."""
 
+import json
+
 import typer
 from typer.testing import CliRunner
 
@@ -36,6 +38,22 @@ def test_eval_retrieval_writes_tables_and_plots(song_dir, tiny_checkpoint, tmp_p
     assert res.exit_code == 0, res.output
     assert "Protocol A" in res.output and "mashability" in res.output
     assert (out / "retrieval.md").exists() and list(out.glob("confusion_*.png"))
+
+
+def test_eval_compatibility_on_a_rendered_sibling_corpus(sibling_corpus, tiny_checkpoint, tmp_path):
+    out = tmp_path / "compat"
+    args = ["eval", "compatibility", str(sibling_corpus), "-c", str(tiny_checkpoint), "--out", str(out),
+            "--bootstrap", "20", "--device", "cpu"]
+    res = runner.invoke(app(), args)
+    assert res.exit_code == 0, res.output
+    assert "Exact relevance, protocol A" in res.output and "mashability" in res.output
+    report = json.loads((out / "compatibility.json").read_text())
+    assert (report["songs"], report["groups"], report["variants"], report["queries"]) == (6, 2, 2, 24)
+    for result in report["systems"].values():
+        assert result["A"]["exact"]["queries"] == 16 and result["B"]["conformable"]["queries"] == 24
+    assert (out / "compat_conformable.png").exists() and (out / "top1_exact_A.png").exists()
+    res = runner.invoke(app(), ["eval", "compatibility", str(sibling_corpus.parent / "nothing")])
+    assert res.exit_code != 0
 
 
 def test_eval_alignment_and_content(song_dir, tiny_checkpoint, tmp_path):

@@ -32,3 +32,25 @@ def test_musdb_stem_mp4_and_trackswitch():
     assert len(found.songs) == 30 and sum(len(s.stems) for s in found.songs) == 120
     song = discover(require(TRACKSWITCH)).songs[0]
     assert sorted(s.instrument for s in song.stems) == ["bass", "drums", "other", "other"]
+
+
+def test_training_and_checkpoint_validation_refuse_evaluation_set_songs(tmp_path, multitrack_dir):
+    from model.cache import build_cache
+    from model.errors import ReservedDataError
+    from model.instruments import InstrumentVocabulary
+    from model.multitrack import EVALUATION_SET_NAME
+    from model.train import load_validation
+
+    (multitrack_dir / "song3" / "metadata.json").write_text(json.dumps({"set": "selection"}))
+    assert len(build_cache([multitrack_dir], tmp_path / "cache", InstrumentVocabulary())) == 6
+    (multitrack_dir / "song4" / "metadata.json").write_text(json.dumps({"set": EVALUATION_SET_NAME}))
+    assert [s.data_set for s in discover(multitrack_dir).songs][3:5] == ["selection", EVALUATION_SET_NAME]
+    with pytest.raises(ReservedDataError, match="song4"):
+        build_cache([multitrack_dir], tmp_path / "cache", InstrumentVocabulary())
+
+    class Stub:  # load_validation reads only the vocabulary and rate of the embedder
+        vocabulary = InstrumentVocabulary()
+        sample_rate = 16_000
+
+    with pytest.raises(ReservedDataError, match="checkpoint validation"):
+        load_validation(multitrack_dir, Stub())  # type: ignore[arg-type]
