@@ -25,9 +25,6 @@ from analysis.key import rotate_profile
 from analysis.music import FEATURES
 from analysis.tempo import FOLD_BINS, tempo_ratio
 
-TEMPO_SIGMA = float(np.log(1.04))  # a 4 % tempo mismatch beyond the allowed stretch is one sigma
-TRANSPOSE_COST = 0.02  # similarity units per semitone of transposition
-STRETCH_COST = 0.5  # similarity units per unit of log stretch (0.04 for an 8 % stretch)
 PARTS = ("model", "key", "chroma", "tempo", "rhythm")
 
 
@@ -54,14 +51,30 @@ class CompatWeights:
         return bool(self.key or self.chroma or self.tempo or self.rhythm)
 
 
+# The fused ranking's defaults (the service's settings start from them): the best of 676 settings by
+# scripts/rank_sweep.py on MUSDB train songs and the sibling selection set only (MODEL_CARD.md has the
+# sweep); valid and the sibling evaluation set were measured once afterwards. Chroma and rhythm got weight 0:
+# the key profile and the tempo carry what they add.
+DEFAULT_WEIGHTS = CompatWeights(model=1.0, key=2.0, chroma=0.0, tempo=1.0, rhythm=0.0)
+DEFAULT_TEMPO_TOLERANCE = 0.01
+
+
 @dataclass(frozen=True)
 class Conform:
     """How far a stem may be conformed to the query: up to `max_transpose` semitones either way and a tempo
-    change of up to `max_stretch` (0.08 = +-8 %). `pitched` False (drums) never transposes."""
+    change of up to `max_stretch` (0.08 = +-8 %). `pitched` False (drums) never transposes. A tempo mismatch
+    left after the stretch costs one sigma of agreement per `tempo_tolerance`."""
 
     max_transpose: int = 0
     max_stretch: float = 0.0
     pitched: bool = True
+    tempo_tolerance: float = DEFAULT_TEMPO_TOLERANCE  # a mismatch beyond the stretch of this fraction: one sigma
+    # What conforming costs: key similarity per semitone of transposition, tempo agreement per unit of
+    # |log stretch| (0.78 for a 4 % stretch). Chosen on the sibling selection set: the mAP of stems found with
+    # the right suggestion (scripts/rank_sweep.py --conform), conforming up to 5 semitones and 8 %; with
+    # lower costs conformed stems crowd out those that fit as they are.
+    transpose_cost: float = 0.2
+    stretch_cost: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,8 @@ class Similarities:
     stretch: np.ndarray
 
 
-def _key_and_chroma(q: np.ndarray, r: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _key_and_chroma(q: np.ndarray, r: np.ndarray, shifts: np.ndarray,
+                    cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Key and chroma cosines [Q, R] at the best transposition in `shifts`, and that transposition."""
     qk, rk = _unit(q[:, FEATURES.key_slice]), _unit(r[:, FEATURES.key_slice])
     qc, rc = q[:, FEATURES.chroma_slice], r[:, FEATURES.chroma_slice]
@@ -85,10 +99,10 @@ def _key_and_chroma(q: np.ndarray, r: np.ndarray, shifts: np.ndarray) -> tuple[n
     for t in shifts:  # shifting the stem up by t rotates its profiles by t
         k = qk @ rotate_profile(rk, int(t)).T
         c = qc @ np.roll(rc, int(t), axis=1).T
-        total = k + c - TRANSPOSE_COST * abs(int(t))
+        total = k + c - cost * abs(int(t))
         better = total > best
         best = np.where(better, total, best)
-        key = np.where(better, k - TRANSPOSE_COST * abs(int(t)), key)
+        key = np.where(better, k - cost * abs(int(t)), key)
         chroma = np.where(better, c, chroma)
         transpose = np.where(better, int(t), transpose)
     return key, chroma, transpose
@@ -100,7 +114,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-9, x / np.maximum(norm, 1e-9), 0.0)
 
 
-def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float, tolerance: float,
+           cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tempo agreement [Q, R], rhythm (tempogram) correlation [Q, R] and the stretch ratio to apply."""
     col = FEATURES.column("bpm")
     qb, rb = q[:, col][:, None], r[:, col][None, :]
@@ -111,7 +126,8 @@ def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float) -> tuple[np.ndarray
     applied = np.minimum(needed, allowed)
     stretch = np.where(known, np.exp(np.sign(np.log(ratio)) * applied), 1.0)
     mismatch = needed - applied
-    tempo = np.where(known, np.exp(-0.5 * (mismatch / TEMPO_SIGMA) ** 2) - STRETCH_COST * applied, 0.0)
+    sigma = np.log1p(tolerance)
+    tempo = np.where(known, np.exp(-0.5 * (mismatch / sigma) ** 2) - cost * applied, 0.0)
     # Stretching the stem by s moves its folded tempogram by log2(s) octaves.
     shift = np.round(np.log2(stretch) * FOLD_BINS).astype(np.int64) % FOLD_BINS
     qg, rg = q[:, FEATURES.tempogram_slice], r[:, FEATURES.tempogram_slice]
@@ -128,8 +144,8 @@ def similarities(queries: np.ndarray, candidates: np.ndarray, conform: Conform =
     r = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
     limit = max(0, int(conform.max_transpose)) if conform.pitched else 0
     shifts = np.array(sorted(range(-limit, limit + 1), key=abs))  # ties go to the smaller transposition
-    key, chroma, transpose = _key_and_chroma(q, r, shifts)
-    tempo, rhythm, stretch = _tempo(q, r, max(0.0, conform.max_stretch))
+    key, chroma, transpose = _key_and_chroma(q, r, shifts, conform.transpose_cost)
+    tempo, rhythm, stretch = _tempo(q, r, max(0.0, conform.max_stretch), conform.tempo_tolerance, conform.stretch_cost)
     return Similarities({"key": key, "chroma": chroma, "tempo": tempo, "rhythm": rhythm}, transpose, stretch)
 
 
@@ -158,3 +174,18 @@ def fuse(model: np.ndarray, sims: Similarities, weights: CompatWeights, mask: np
         if w:
             fused += w * zscore_rows(np.atleast_2d(sims.parts[name]), musical_mask)
     return fused
+
+
+def musical_shortlist(query: np.ndarray, rows: np.ndarray, weights: CompatWeights, n: int,
+                      conform: Conform = Conform()) -> np.ndarray:
+    """Indices of the `n` rows [R, F] whose musical parts alone (the weights without the model's) score best
+    against the query row [F]: candidates the model's nearest neighbours may miss. Empty when no musical
+    weight is set."""
+    musical = replace(weights, model=0.0)
+    if not musical.musical or len(rows) == 0 or n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    sims = similarities(np.asarray(query)[None, :], rows, conform)
+    score = fuse(np.zeros((1, len(rows))), sims, musical)[0]
+    k = min(n, len(rows))
+    top = np.argpartition(-score, k - 1)[:k]
+    return top[np.argsort(-score[top], kind="stable")].astype(np.int64)

@@ -1,4 +1,5 @@
-"""Commands of the evaluation package: `stemjepa eval retrieval|compatibility|alignment|content`, `stemjepa bench`."""
+"""Commands of the evaluation package: `stemjepa eval retrieval|compatibility|analysis|alignment|content`, `stemjepa
+bench`."""
 
 import logging
 from pathlib import Path
@@ -37,6 +38,7 @@ def retrieval(
     limit: LimitOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
     baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
+    musical: Annotated[bool, typer.Option(help="Also score the features alone and fused with the model.")] = True,
     seed: int = 0,
 ) -> None:
     """Stem retrieval (paper 4.1): R@k, normalised ranks, protocols A/B, both reference encoders, failure analysis."""
@@ -46,7 +48,8 @@ def retrieval(
 
     songs = load_songs(data, limit=limit)
     report = evaluate_retrieval(
-        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines
+        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines,
+        musical=musical,
     )
     report["data"] = str(data)
     files = write_retrieval_report(report, out)
@@ -71,6 +74,7 @@ def compatibility(
     limit: LimitOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
     baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
+    musical: Annotated[bool, typer.Option(help="Also score the features alone and fused with the model.")] = True,
     seed: int = 0,
 ) -> None:
     """Cross-song compatibility: find the missing stem among other songs' stems (siblings and variants relevant)."""
@@ -80,13 +84,32 @@ def compatibility(
 
     songs = load_songs(data, limit=limit)
     report = run_compatibility(
-        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines
+        songs, list(checkpoint) if checkpoint else [None], device, n_boot=bootstrap, seed=seed, baselines=baselines,
+        musical=musical,
     )
     report["data"] = str(data)
     report["checkpoints"] = [str(c) for c in checkpoint] if checkpoint else ["bundled"]
     files = write_compatibility_report(report, out)
     typer.echo(files[1].read_text().split("\n## Per-instrument")[0])
     typer.echo(f"wrote {len(files)} files under {out} in {report['seconds']} s:")
+    _files(files)
+
+
+@eval_app.command("analysis")
+def analysis(
+    data: Annotated[Path, typer.Argument(help="Synthetic songs with known tempo and key (`stemjepa synth`).")],
+    out: Annotated[Path, typer.Option(help="Folder for analysis.json and analysis.md.")] = Path("runs/eval/analysis"),
+    limit: LimitOpt = None,
+) -> None:
+    """Tempo, key and meter accuracy of the music analysis for mixes and each stem type."""
+    from evaluation.estimators import evaluate_estimators
+    from evaluation.report import write_analysis_report
+    from evaluation.songs import load_songs
+
+    report = evaluate_estimators(load_songs(data, limit=limit))
+    report["data"] = str(data)
+    files = write_analysis_report(report, out)
+    typer.echo(files[1].read_text())
     _files(files)
 
 

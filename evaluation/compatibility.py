@@ -8,7 +8,10 @@ Relevance levels:
 - exact: the queried instrument's stem of another song with the same plan (a sibling of a sibling; a
   variant has such songs only if another variant got the same shift, so variant queries mostly fall out);
 - conformable: the queried instrument's stem of any other song of the group (siblings and variants), i.e.
-  relevant once the system also suggests the transposition and tempo change that make it fit.
+  relevant once the system also suggests the transposition and tempo change that make it fit;
+- conformed: the conformable stems, each found only where the system's suggested transposition (pitched
+  instruments) and stretch (within 2 %) are the ones that make it fit; a system without suggestions suggests
+  none, which is right for the siblings only.
 
 Systems are [Q, R] score matrices over one `CompatSet`, so the model, the baselines and any later system
 (features alone, fusions) are measured by the same code: `evaluate_compatibility(cset, systems, ...)`.
@@ -23,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis.compatibility import DEFAULT_WEIGHTS, Conform
 from evaluation.content import TEMPO_TOLERANCE
+from evaluation.musical import musical_systems, pair_inputs
 from evaluation.ranking import bootstrap_stats, rank_relevant
 from evaluation.retrieval import baseline_systems, checkpoint_labels, model_systems
 from evaluation.songs import EvalSong, QueryPair, query_pairs
@@ -31,7 +36,8 @@ from model.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("exact", "conformable")
+LEVELS = ("exact", "conformable", "conformed")
+STRETCH_TOLERANCE = 0.02  # a suggested stretch within 2 % of the needed one counts as right
 PROTOCOLS = ("A", "B")
 NEGATIVE_TYPES = (
     "wrong instrument",
@@ -49,10 +55,13 @@ LEVEL_MEANING = {
     "chords, sections)",
     "conformable": "relevant = the queried instrument's stem of any other song of the group, the variants "
     "(transposed or at another tempo) included: they fit once the system also suggests the shift",
+    "conformed": "relevant = the conformable stems, each counted as found only with the right suggested "
+    "transposition (pitched instruments) and stretch (within 2 %); no suggestion is right for siblings only",
 }
 COVERAGE = {
     "exact": "queries with another song of their own plan in the group (siblings' queries)",
     "conformable": "queries with another song of their group (every query of a group of two or more)",
+    "conformed": "as conformable",
 }
 
 
@@ -126,14 +135,38 @@ class CompatLabels:
 
 @dataclass(frozen=True)
 class Relevance:
-    """[Q, R] bool matrices: exact and conformable relevance, and the excluded cells (the query's own song)."""
+    """[Q, R] bool matrices: exact, conformable and conformed relevance, and the excluded cells (the query's
+    own song)."""
 
     exact: np.ndarray
     conformable: np.ndarray
     excluded: np.ndarray
+    conformed: np.ndarray | None = None
 
     def level(self, name: str) -> np.ndarray:
+        """The relevant cells of a level (conformed: the conformable ones, credited by `credit`)."""
         return self.exact if name == "exact" else self.conformable
+
+    def credit(self, name: str) -> np.ndarray | None:
+        """Which relevant cells count as found: for "conformed" those rightly conformed, else all."""
+        return self.conformed if name == "conformed" else None
+
+
+def conformed(labels: CompatLabels, conformable: np.ndarray, transpose: np.ndarray | None,
+              stretch: np.ndarray | None, unpitched: Sequence[str] = ("drums",)) -> np.ndarray:
+    """[Q, R]: conformable cells whose suggested transposition (semitones to shift the stem; checked for
+    pitched instruments, modulo the octave) and stretch (tempo factor for the stem; within
+    STRETCH_TOLERANCE) are what the plans need. None means no suggestion: 0 semitones, factor 1."""
+    q, r = labels.queries, labels.refs
+    shape = conformable.shape
+    t = np.zeros(shape, np.int64) if transpose is None else transpose
+    s = np.ones(shape) if stretch is None else stretch
+    need_t = q.transposes[:, None] - r.transposes[None, :]
+    need_s = q.ratios[:, None] / r.ratios[None, :]
+    pitched = ~np.isin(q.instruments, list(unpitched))[:, None]
+    right_t = ((t - need_t) % 12 == 0) | ~pitched
+    right_s = np.abs(np.log(s / need_s)) <= np.log1p(STRETCH_TOLERANCE)
+    return conformable & right_t & right_s
 
 
 def _pairwise(q: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -186,8 +219,9 @@ def _level_result(
     n_boot: int,
     seed: int,
     draws: int = 1,
+    credit: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    ranked = rank_relevant(scores, relevant, allowed, ks=(1, 10), ndcg_k=10)
+    ranked = rank_relevant(scores, relevant, allowed, ks=(1, 10), ndcg_k=10, credit=credit)
     covered = ranked.relevant > 0
     norm = (ranked.first / np.maximum(ranked.pool, 1))[covered]
     values = {
@@ -218,13 +252,16 @@ def _level_result(
 
 
 def evaluate_compat_scores(
-    scores: np.ndarray, labels: CompatLabels, instruments: list[str], n_boot: int = 1000, seed: int = 0
+    scores: np.ndarray, labels: CompatLabels, instruments: list[str], n_boot: int = 1000, seed: int = 0,
+    scores_b: np.ndarray | None = None, transpose: np.ndarray | None = None, stretch: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Everything the compatibility report says about one system, from its score matrix.
 
     Args:
         scores: [D * Q, R], higher = better; D > 1 stacks D draws of every query (random baselines).
         labels: the labels of the Q queries and R references.
+        scores_b: protocol B's own matrix for a system that standardises per gallery (default: `scores`).
+        transpose, stretch: [Q, R] the system's suggested conforming (default: none).
     Returns:
         {protocol: {level: {"metrics", "queries", "ci95", "per_instrument_R@1", "top1", ...}}}; metrics in %.
     """
@@ -232,13 +269,19 @@ def evaluate_compat_scores(
     if scores.shape[1] != len(labels.refs.songs) or n_q == 0 or scores.shape[0] % n_q:
         raise ValueError(f"scores {scores.shape} do not fit {n_q} queries and {len(labels.refs.songs)} references")
     draws = scores.shape[0] // n_q
-    labels = labels.tiled(draws) if draws > 1 else labels
+    if draws > 1:
+        labels = labels.tiled(draws)
+        transpose = None if transpose is None else np.tile(transpose, (draws, 1))
+        stretch = None if stretch is None else np.tile(stretch, (draws, 1))
     rel = relevance(labels)
+    rel = Relevance(rel.exact, rel.conformable, rel.excluded, conformed(labels, rel.conformable, transpose, stretch))
     same_instrument = _pairwise(labels.queries.instruments, labels.refs.instruments)
     out: dict[str, Any] = {}
     for protocol, allowed in (("A", ~rel.excluded), ("B", ~rel.excluded & same_instrument)):
+        matrix = scores_b if protocol == "B" and scores_b is not None else scores
         out[protocol] = {
-            level: _level_result(scores, labels, rel.level(level), allowed, instruments, n_boot, seed, draws)
+            level: _level_result(matrix, labels, rel.level(level), allowed, instruments, n_boot, seed, draws,
+                                 rel.credit(level))
             for level in LEVELS
         }
     return out
@@ -269,10 +312,14 @@ def compat_set(songs: Sequence[EvalSong]) -> CompatSet:
 
 @dataclass(frozen=True)
 class CompatSystem:
-    """One row of the report: a name and its [D * Q, R] score matrix over a CompatSet."""
+    """One row of the report: a name and its [D * Q, R] score matrix over a CompatSet; optionally protocol B's
+    own matrix and the system's suggested conforming [Q, R] (see evaluate_compat_scores)."""
 
     name: str
     scores: np.ndarray
+    scores_b: np.ndarray | None = None
+    transpose: np.ndarray | None = None
+    stretch: np.ndarray | None = None
 
 
 def model_compat_systems(embedder: Embedder, cset: CompatSet, label: str) -> list[CompatSystem]:
@@ -286,12 +333,29 @@ def baseline_compat_systems(cset: CompatSet, sample_rate: int, seed: int = 0) ->
     return [CompatSystem(s.name, s.scores) for s in baseline_systems(cset.pairs, sample_rate, seed)]
 
 
+CONFORM = Conform(max_transpose=5, max_stretch=0.08)  # the variants' range: +-1..5 semitones, x0.92..1.08
+
+
+def musical_compat_systems(cset: CompatSet, model: CompatSystem, sample_rate: int) -> list[CompatSystem]:
+    """Features alone and fused with `model` (analysis.compatibility.DEFAULT_WEIGHTS), without conforming and
+    conforming within CONFORM; each standardised over its protocol's gallery without the query's own song."""
+    inputs = pair_inputs(cset.pairs, model.scores, sample_rate)
+    allowed = ~relevance(cset.labels).excluded
+    conforms = {"": Conform(), f" (conforming +-{CONFORM.max_transpose} st, +-{CONFORM.max_stretch:.0%})": CONFORM}
+    out = []
+    for m in musical_systems(inputs, DEFAULT_WEIGHTS, conforms, allowed):
+        name = m.name if m.name.startswith("features") else m.name.replace("fused", f"fused: {model.name} + features")
+        out.append(CompatSystem(name, m.scores, m.scores_b, m.transpose, m.stretch))
+    return out
+
+
 def evaluate_compatibility(
     cset: CompatSet, systems: Sequence[CompatSystem], n_boot: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
     """Score every system on cset; returns the report (see evaluation.report.write_compatibility_report)."""
     instruments = cset.instruments
-    results = {s.name: evaluate_compat_scores(s.scores, cset.labels, instruments, n_boot, seed) for s in systems}
+    results = {s.name: evaluate_compat_scores(s.scores, cset.labels, instruments, n_boot, seed, s.scores_b,
+                                              s.transpose, s.stretch) for s in systems}
     q = cset.labels.queries
     return {
         "songs": len(set(q.songs.tolist())),
@@ -315,8 +379,11 @@ def run_compatibility(
     n_boot: int = 1000,
     seed: int = 0,
     baselines: bool = True,
+    musical: bool = True,
 ) -> dict[str, Any]:
-    """The model of each checkpoint, random and mashability on one sibling corpus, in one run."""
+    """The model of each checkpoint, random and mashability on one sibling corpus, in one run; with
+    `musical`, the features alone and their fusion with the first checkpoint's model too, as the service ranks
+    (without conforming, and conforming within CONFORM)."""
     t0 = time.perf_counter()
     cset = compat_set(songs)
     systems: list[CompatSystem] = []
@@ -326,6 +393,8 @@ def run_compatibility(
         sample_rate = embedder.sample_rate
         systems += model_compat_systems(embedder, cset, f"{label} [{embedder.cfg.name}]")
         del embedder
+    if musical and systems:
+        systems += musical_compat_systems(cset, systems[0], sample_rate)
     if baselines:
         systems += baseline_compat_systems(cset, sample_rate, seed)
     report = evaluate_compatibility(cset, systems, n_boot, seed)

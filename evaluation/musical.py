@@ -8,7 +8,7 @@ computed once per protocol, with that protocol's candidates as the standardisati
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -16,8 +16,11 @@ import numpy as np
 from analysis.alignment import UNPITCHED_INSTRUMENTS
 from analysis.compatibility import CompatWeights, Conform, Similarities, fuse, similarities
 from analysis.music import FEATURES, analyse
+from evaluation.songs import QueryPair
 
 log = logging.getLogger(__name__)
+
+MASKED = -1e30  # the score of a non-candidate: below any fused score, and finite (scores @ I stays exact)
 
 
 def analyse_waves(waves: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
@@ -40,6 +43,13 @@ class MusicalInputs:
     query_instruments: np.ndarray
     ref_instruments: np.ndarray
     model: np.ndarray
+
+
+def pair_inputs(pairs: Sequence[QueryPair], model: np.ndarray, sample_rate: int) -> MusicalInputs:
+    """MusicalInputs of query pairs: every mix (query) and stem (reference) analysed once."""
+    instruments = np.asarray([p.instrument for p in pairs])
+    return MusicalInputs(analyse_waves([p.mix for p in pairs], sample_rate),
+                         analyse_waves([p.stem for p in pairs], sample_rate), instruments, instruments, model)
 
 
 def candidate_mask(inputs: MusicalInputs, protocol: str, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -72,12 +82,38 @@ def musical_similarities(inputs: MusicalInputs, conform: Conform = Conform(),
 
 def fused_matrix(inputs: MusicalInputs, sims: Similarities, weights: CompatWeights, mask: np.ndarray,
                  unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> np.ndarray:
-    """Fused scores [Q, R] (candidates outside `mask` get -inf), with the weights each queried instrument
+    """Fused scores [Q, R] (candidates outside `mask` get MASKED), with the weights each queried instrument
     gets in the service (CompatWeights.for_instrument)."""
-    out = np.full(inputs.model.shape, -np.inf)
+    out = np.full(inputs.model.shape, MASKED)
     for instrument in np.unique(inputs.query_instruments):
         rows = inputs.query_instruments == instrument
         part = Similarities({k: v[rows] for k, v in sims.parts.items()}, sims.transpose[rows], sims.stretch[rows])
         fused = fuse(inputs.model[rows], part, weights.for_instrument(str(instrument), unpitched), mask[rows])
-        out[rows] = np.where(mask[rows], fused, -np.inf)
+        out[rows] = np.where(mask[rows], fused, MASKED)
+    return out
+
+
+@dataclass(frozen=True)
+class MusicalSystem:
+    """A ranking built from the stored analyses: protocol A's and B's score matrices [Q, R] and the
+    conforming it suggests [Q, R]."""
+
+    name: str
+    scores: np.ndarray
+    scores_b: np.ndarray
+    transpose: np.ndarray
+    stretch: np.ndarray
+
+
+def musical_systems(inputs: MusicalInputs, weights: CompatWeights, conforms: Mapping[str, Conform],
+                    allowed: np.ndarray | None = None) -> list[MusicalSystem]:
+    """The features alone (the model's weight 0) and the fusion with the model, for each conforming in
+    `conforms` (a name suffix -> Conform), as the service ranks a query's candidates."""
+    masks = {p: candidate_mask(inputs, p, allowed) for p in ("A", "B")}
+    out = []
+    for suffix, conform in conforms.items():
+        sims = musical_similarities(inputs, conform)
+        for name, w in ((f"features alone{suffix}", replace(weights, model=0.0)), (f"fused{suffix}", weights)):
+            a, b = (fused_matrix(inputs, sims, w, masks[p]) for p in ("A", "B"))
+            out.append(MusicalSystem(name, a, b, sims.transpose, sims.stretch))
     return out

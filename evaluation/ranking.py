@@ -178,7 +178,8 @@ class RelevantRanks:
 
 
 def rank_relevant(
-    scores: np.ndarray, relevant: np.ndarray, allowed: np.ndarray, ks: tuple[int, ...] = (1, 10), ndcg_k: int = 10
+    scores: np.ndarray, relevant: np.ndarray, allowed: np.ndarray, ks: tuple[int, ...] = (1, 10), ndcg_k: int = 10,
+    credit: np.ndarray | None = None,
 ) -> RelevantRanks:
     """Rank the allowed references of each query by score (higher first) and measure where the relevant ones land.
 
@@ -187,14 +188,19 @@ def rank_relevant(
 
     Args:
         scores: [Q, R]. relevant: [Q, R] bool (only allowed cells count). allowed: [Q, R] bool, the gallery.
+        credit: [Q, R] bool, optional: only relevant references also credited count as found (R@k, first rank,
+            AP and nDCG), while the relevant count (the AP and nDCG denominators, and which queries are
+            covered) stays that of `relevant`. For answers that are right only with a right suggestion.
     """
     rel = relevant & allowed
+    good = rel if credit is None else rel & credit
     masked = np.where(allowed, scores, -np.inf)
-    order = np.lexsort((rel.astype(np.int8), -masked), axis=-1)  # score descending, then non-relevant first
-    hit = np.take_along_axis(rel, order, axis=1)  # [Q, R] relevance in ranked order
-    n_rel = hit.sum(axis=1)
+    order = np.lexsort((good.astype(np.int8), -masked), axis=-1)  # score descending, then non-relevant first
+    hit = np.take_along_axis(good, order, axis=1)  # [Q, R] credited relevance in ranked order
+    n_rel = rel.sum(axis=1)
+    found = hit.sum(axis=1)
     position = np.arange(1, scores.shape[1] + 1)
-    first = np.where(n_rel > 0, hit.argmax(axis=1) + 1, 0)
+    first = np.where(found > 0, hit.argmax(axis=1) + 1, 0)
     precision = np.cumsum(hit, axis=1) / position
     ap = np.divide((precision * hit).sum(axis=1), n_rel, out=np.zeros(len(n_rel)), where=n_rel > 0)
     discount = 1.0 / np.log2(position[:ndcg_k] + 1)
@@ -205,7 +211,7 @@ def rank_relevant(
         first=first,
         pool=allowed.sum(axis=1),
         relevant=n_rel,
-        hits_at={k: (n_rel > 0) & (first <= k) for k in ks},
+        hits_at={k: (found > 0) & (first <= k) for k in ks},
         ap=ap,
         ndcg=ndcg,
         top=order[:, 0],
@@ -213,12 +219,17 @@ def rank_relevant(
 
 
 def evaluate_scores(
-    scores: np.ndarray, labels: Labels, instruments: list[str], n_boot: int = 1000, seed: int = 0
+    scores: np.ndarray, labels: Labels, instruments: list[str], n_boot: int = 1000, seed: int = 0,
+    scores_b: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Everything the retrieval report says about one system, from its [Q, R] score matrix."""
+    """Everything the retrieval report says about one system, from its [Q, R] score matrix (and, for a system
+    that scores each protocol's gallery on its own, such as a fusion standardised over its candidates, its
+    protocol-B matrix `scores_b`)."""
     out: dict[str, Any] = {}
     same = labels.same_instrument()
     for protocol, allowed in (("A", None), ("B", same)):
+        if protocol == "B" and scores_b is not None:
+            scores = scores_b
         rank = ranks(scores, labels.truth, allowed)
         pool = np.full(len(rank), scores.shape[1]) if allowed is None else allowed.sum(axis=1)
         top = top_hits(scores, labels.truth, rank, allowed)

@@ -242,6 +242,23 @@ def write_content_report(report: Mapping[str, Any], out: Path) -> list[Path]:
     return write_json_and_markdown(report, out, "content", content_markdown(report))
 
 
+def analysis_markdown(report: Mapping[str, Any]) -> str:
+    head = ["signal", "n", "tempo ±4 %", "±4 % with x2, x3", "octave errors", "n (key)", "key exact",
+            "exact or relative", "MIREX", "meter"]
+    rows = [[name, fmt(r["tempo_signals"], 0), fmt(r["tempo_within_4pct"]), fmt(r["tempo_within_4pct_octave_allowed"]),
+             fmt(r["tempo_octave_errors"]), fmt(r["key_signals"], 0), fmt(r["key_exact"]),
+             fmt(r["key_exact_or_relative"]), fmt(r["key_mirex"]), fmt(r["meter_correct"])]
+            for name, r in report["signals"].items()]
+    return (f"# Music analysis accuracy ({report['songs']} songs, {report['audio_seconds']} s of audio analysed in "
+            f"{report['seconds']} s: {report['cpu_seconds_per_audio_minute']} s per minute of audio; values in %)\n\n"
+            "Mix = the sum of the song's stems. Key numbers leave out songs whose key the synth engine only "
+            "estimated.\n\n" + table(head, rows) + "\n")
+
+
+def write_analysis_report(report: Mapping[str, Any], out: Path) -> list[Path]:
+    return write_json_and_markdown(report, out, "analysis", analysis_markdown(report))
+
+
 _PROTOCOLS = {"A": "every stem of the other songs is a candidate", "B": "only stems of the queried instrument"}
 
 

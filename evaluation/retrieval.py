@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis.compatibility import DEFAULT_WEIGHTS, Conform
 from evaluation.baselines import mash_features, mashability, random_scores
+from evaluation.musical import musical_systems, pair_inputs
 from evaluation.ranking import Labels, evaluate_scores
 from evaluation.songs import EvalSong, QueryPair, as_stem_dicts, query_pairs
 from model.embed import Embedder
@@ -28,6 +30,7 @@ class System:
     name: str
     scores: np.ndarray
     labels: Labels
+    scores_b: np.ndarray | None = None  # protocol B's own matrix, where the system standardises per gallery
 
 
 def pair_labels(pairs: Sequence[QueryPair]) -> Labels:
@@ -93,8 +96,11 @@ def evaluate_retrieval(
     n_boot: int = 1000,
     seed: int = 0,
     baselines: bool = True,
+    musical: bool = True,
 ) -> dict[str, Any]:
-    """Runs every checkpoint and the baselines on `songs`; returns the report (see write_retrieval_report)."""
+    """Runs every checkpoint and the baselines on `songs`; returns the report (see write_retrieval_report).
+    With `musical`, the features alone and their fusion with the first checkpoint's model (the service's
+    ranking, analysis.compatibility.DEFAULT_WEIGHTS) are measured too."""
     t0 = time.perf_counter()
     pairs = query_pairs(songs)
     if not pairs:
@@ -108,12 +114,18 @@ def evaluate_retrieval(
         instruments = instruments or list(embedder.vocabulary.names)
         systems += model_systems(embedder, songs, pairs, f"{label} [{embedder.cfg.name}]")
         del embedder
+    if musical and systems:
+        inputs = pair_inputs(pairs, systems[0].scores, sample_rate)
+        for m in musical_systems(inputs, DEFAULT_WEIGHTS, {"": Conform()}):
+            name = m.name if m.name.startswith("features") else f"{m.name}: {systems[0].name} + features"
+            systems.append(System(name, m.scores, pair_labels(pairs), m.scores_b))
     if baselines:
         systems += baseline_systems(pairs, sample_rate, seed)
     instruments = instruments or sorted({p.instrument for p in pairs})
     results = {}
     for system in systems:
-        results[system.name] = evaluate_scores(system.scores, system.labels, instruments, n_boot, seed)
+        results[system.name] = evaluate_scores(system.scores, system.labels, instruments, n_boot, seed,
+                                               system.scores_b)
     return {
         "songs": len({p.song_id for p in pairs}),
         "queries": len(pairs),

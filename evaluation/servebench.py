@@ -22,6 +22,24 @@ STEM_SECONDS = 30.0  # length of every synthetic catalogue stem (its frame seque
 FRAME_POOL = 16  # distinct frame sequences shared by the synthetic stems
 
 
+def _features(n: int, seed: int) -> np.ndarray:
+    """Analysis feature rows of n synthetic stems: a tempo of 60-180 BPM, the key profile of a random
+    pitch-class summary, a random folded tempogram (analysis.music.FEATURES layout)."""
+    from analysis.chroma import centred_unit
+    from analysis.key import key_profile
+    from analysis.music import FEATURES
+
+    rng = np.random.default_rng([7, seed])
+    chroma = rng.random((n, 12))
+    rows = np.zeros((n, FEATURES.width), np.float32)
+    rows[:, FEATURES.column("bpm")] = rng.uniform(60, 180, n)
+    rows[:, FEATURES.key_slice] = key_profile(chroma)
+    rows[:, FEATURES.chroma_slice] = centred_unit(chroma)
+    gram = rng.standard_normal((n, FEATURES.tempogram_slice.stop - FEATURES.tempogram_slice.start))
+    rows[:, FEATURES.tempogram_slice] = gram / np.linalg.norm(gram, axis=1, keepdims=True)
+    return rows
+
+
 class SyntheticCatalogue:
     """The read side of indexer.catalog.Catalogue that the retriever uses, over n stems: clustered unit
     vectors in one exact inner-product index per instrument, and frame sequences drawn from a small pool.
@@ -42,6 +60,8 @@ class SyntheticCatalogue:
             index = vectors.new_flat(dim)
             vectors.add(index, ids[inst_of == i], data[inst_of == i])
             self.indexes[name] = index
+        self.data = data
+        self.features = _features(n, seed)
         rng = np.random.default_rng(seed)
         pool = rng.standard_normal((FRAME_POOL, frames_per_stem, frame_dim)).astype(np.float32)
         self.pool = pool / np.linalg.norm(pool, axis=-1, keepdims=True)
@@ -90,21 +110,18 @@ class SyntheticCatalogue:
         return [self.stem(int(i)) for i in ids]
 
     def analysis_rows(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Feature rows drawn per stem (seeded by its id): a tempo of 60-180 BPM, the key profile of a random
-        pitch-class summary, a random folded tempogram; every stem counts as analysed."""
-        from analysis.key import key_profile
-        from analysis.music import FEATURES
+        idx = np.asarray(ids, dtype=np.int64)
+        return self.features[idx], np.ones(len(idx), dtype=bool)
 
-        rows = np.zeros((len(ids), FEATURES.width), np.float32)
-        for j, stem_id in enumerate(ids):
-            rng = np.random.default_rng([7, int(stem_id)])
-            chroma = rng.random(12)
-            rows[j, FEATURES.column("bpm")] = rng.uniform(60, 180)
-            rows[j, FEATURES.key_slice] = key_profile(chroma)
-            rows[j, FEATURES.chroma_slice] = (chroma - chroma.mean()) / np.linalg.norm(chroma - chroma.mean())
-            gram = rng.standard_normal(FEATURES.tempogram_slice.stop - FEATURES.tempogram_slice.start)
-            rows[j, FEATURES.tempogram_slice] = gram / np.linalg.norm(gram)
-        return rows, np.ones(len(ids), dtype=bool)
+    def analysed_stems(self, instrument: str | None = None,
+                       exclude_song_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.arange(self.n, dtype=np.int64)
+        if instrument is not None:
+            ids = ids[ids % len(self.instruments) == self.instruments.index(instrument)]
+        return ids, self.features[ids]
+
+    def scores_of(self, vector: np.ndarray, stem_ids: Sequence[int], instrument: str | None = None) -> dict[int, float]:
+        return {int(i): float(self.data[int(i)] @ vector) for i in stem_ids}
 
     def signature(self, stem_id: int) -> None:
         """Synthetic stems have no audio, hence no alignment signature."""

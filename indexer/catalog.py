@@ -80,6 +80,7 @@ class _Snapshot:
     nprobe: dict[str, int]
     frames: FrameStore
     analyses: AnalysisStore
+    id_sets: dict[str, np.ndarray]  # instrument -> its searchable stem ids, ascending
 
 
 def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_version: str | None) -> _Snapshot:
@@ -100,7 +101,8 @@ def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_versi
         log.warning("build %s holds the musical analysis of %d of its %d stems; ranking uses the model alone "
                     "for the rest and their offsets are not refined: run `stemjepa index` again to analyse them",
                     manifest.get("build"), len(analyses), len(live))
-    return _Snapshot(manifest, indexes, nprobe, frames, analyses)
+    id_sets = {inst: np.sort(vectors.index_ids(idx)) for inst, idx in indexes.items()}
+    return _Snapshot(manifest, indexes, nprobe, frames, analyses, id_sets)
 
 
 _RECORD_COLUMNS = (Stem.id, Stem.song_id, Song.key, Song.title, Song.artist, Stem.instrument, Stem.name,
@@ -214,6 +216,35 @@ class Catalogue:
         out = self._snap.frames.get(int(stem_id))
         if out is None:
             raise KeyError(f"no frames for stem {stem_id} in build {self._snap.manifest['build']}")
+        return out
+
+    def analysed_stems(self, instrument: str | None = None,
+                       exclude_song_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [n], feature rows [n, F]) of every searchable analysed stem of `instrument` (or all), without
+        the stems of `exclude_song_ids`: what a ranking by musical features alone scans (in memory)."""
+        snap = self._snap
+        names = [instrument] if instrument is not None else list(snap.indexes)
+        ids = np.concatenate([np.zeros(0, np.int64), *(snap.id_sets[n] for n in names if n in snap.id_sets)])
+        if exclude_song_ids:
+            ids = ids[~np.isin(ids, self._stem_ids_of_songs(exclude_song_ids))]
+        rows, found = snap.analyses.rows(ids)
+        return ids[found], rows[found]
+
+    def scores_of(self, vector: np.ndarray, stem_ids: Sequence[int], instrument: str | None = None) -> dict[int, float]:
+        """The inner product of `vector` with each of `stem_ids` (of `instrument`, or any) that the index finds."""
+        if not len(stem_ids):
+            return {}
+        snap = self._snap
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        wanted = np.asarray(stem_ids, dtype=np.int64)
+        out: dict[int, float] = {}
+        for name in [instrument] if instrument is not None else list(snap.indexes):
+            idx = snap.indexes.get(name)
+            mine = wanted[np.isin(wanted, snap.id_sets.get(name, np.zeros(0, np.int64)))]
+            if idx is None or not len(mine):
+                continue
+            scores, ids = vectors.search(idx, query, len(mine), nprobe=snap.nprobe.get(name), include_ids=mine)
+            out.update((int(i), float(sc)) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0)
         return out
 
     def analysis_rows(self, stem_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -120,13 +120,16 @@ def measure_recall(index: Any, ids: np.ndarray, vectors: np.ndarray, k: int = 10
 
 
 def search(index: Any, queries: np.ndarray, k: int, exclude_ids: np.ndarray | None = None,
-           nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+           nprobe: int | None = None, include_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-`k` inner products for `queries` [Q, D]: (scores [Q, k], ids [Q, k]), id -1 where fewer exist.
 
-    `exclude_ids` are filtered inside FAISS (an IDSelector), so k results still come back when there are.
+    `exclude_ids` are filtered inside FAISS (an IDSelector), so k results still come back when there are;
+    `include_ids` restricts the search to those ids (an IVF index finds them only in the lists it probes).
     """
-    sel = None
-    if exclude_ids is not None and len(exclude_ids):
+    sel: Any = None
+    if include_ids is not None:
+        sel = faiss.IDSelectorBatch(np.asarray(include_ids, dtype=np.int64))
+    elif exclude_ids is not None and len(exclude_ids):
         sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(exclude_ids))
     ivf = faiss.try_extract_index_ivf(index)
     params: Any = None

@@ -16,11 +16,11 @@ import anyio
 import numpy as np
 
 from analysis import alignment
-from analysis.compatibility import Conform
+from analysis.compatibility import Conform, musical_shortlist
 from analysis.key import camelot, key_name, parse_key
 from analysis.music import Analysis, analyse
 from analysis.signature import Signature, stretched, time_scale
-from indexer.catalog import Catalogue, StemRecord
+from indexer.catalog import Catalogue, Hit, StemRecord
 from model.embed import Embedder, Embedding
 from service.batching import MicroBatcher
 from service.errors import invalid
@@ -107,7 +107,8 @@ class Retriever:
                 raise invalid(str(exc), {"key": params.key}) from exc
         pitched = params.instrument not in s.unpitched_instruments
         return Ranking(mode, s.rank_weights().for_instrument(params.instrument, s.unpitched_instruments),
-                       Conform(transpose, stretch, pitched), params.bpm_min, params.bpm_max, key, params.key_match)
+                       Conform(transpose, stretch, pitched, s.rank_tempo_tolerance), params.bpm_min, params.bpm_max,
+                       key, params.key_match)
 
     def check_params(self, params: RetrieveParams) -> None:
         """Rejects bad parameters before any audio is decoded (422)."""
@@ -146,6 +147,8 @@ class Retriever:
         searched = self.catalogue.size(scope)
         pool = max(params.k, min(self.settings.rank_pool, searched))
         hits = list(self.catalogue.search(emb.vector, pool, instrument=scope, exclude_song_ids=params.exclude_song_ids))
+        if ranking.rank == "fused" and searched > len(hits):
+            hits += self._musical_candidates(emb, analysis, params, ranking, scope, {h.stem_id for h in hits})
         rows, analysed = self.catalogue.analysis_rows([h.stem_id for h in hits])
         ranked = rank(analysis.vector(), np.array([h.score for h in hits]), rows, analysed, ranking)
         top = ranked[: params.k]
@@ -170,6 +173,17 @@ class Retriever:
             results=results,
         )
         return response, t1 - t0, t2 - t1
+
+    def _musical_candidates(self, emb: Embedding, analysis: Analysis, params: RetrieveParams, ranking: Ranking,
+                            scope: str | None, have: set[int]) -> list[Hit]:
+        """The `rank_pool` stems whose musical features alone fit best, beyond the model's nearest: within an
+        instrument the model ranks close to chance, so its neighbours alone would leave most compatible stems
+        of a large catalogue out of the fusion (MODEL_CARD.md measures the pool size)."""
+        ids, rows = self.catalogue.analysed_stems(scope, params.exclude_song_ids)
+        short = musical_shortlist(analysis.vector(), rows, ranking.weights, self.settings.rank_pool, ranking.conform)
+        extra = [int(ids[i]) for i in short if int(ids[i]) not in have]
+        scores = self.catalogue.scores_of(emb.vector, extra, scope)
+        return [Hit(i, scores[i]) for i in extra if i in scores]
 
     def _result(self, rank_: int, item: Ranked, record: StemRecord, emb: Embedding, query: QueryAudio,
                 query_sig: Signature, searched: int, params: RetrieveParams) -> RetrieveResult:

@@ -42,7 +42,8 @@ class CatalogueInfo(BaseModel):
     total: int = Field(description="Stems in the whole catalogue.")
     instrument_filter: bool
     candidates: int = Field(0, description="Stems re-ranked by the fusion: the model's nearest `rank_pool` of the "
-                            "searched stems (all of a catalogue that size or smaller).")
+                            "searched stems and, with rank=fused, the `rank_pool` whose musical features fit best "
+                            "(all of a catalogue that size or smaller).")
     matching: int = Field(0, description="Candidates that passed the BPM and key filters.")
 
 

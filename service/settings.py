@@ -7,12 +7,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from analysis.alignment import DEFAULT_FUSION, MIN_OVERLAP_SECONDS, UNPITCHED_INSTRUMENTS, FusionWeights
-from analysis.compatibility import CompatWeights
+from analysis.compatibility import DEFAULT_TEMPO_TOLERANCE, CompatWeights
+from analysis.compatibility import DEFAULT_WEIGHTS as RANK_WEIGHTS
 
-# The fused ranking's defaults, chosen on MUSDB train songs and the sibling selection set only
-# (scripts/rank_sweep.py; MODEL_CARD.md has the table); valid and the sibling evaluation set were measured
-# once afterwards.
-RANK_WEIGHTS = CompatWeights(model=1.0, key=1.0, chroma=0.0, tempo=4.0, rhythm=0.5)
 RANK_POOL = 1000
 MAX_TRANSPOSE = 0
 MAX_STRETCH = 0.0
@@ -104,8 +101,9 @@ class ServiceSettings(BaseSettings):
         "classes, tempo and rhythm, each standardised over the candidates) or `model` (its cosine alone).",
     )
     rank_pool: int = Field(
-        RANK_POOL, gt=0, description="Candidates the fused ranking re-ranks: the model's nearest stems of the "
-        "searched instrument (all of a catalogue that size or smaller).",
+        RANK_POOL, gt=0, description="Candidates the fused ranking re-ranks: this many of the model's nearest stems "
+        "of the searched instrument, and as many whose key and tempo alone fit best (all of a catalogue that size "
+        "or smaller).",
     )
     rank_key_weight: float = Field(
         RANK_WEIGHTS.key, ge=0, description="Weight of the key-profile similarity in the fused ranking, relative to "
@@ -119,6 +117,10 @@ class ServiceSettings(BaseSettings):
     )
     rank_rhythm_weight: float = Field(
         RANK_WEIGHTS.rhythm, ge=0, description="Weight of the folded-tempogram correlation in the fused ranking.",
+    )
+    rank_tempo_tolerance: float = Field(
+        DEFAULT_TEMPO_TOLERANCE, gt=0, le=0.5, description="Tempo mismatch (fraction, beyond the allowed stretch) "
+        "that costs one sigma of tempo agreement. Chosen with the weights.",
     )
     max_transpose: int = Field(
         MAX_TRANSPOSE, ge=0, description="Default transposition (semitones either way) a stem may get to fit the "

@@ -200,10 +200,21 @@ async function search() {
   updateSearchButton();
 }
 
+// "· 120 BPM · A minor (8A)", with the suggested conforming when there is one.
+function musical(r) {
+  if (!r.bpm) return "";
+  let text = ` · ${r.bpm.toFixed(0)} BPM · ${esc(r.key || "")}${r.camelot ? ` (${esc(r.camelot)})` : ""}`;
+  if (r.transpose_semitones) text += ` · ${r.transpose_semitones > 0 ? "+" : ""}${r.transpose_semitones} st`;
+  if (r.stretch_ratio !== 1) text += ` · ×${r.stretch_ratio.toFixed(3)} tempo`;
+  return text;
+}
+
 function renderResults(body) {
   const t = body.timings;
+  const q = body.query;
+  const feel = q.bpm ? ` · mix ${q.bpm.toFixed(0)} BPM, ${q.key || "key unknown"}${q.camelot ? ` (${q.camelot})` : ""}` : "";
   $("#results-meta").textContent = `${body.results.length} of ${body.catalogue.searched} ${body.catalogue.instrument_filter ?
-    body.query.instrument + " " : ""}stems · ${Math.round(t.total_ms)} ms`;
+    body.query.instrument + " " : ""}stems · ${Math.round(t.total_ms)} ms${feel}`;
   const list = $("#results-list");
   list.innerHTML = "";
   body.results.forEach((r) => {
@@ -214,8 +225,8 @@ function renderResults(body) {
       <div class="rank">${r.rank}</div>
       <div><div class="r-title">${esc(title)}${r.artist ? ` <span class="muted">— ${esc(r.artist)}</span>` : ""}</div>
         <div class="r-sub"><span class="chip">${esc(r.instrument)}</span>${esc(r.name)}${r.duration_seconds ?
-          " · " + fmtTime(r.duration_seconds) : ""}</div>
-        <div class="bar" title="score"><i style="width:${Math.max(2, Math.min(100, r.score * 100)).toFixed(1)}%"></i></div></div>
+          " · " + fmtTime(r.duration_seconds) : ""}${musical(r)}</div>
+        <div class="bar" title="model similarity"><i style="width:${Math.max(2, Math.min(100, r.score_parts.model * 100)).toFixed(1)}%"></i></div></div>
       <div class="stats">
         <span class="k">score</span><span class="k">top</span><span class="k">offset</span>
         <span class="v">${r.score.toFixed(3)}</span><span class="v">${(100 * r.normalised_rank).toFixed(1)}%</span>

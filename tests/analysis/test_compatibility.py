@@ -41,12 +41,20 @@ def test_unconformed_matching_prefers_the_same_key_and_tempo() -> None:
 def test_transposition_suggested_is_the_one_that_makes_the_key_fit(shift: int) -> None:
     q = row(5, 120.0)
     cand = row((5 - shift) % 12, 120.0)  # the stem is `shift` semitones below the mix's key
-    sims = similarities(q[None], cand[None], Conform(max_transpose=6))
+    cheap = Conform(max_transpose=6, transpose_cost=0.02)
+    sims = similarities(q[None], cand[None], cheap)
     assert sims.transpose[0, 0] == shift
     assert sims.parts["key"][0, 0] == pytest.approx(1.0 - 0.02 * abs(shift), abs=1e-5)
-    assert similarities(q[None], cand[None], Conform(max_transpose=abs(shift) - 1)).parts["key"][0, 0] < 0.9
+    short = similarities(q[None], cand[None], Conform(max_transpose=abs(shift) - 1, transpose_cost=0.02))
+    assert short.parts["key"][0, 0] < 0.9
     unpitched = similarities(q[None], cand[None], Conform(max_transpose=6, pitched=False))
     assert unpitched.transpose[0, 0] == 0
+
+
+def test_the_default_cost_keeps_a_stem_a_fifth_away_untransposed_rather_than_shift_it_five_semitones() -> None:
+    q, cand = row(5, 120.0), row(0, 120.0)  # the stem is a fourth below: a close key already
+    assert similarities(q[None], cand[None], Conform(max_transpose=6)).transpose[0, 0] == 0
+    assert similarities(q[None], row(4, 120.0)[None], Conform(max_transpose=6)).transpose[0, 0] == 1
 
 
 def test_stretch_is_applied_within_the_limit_and_mismatch_beyond_it_costs() -> None:
@@ -55,7 +63,10 @@ def test_stretch_is_applied_within_the_limit_and_mismatch_beyond_it_costs() -> N
     sims = similarities(q[None], cands, Conform(max_stretch=0.08))
     np.testing.assert_allclose(sims.stretch[0], [120 / 114, 1.08], rtol=1e-6)
     tempo = sims.parts["tempo"][0]
-    assert tempo[0] > 0.95 and tempo[1] < 0.2
+    stretch_cost = Conform().stretch_cost
+    assert tempo[0] == pytest.approx(1.0 - stretch_cost * np.log(120 / 114), abs=1e-6)
+    assert tempo[1] < tempo[0] and tempo[1] == pytest.approx(np.exp(-0.5 * (np.log(1.2 / 1.08) / np.log(1.01)) ** 2)
+                                                            - stretch_cost * np.log(1.08), abs=1e-6)
     assert np.allclose(rotate_profile(key_profile(SCALE), 0), key_profile(SCALE))
 
 

@@ -39,7 +39,8 @@ def assert_consistent(db_url: str, index_dir: Path, expected: int) -> Catalogue:
     assert faiss_ids == ids
     assert sorted(cat._snap.frames.ids().tolist()) == ids
     assert cat.size() == expected == cat.manifest["counts"]["stems"]
-    assert sorted(cat._snap.analyses.features_ids.tolist()) == ids == cat._snap.analyses.sequences["onsets"].ids().tolist()
+    analyses = cat._snap.analyses
+    assert sorted(analyses.features_ids.tolist()) == ids == analyses.sequences["onsets"].ids().tolist()
     assert cat.manifest["counts"]["analysed"] == expected
     engine = make_engine(db_url)
     try:

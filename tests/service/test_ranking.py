@@ -93,3 +93,16 @@ def test_retrieve_answers_with_refined_offsets_when_the_catalogue_audio_is_gone(
     results = body["results"]
     assert len(results) == 5 and all(r["offset_refined"] for r in results)
     assert all(r["bpm"] and r["key"] for r in results)
+
+
+def test_a_small_pool_takes_the_model_nearest_and_the_musically_best_stems(client: TestClient,
+                                                                           indexed: ServiceSettings) -> None:
+    cosine = {r["stem_id"]: r["score_parts"]["model"] for r in _retrieve(client, rank="model")["results"]}
+    settings = load_settings(**{**indexed.model_dump(), "rank_pool": 2})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as small:
+        body = _retrieve(small, k="2")
+        model = _retrieve(small, k="2", rank="model")
+    assert 2 < body["catalogue"]["candidates"] <= 4 and len(body["results"]) == 2
+    assert model["catalogue"]["candidates"] == 2  # the model's ranking needs only its own neighbours
+    for r in body["results"]:  # stems that came in by their musical features carry their true cosine
+        assert r["score_parts"]["model"] == pytest.approx(cosine[r["stem_id"]], abs=1e-5)
