@@ -2,8 +2,9 @@
 which beat starts the bar.
 
 Beats come from dynamic-programming beat tracking (Ellis 2007) steered by the tempo estimate, in numpy:
-librosa's implementation needs an 8 s import with numba compilation in every indexing worker and server. The downbeat is the beat phase where bars begin: low-register attacks (kick drum, bass
-notes) and harmonic change (chords move on the bar line far more often than elsewhere) concentrate there.
+librosa's implementation needs an 8 s import with numba compilation in every indexing worker and server.
+The downbeat is the beat phase where bars begin: low-register attacks (kick drum, bass notes) and harmonic
+change (chords move on the bar line far more often than elsewhere) concentrate there.
 """
 
 from dataclasses import dataclass
