@@ -16,6 +16,8 @@ def test_retrieval_report_has_every_system_protocol_and_file(eval_songs, tiny_ch
         "tiny #1 [tiny] · context",
         "tiny #2 [tiny] · target",
         "tiny #2 [tiny] · context",
+        "features alone",
+        "tiny #1 [tiny] · target + features",
         "random",
         "mashability (AutoMashupper-style)",
     ]
@@ -52,3 +54,14 @@ def test_checkpoint_labels_are_unique_and_short():
         "bundled",
     ]
     assert checkpoint_labels(["a/m.pt", "a/m.pt"]) == ["a/m #1", "a/m #2"]
+
+
+def test_musical_systems_are_measured_beside_the_model_unless_turned_off(eval_songs, tiny_checkpoint):
+    with_musical = evaluate_retrieval(eval_songs, [tiny_checkpoint], device="cpu", n_boot=0, baselines=False)
+    names = list(with_musical["systems"])
+    assert names[-2] == "features alone" and names[-1].startswith("fused: ")
+    without = evaluate_retrieval(eval_songs, [tiny_checkpoint], device="cpu", n_boot=0, baselines=False,
+                                 musical=False)
+    assert list(without["systems"]) == names[:-2]
+    for name in names[:-2]:  # the model's own rows do not change
+        assert without["systems"][name]["B"]["metrics"] == with_musical["systems"][name]["B"]["metrics"]
