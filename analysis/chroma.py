@@ -15,15 +15,20 @@ CHROMA_HOP_STEPS = 4  # chroma every 40 ms: harmony moves slower than attacks, a
 CHROMA_RANGE_HZ = (55.0, 2000.0)
 CHROMA_WINDOW_SECONDS = 0.256
 CHROMA_SAMPLE_RATE = 4_000
-# The summary: a 512 ms window (2 Hz bins resolve the semitones of the bass register), one frame every
-# 160 ms, each bin shared between its nearest pitch classes by a Gaussian of half a semitone, and every frame
-# scaled to a maximum of 1 before averaging so quiet passages count as much as loud ones. On 40 synthetic
-# songs (seed 4242, used only for this choice) a Krumhansl-Schmuckler key from it was exact for 70 % of
-# mixes against 75 % for librosa's constant-Q chroma, at a sixth of the cost; hard nearest-class binning
-# without the frame scaling managed 62 %.
+# The summary is a harmonic pitch-class profile (after Gomez's HPCP, the method of Essentia's key extractor):
+# a 512 ms window (2 Hz bins resolve the semitones of the bass register), one frame every 160 ms; only
+# spectral peaks above 5 % of the frame's largest count (drums' noise between the partials does not), each
+# credited to the pitch classes of its first four subharmonics (weights 1, 0.6, 0.36, 0.22: a partial may be
+# the 2nd, 3rd or 4th harmonic of the note) through a Gaussian of half a semitone; every frame is scaled to a
+# maximum of 1 before averaging so quiet passages count as much as loud ones. Chosen on synthetic songs of
+# seeds 4242 and 4343 and the sibling selection set (never the evaluation set): Krumhansl-Schmuckler keys of
+# mixes exact or relative for 79 / 92 / 88 % of them, against 71 / 82 / 71 % with plain STFT bins.
 SUMMARY_WINDOW_SECONDS = 0.512
 SUMMARY_HOP_SECONDS = 0.16
 SUMMARY_WIDTH_SEMITONES = 0.5
+SUMMARY_PEAK_FLOOR = 0.05
+SUMMARY_HARMONICS = 4
+SUMMARY_HARMONIC_DECAY = 0.6
 
 
 def to_chroma_rate(wave: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -68,19 +73,33 @@ def chroma_sequence(wave: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _summary_fold(freqs: np.ndarray) -> np.ndarray:
-    """[bins, 12] weights: each bin between 55 Hz and 2 kHz shared among pitch classes (C first) by a
-    Gaussian in semitone distance; zero elsewhere."""
-    sel = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= CHROMA_RANGE_HZ[1])
-    semitones = 12 * np.log2(np.where(sel, freqs, 440.0) / 440.0) + 9  # 0 = C
-    distance = (semitones[:, None] - np.arange(12)[None, :] + 6) % 12 - 6
-    return (np.exp(-0.5 * (distance / SUMMARY_WIDTH_SEMITONES) ** 2) * sel[:, None]).astype(np.float32)
+    """[bins, 12] weights: each bin credited to the pitch classes (C first) of its first SUMMARY_HARMONICS
+    subharmonics between 55 Hz and 2 kHz, by a Gaussian in semitone distance, with decaying weights."""
+    fold = np.zeros((len(freqs), 12), np.float32)
+    for h in range(1, SUMMARY_HARMONICS + 1):
+        f = freqs / h
+        sel = (f >= CHROMA_RANGE_HZ[0]) & (f <= CHROMA_RANGE_HZ[1])
+        semitones = 12 * np.log2(np.where(sel, f, 440.0) / 440.0) + 9  # 0 = C
+        distance = (semitones[:, None] - np.arange(12)[None, :] + 6) % 12 - 6
+        weight = SUMMARY_HARMONIC_DECAY ** (h - 1)
+        fold += (weight * np.exp(-0.5 * (distance / SUMMARY_WIDTH_SEMITONES) ** 2) * sel[:, None]).astype(np.float32)
+    return fold
+
+
+def _spectral_peaks(mag: np.ndarray) -> np.ndarray:
+    """The magnitudes [M, bins] with everything but each frame's peaks above SUMMARY_PEAK_FLOOR of its largest
+    set to zero."""
+    peaks = np.zeros(mag.shape, dtype=bool)
+    peaks[:, 1:-1] = (mag[:, 1:-1] > mag[:, :-2]) & (mag[:, 1:-1] >= mag[:, 2:])
+    peaks &= mag > SUMMARY_PEAK_FLOOR * mag.max(axis=1, keepdims=True)
+    return np.where(peaks, mag, 0.0)
 
 
 def pitch_class_summary(low: np.ndarray) -> np.ndarray:
-    """Mean pitch-class profile [12] (C first, each frame scaled to a maximum of 1) of a 4 kHz signal; zeros
-    for silence."""
+    """Mean harmonic pitch-class profile [12] (C first, each frame scaled to a maximum of 1) of a 4 kHz signal;
+    zeros for silence."""
     mag, freqs = _frames(low, SUMMARY_WINDOW_SECONDS, SUMMARY_HOP_SECONDS)
-    chroma = mag @ _summary_fold(freqs)
+    chroma = _spectral_peaks(mag) @ _summary_fold(freqs)
     peak = chroma.max(axis=1, keepdims=True)
     live = peak[:, 0] > 1e-6
     if not live.any():
