@@ -8,9 +8,8 @@ absent classes are zero rows (silent, so never sampled).
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from rich.progress import Progress
 
 from model.audio import load_mono
 from model.errors import AudioDecodeError
+from model.files import atomic_write
 from model.instruments import InstrumentVocabulary
 from model.multitrack import SongRef, discover, refuse_evaluation_songs
 
@@ -92,11 +92,8 @@ def build_cache(
                     log.warning("skipping song %s: %s", song.song_id, exc)
                     progress.advance(task)
                     continue
-                # a unique temporary name: concurrent runs may cache the same song at once
-                fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".npy", dir=cache_dir)
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, arr)
-                os.replace(tmp, file)
+                # concurrent runs may cache the same song at once: each writes its own temporary file
+                atomic_write(file, partial(np.save, arr=arr))
             frames = int(np.load(file, mmap_mode="r").shape[1])
             cached.append(CachedSong(song.song_id, file, frames, source))
             progress.advance(task)

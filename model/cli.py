@@ -65,9 +65,10 @@ def export(
     """Write an inference-only checkpoint (no optimiser state, float16 weights) for shipping; with
     --centre-data, fit the positional frame centres used by alignment on that (training) data first."""
     from model.centring import fit_frame_centres
-    from model.checkpoint import build_model, export_inference, file_sha256, load_checkpoint, run_config_of
+    from model.checkpoint import build_model, export_inference, load_checkpoint, run_config_of
     from model.dataset import PairDataset
     from model.embed import Embedder
+    from model.files import file_sha256
 
     model, extra = None, {}
     if centre_data:

@@ -174,8 +174,8 @@ def _as_previous_release(db_url: str, index_dir: Path) -> None:
     """Turns an index into one made by the release before analyses: no analysis packs in the manifest or the
     folder, the database downgraded to revision 0001 (no analysis columns)."""
     from indexer.db import alembic_config
-    from indexer.files import atomic_write_json
     from indexer.manifest import manifest_path
+    from model.files import atomic_write_json
 
     manifest = read_manifest(index_dir)
     assert manifest is not None
