@@ -58,26 +58,21 @@ def _indexing(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
     head = ["model", "scope", "stems", "audio s", "wall s", "audio s / s", "vs embedding stage"]
     out = []
     for r in rows:
-        if "skipped" in r:
-            out.append([r["model"], r["scope"], r["skipped"], "", "", "", ""])
-        else:
-            out.append(
-                [
-                    r["model"],
-                    r["scope"],
-                    str(r["stems"]),
-                    fmt(r["audio_s"], 0),
-                    fmt(r["wall_s"]),
-                    fmt(r["audio_s_per_s"]),
-                    f"{r['ratio_to_embedding']:.2f}",
-                ]
-            )
+        out.append(
+            [
+                r["model"],
+                r["scope"],
+                str(r["stems"]),
+                fmt(r["audio_s"], 0),
+                fmt(r["wall_s"]),
+                fmt(r["audio_s_per_s"]),
+                f"{r['ratio_to_embedding']:.2f}",
+            ]
+        )
     return table(head, out)
 
 
-def _retrieve(rows: Any, _: Mapping[str, Any]) -> str:
-    if isinstance(rows, Mapping):
-        return str(rows.get("skipped", rows))
+def _retrieve(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
     head = ["catalogue", "mix s", "p50 ms", "p95 ms", "p99 ms", "decode", "embed", "search", "align", "embed share"]
     return table(
         head,

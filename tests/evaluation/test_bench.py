@@ -21,16 +21,14 @@ def test_smoke_bench_measures_every_part_quickly(smoke_report):
     assert enc["size"] == "tiny" and enc["encoder_chunks_per_s"] > 0 and enc["encoder_gflops"] > 0
     embed, job = r["indexing"]
     assert embed["audio_s_per_s"] > 0
-    assert job.get("skipped") or (job["stems"] == 4 and job["audio_s_per_s"] > 0)
+    assert job["stems"] == 4 and job["audio_s_per_s"] > 0
     assert {row["index"].split(",")[0].split(" ")[0] for row in r["faiss"]} >= {"flat"}
     assert all(0 <= row["recall@10"] <= 1 for row in r["faiss"])
     assert r["seconds"] < 60
 
 
-def test_smoke_bench_retrieve_latency_or_a_stated_reason(smoke_report):
+def test_smoke_bench_measures_retrieve_latency(smoke_report):
     rt = smoke_report["retrieve"]
-    if isinstance(rt, dict):
-        pytest.skip(f"/retrieve benchmark not run: {rt['skipped']}")
     assert rt[0]["catalogue"] == 1000 and rt[0]["p50_ms"] <= rt[0]["p95_ms"] <= rt[0]["p99_ms"]
     assert rt[0]["median_embed_ms"] > 0
 
