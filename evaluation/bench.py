@@ -18,7 +18,6 @@ from model.vit import count_parameters, encoder_flops
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "train"
 
 
 PARTS = ("encoder", "indexing", "retrieve", "faiss", "memory")
@@ -61,7 +60,7 @@ class BenchPlan:
 
 
 def run_config(size: str) -> RunConfig:
-    return load_run_config(CONFIG_DIR / f"{size}.yaml")
+    return load_run_config(size)
 
 
 def random_model(size: str, seed: int = 0) -> StemJEPA:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the shipped checkpoint and its no-conditioning ablation (MODEL_CARD.md), in two phases:
-#   phase 1: pure JEPA (configs/train/compact.yaml)      -> runs/compact-cond, runs/compact-nocond
-#   phase 2: JEPA + pooled InfoNCE from phase 1's weights (configs/train/compact-nce.yaml)
+#   phase 1: pure JEPA (config compact)     -> runs/compact-cond, runs/compact-nocond
+#   phase 2: JEPA + pooled InfoNCE from phase 1's weights (compact-nce)
 #                                                        -> runs/nce-cond, runs/nce-nocond (shipped)
 # MUSDB18-7 train is split by a seeded shuffle into 54 songs to fit and 10 held out to choose the best
 # checkpoint; MUSDB18-7 valid is only monitored (logged), never used to choose or tune anything.
@@ -34,8 +34,8 @@ run() {  # $1 = run name, $2 = config, rest = extra flags
         --out "runs/$name" --validate "$SPLIT/musdb-holdout" --monitor "$SHARED/musdb18-7/valid" "$@"
 }
 NOCOND=(--set model.predictor.conditioned=false)
-phase1() { run "compact-$1" configs/train/compact.yaml --steps "$STEPS" "${@:2}"; }
-phase2() { run "nce-$1" configs/train/compact-nce.yaml --init "runs/compact-$1/checkpoint.pt" "${@:2}"; }
+phase1() { run "compact-$1" compact --steps "$STEPS" "${@:2}"; }
+phase2() { run "nce-$1" compact-nce --init "runs/compact-$1/checkpoint.pt" "${@:2}"; }
 # The two runs share the machine: one intra-op thread each, so neither starves the other.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 case "${1:-both}" in

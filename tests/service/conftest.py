@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import ServiceSettings, load_settings
-from tests.conftest import REPO, synth_stems, write_song
+from tests.conftest import synth_stems, write_song
 
 API_KEY = "test-key-0123456789"
 SONGS = 8
@@ -24,7 +24,7 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from model.config import load_run_config
     from model.jepa import StemJEPA
 
-    cfg = load_run_config(REPO / "configs/train/tiny.yaml")
+    cfg = load_run_config("tiny")
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(path, StemJEPA(cfg.model), cfg, step=0)
