@@ -22,7 +22,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
     )
 
 
-app.command("train")(model_cli.train)
+app.command("train", context_settings=model_cli.TRAIN_CONTEXT, add_help_option=False)(model_cli.train)
 app.command("stats")(model_cli.stats)
 app.command("preprocess")(model_cli.preprocess)
 app.command("export")(model_cli.export)
