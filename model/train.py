@@ -82,17 +82,11 @@ def load_validation(root: Path, embedder: Embedder) -> list[tuple[str, dict[str,
     Raises:
         ReservedDataError: the folder holds songs of the fixed evaluation set, which may not choose checkpoints.
     """
-    from model.cache import decode_song
-    from model.multitrack import discover, refuse_evaluation_songs
+    from model.multitrack import decode_song, discover, refuse_evaluation_songs
 
     found = discover(root, embedder.vocabulary).songs
     refuse_evaluation_songs(found, "checkpoint validation")
-    songs = []
-    for song in found:
-        arr = decode_song(song, embedder.vocabulary, embedder.sample_rate)
-        present = {s.instrument for s in song.stems}
-        songs.append((song.song_id, {n: arr[i] for i, n in enumerate(embedder.vocabulary.names) if n in present}))
-    return songs
+    return [(song.song_id, decode_song(song, embedder.sample_rate)) for song in found]
 
 
 def validate(model: StemJEPA, songs: list[tuple[str, dict[str, np.ndarray]]], device: torch.device) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def test_model_sizes_resolve_by_name_from_package_data(tmp_path, monkeypatch):
     assert config_path("small") == CONFIG_DIR / "small.yaml"
     assert load_run_config("base").model.encoder.dim == 768 and load_run_config("compact").model.name == "compact"
     assert load_run_config("compact-nce").train.contrastive_weight == 1.0  # extends compact.yaml beside it
-    with pytest.raises(ConfigError, match="named configs: .*tiny"):
+    with pytest.raises(ConfigError, match=r"named configs: .*tiny"):
         load_run_config("huge")
 
 
