@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from evaluation import machine
+from evaluation.latency import percentiles
 from model.config import RunConfig, load_run_config
 from model.embed import Embedder, resolve_device
 from model.jepa import StemJEPA
@@ -302,13 +303,7 @@ def _query_latencies(search: Any, queries: np.ndarray) -> dict[str, float]:
         one = run()
     finally:
         faiss.omp_set_num_threads(threads)
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "p50_ms_1thread": float(np.percentile(one, 50)),
-        "omp_threads": float(threads),
-    }
+    return {**percentiles(ms), "p50_ms_1thread": percentiles(one, (50,))["p50_ms"], "omp_threads": float(threads)}
 
 
 def _retrieve(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Commands of the evaluation package: `stemjepa eval retrieval|compatibility|analysis|alignment|content`, `stemjepa
-bench`."""
+bench` and `stemjepa loadtest`."""
 
 import logging
 from pathlib import Path
@@ -210,3 +210,23 @@ def bench(
     files = write_bench_report(report, out)
     typer.echo(files[1].read_text())
     _files(files)
+
+
+def loadtest(
+    file: Annotated[Path, typer.Option(help="Mix to upload.")],
+    url: Annotated[str, typer.Option(help="Base URL of a running server.")] = "http://127.0.0.1:8000",
+    instrument: Annotated[str, typer.Option(help="Instrument to ask for.")] = "bass",
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent connections.")] = 50,
+    requests: Annotated[int, typer.Option(min=1, help="Requests in all.")] = 500,
+    k: Annotated[int, typer.Option(min=1, help="Results per request.")] = 10,
+) -> None:
+    """Load-test a running server: concurrent clients POST the same mix to /retrieve; latency, throughput, errors."""
+    import asyncio
+
+    from evaluation.loadtest import run_load
+
+    report = asyncio.run(run_load(url, file.read_bytes(), file.name, instrument, clients, requests, k))
+    typer.echo(report.summary())
+    for sample in report.error_samples:
+        typer.echo(f"error: {sample}")
+    raise typer.Exit(1 if report.errors else 0)
