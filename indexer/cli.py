@@ -42,7 +42,7 @@ def index(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     index_dir: Path | None = typer.Option(None, "--index-dir", help="index directory [env STEMJEPA_INDEX_DIR]"),
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="model checkpoint [default: bundled]"),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
     batch_size: int | None = typer.Option(None, "--batch-size", help="stems per embedding batch"),
     workers: int | None = typer.Option(None, "--workers", help="decoding processes (0: in-process)"),
     engine: str = typer.Option("local", "--engine", help="local | ray"),

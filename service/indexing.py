@@ -11,15 +11,6 @@ from service.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-def indexer_settings(settings: ServiceSettings, workers: int | None = None) -> Any:
-    """IndexerSettings pointing at the service's index folder, database and checkpoint."""
-    from indexer.settings import load_settings
-
-    device = settings.device if settings.device in ("auto", "cpu", "cuda") else "cuda"
-    return load_settings(index_dir=settings.index_dir, db_url=settings.database_url, checkpoint=settings.checkpoint,
-                         device=device, workers=workers)
-
-
 def migrate(settings: ServiceSettings) -> None:
     """Applies the database migrations (creating the SQLite file when that is the database)."""
     from indexer.db import upgrade
@@ -31,13 +22,14 @@ def run_indexer(settings: ServiceSettings, source: Path, rebuild: bool, progress
                 embedder: Embedder | None = None, workers: int | None = None) -> dict[str, Any]:
     """Indexes `source` into the service's index; returns the indexer's report as a small dict."""
     from indexer.build import Progress, build_index
+    from indexer.settings import IndexerSettings
 
     def on_progress(p: Progress) -> None:
         progress(p.done / p.total if p.total else (1.0 if p.stage == "publish" else 0.0))
 
     migrate(settings)
-    report = build_index(source, indexer_settings(settings, workers), embedder=embedder, progress=on_progress,
-                         rebuild=rebuild)
+    report = build_index(source, IndexerSettings.over(settings, workers=workers), embedder=embedder,
+                         progress=on_progress, rebuild=rebuild)
     return {"job_id": report.job_id, "build": report.build, "added": report.added, "skipped": report.skipped,
             "failed": report.failed, "removed": report.removed, "indexed_total": report.indexed_total,
             "audio_seconds": round(report.audio_seconds, 2), "seconds": round(report.seconds, 2)}
