@@ -132,6 +132,19 @@ class ServiceSettings(StorageSettings):
         True, description="Load model and index after start-up; /readyz is 503 until done."
     )
 
+    # ---- index jobs and replicas -------------------------------------------------------------------------------
+    run_index_jobs: bool = Field(
+        True, description="Run queued index jobs (POST /index-jobs, from any replica) in this process, one at a "
+        "time; false where `stemjepa index-worker` runs them (docker compose's GPU worker).",
+    )
+    index_jobs_poll_seconds: float = Field(
+        2.0, gt=0, description="How often this process's job runner looks for jobs queued by other replicas (s).",
+    )
+    catalogue_poll_seconds: float = Field(
+        5.0, ge=0, description="How often the API looks for an index build published by another process (a "
+        "worker, another replica) and loads it (s); 0: only after its own jobs.",
+    )
+
     # ---- access -----------------------------------------------------------------------------------------------
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
