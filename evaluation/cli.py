@@ -164,6 +164,27 @@ def content(
     _files(files)
 
 
+@eval_app.command("card")
+def card(
+    eval_dir: Annotated[Path, typer.Argument(help="Output of `stemjepa eval retrieval` on the shipped checkpoint.")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="The shipped checkpoint.")] = None,
+    docs: Annotated[Path, typer.Option(help="Folder of the card's images.")] = Path("docs/model-card"),
+    figures: Annotated[Path | None, typer.Option(help="JSON of the card's figures; default: beside it.")] = None,
+    runs: Annotated[Path | None, typer.Option(help="Folder of the recipe's training runs: draws their curves.")] = None,
+) -> None:
+    """The model card's figures of a shipped checkpoint: curves, plots and the JSON that CI re-checks."""
+    import json
+
+    from evaluation.card import write_card
+    from model.checkpoint import default_checkpoint_path
+
+    shipped = checkpoint or default_checkpoint_path()
+    out = figures or shipped.with_suffix(".json")
+    result = write_card(eval_dir, docs, shipped, out, runs)
+    typer.echo(json.dumps(result["musdb18-7-valid"], indent=1))
+    typer.echo(f"wrote {out} and the images under {docs}")
+
+
 def _ints(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(float(x)) for x in text.split(",") if x.strip()) if text else None
 

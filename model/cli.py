@@ -1,4 +1,4 @@
-"""Commands of the model package: `stemjepa train`, `stats`, `preprocess`, `export`."""
+"""Commands of the model package: `stemjepa train`, `stats`, `preprocess`, `export`, `split`."""
 
 import json
 from pathlib import Path
@@ -89,3 +89,17 @@ def preprocess(
     songs = build_cache(data, cache_dir, InstrumentVocabulary.from_names(run.model.instruments),
                         run.model.audio.sample_rate)
     typer.echo(f"{len(songs)} songs cached in {cache_dir}")
+
+
+def split(
+    source: Annotated[Path, typer.Argument(help="Multitrack folder (.stem.mp4 files or song folders).")],
+    fit: Annotated[Path, typer.Option(help="Folder of links to the songs to fit on.")],
+    holdout: Annotated[Path, typer.Option(help="Folder of links to the held-out songs.")],
+    holdout_songs: Annotated[int, typer.Option(min=1, help="Songs to hold out.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 2024,
+) -> None:
+    """Split a multitrack folder into fit and held-out song links by a seeded shuffle (reruns change nothing)."""
+    from model.split import split_songs
+
+    n_fit, n_holdout = split_songs(source, fit, holdout, holdout_songs, seed)
+    typer.echo(f"{n_fit} songs to fit in {fit}, {n_holdout} held out in {holdout}")

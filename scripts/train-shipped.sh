@@ -16,18 +16,8 @@ EXTRA_DATA=()
 # held-out synthetic songs (another seed), monitored like MUSDB valid
 [ -n "${SYNTH_HOLDOUT:-}" ] && EXTRA_DATA+=(--monitor "$SYNTH_HOLDOUT")
 
-mkdir -p "$SPLIT/musdb-fit" "$SPLIT/musdb-holdout"
-"$PY" - "$SHARED/musdb18-7/train" "$SPLIT" <<'PY'
-import random, sys
-from pathlib import Path
-src, split = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-songs = sorted(src.glob("*.stem.mp4"))
-random.Random(2024).shuffle(songs)
-for i, song in enumerate(songs):
-    link = split / ("musdb-holdout" if i < 10 else "musdb-fit") / song.name
-    if not link.exists():
-        link.symlink_to(song)
-PY
+"$PY" -m stemjepa split "$SHARED/musdb18-7/train" --fit "$SPLIT/musdb-fit" --holdout "$SPLIT/musdb-holdout" \
+    --holdout-songs 10 --seed 2024
 run() {  # $1 = run name, $2 = config, rest = extra flags
     local name=$1 config=$2; shift 2
     "$PY" model/train.py --config "$config" --data "$SPLIT/musdb-fit" "${EXTRA_DATA[@]}" \

@@ -27,6 +27,7 @@ app.command("train", context_settings=model_cli.TRAIN_CONTEXT, add_help_option=F
 app.command("stats")(model_cli.stats)
 app.command("preprocess")(model_cli.preprocess)
 app.command("export")(model_cli.export)
+app.command("split")(model_cli.split)
 # Commands of the other packages are registered below, one line each.
 app.command("synth")(synth_cli.synth)
 app.command("synth-plot")(synth_cli.synth_plot)
