@@ -189,44 +189,59 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(float(x)) for x in text.split(",") if x.strip()) if text else None
 
 
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+
+
 def bench(
     smoke: Annotated[bool, typer.Option(help="Reduced sizes for CI (well under a minute).")] = False,
     out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md.")] = Path("runs/bench"),
     device: DeviceOpt = "auto",
-    sizes: Annotated[str | None, typer.Option(help="Model sizes, e.g. tiny,small,base.")] = None,
+    parts: Annotated[str | None, typer.Option(help="Parts to run, e.g. faiss,memory (default: all).")] = None,
+    sizes: Annotated[str | None, typer.Option(help="Encoder sizes, e.g. tiny,small,base.")] = None,
+    train_sizes: Annotated[str | None, typer.Option(help="Training sizes, e.g. tiny,compact,small.")] = None,
+    train_batch: Annotated[int | None, typer.Option(help="Training batch.")] = None,
+    train_steps: Annotated[int | None, typer.Option(help="Timed training steps (after one warm-up).")] = None,
+    index_sizes: Annotated[str | None, typer.Option(help="Model sizes of the indexing part, e.g. tiny,small.")] = None,
+    index_catalogue: Annotated[
+        Path | None, typer.Option(help="Index the first --index-files songs of this folder instead of generated ones.")
+    ] = None,
+    index_files: Annotated[int | None, typer.Option(help="Songs of --index-catalogue to index.")] = None,
+    index_workers: Annotated[int | None, typer.Option(help="Decoding processes of the indexing job.")] = None,
     catalogue_sizes: Annotated[
         str | None, typer.Option(help="/retrieve catalogue sizes, e.g. 1000,10000,100000.")
     ] = None,
+    requests: Annotated[int | None, typer.Option(help="/retrieve requests per setting.")] = None,
     faiss_sizes: Annotated[str | None, typer.Option(help="FAISS sweep sizes, e.g. 10000,100000,1000000.")] = None,
     faiss_dim: Annotated[
         int | None, typer.Option(help="Vector width of the FAISS sweep (default: the model's).")
     ] = None,
-    requests: Annotated[int | None, typer.Option(help="/retrieve requests per setting.")] = None,
-    parts: Annotated[str | None, typer.Option(help="Parts to run, e.g. faiss,memory (default: all).")] = None,
+    faiss_clusters: Annotated[int | None, typer.Option(help="Centres of the vectors; 0: uniform.")] = None,
+    faiss_nprobe: Annotated[str | None, typer.Option(help="IVF probes to measure, e.g. 8,32,128.")] = None,
+    faiss_flat: Annotated[str | None, typer.Option(help="Exact index storage: fp32 or fp16.")] = None,
+    faiss_ivf: Annotated[str | None, typer.Option(help="IVF index_factory string, e.g. 'IVF{nlist},SQ8'.")] = None,
 ) -> None:
-    """Throughput, latency and memory of the encoder, indexing, /retrieve and FAISS on this machine."""
+    """Throughput, latency and memory of the encoder, training, indexing, /retrieve and FAISS on this machine."""
     from dataclasses import replace
 
     from evaluation.bench import PARTS, BenchPlan, run_bench
     from evaluation.benchreport import write_bench_report
 
     plan = BenchPlan.smoke_plan() if smoke else BenchPlan()
-    overrides: dict[str, object] = {}
-    if sizes:
-        overrides["sizes"] = tuple(s.strip() for s in sizes.split(",") if s.strip())
-    if cs := _ints(catalogue_sizes):
-        overrides["catalogue_sizes"] = cs
-    if fs := _ints(faiss_sizes):
-        overrides["faiss_sizes"] = fs
-    if faiss_dim:
-        overrides["faiss_dim"] = faiss_dim
-    if requests:
-        overrides["requests"] = requests
-    if parts:
-        unknown = set(parts.split(",")) - set(PARTS)
-        if unknown:
-            raise typer.BadParameter(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-        overrides["parts"] = tuple(parts.split(","))
+    given: dict[str, object] = {
+        "sizes": _names(sizes), "train_sizes": _names(train_sizes), "train_batch": train_batch,
+        "train_steps": train_steps, "index_sizes": _names(index_sizes), "index_catalogue": index_catalogue,
+        "index_files": index_files, "index_workers": index_workers, "catalogue_sizes": _ints(catalogue_sizes),
+        "requests": requests, "faiss_sizes": _ints(faiss_sizes), "faiss_dim": faiss_dim,
+        "faiss_clusters": faiss_clusters, "faiss_nprobe": _ints(faiss_nprobe), "faiss_flat": faiss_flat,
+        "faiss_ivf": faiss_ivf, "parts": _names(parts),
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
+    unknown = set(_names(parts) or ()) - set(PARTS)
+    if unknown:
+        raise typer.BadParameter(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if faiss_flat not in (None, "fp32", "fp16"):
+        raise typer.BadParameter("--faiss-flat must be fp32 or fp16")
     report = run_bench(replace(plan, **overrides), device)  # type: ignore[arg-type]
     files = write_bench_report(report, out)
     typer.echo(files[1].read_text())

@@ -13,7 +13,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from evaluation.bench import BenchPlan, clustered_vectors, random_model
+from evaluation.bench import BenchPlan, random_model
+from evaluation.faissbench import clustered_vectors
 from evaluation.latency import percentiles
 from model.embed import Embedder
 
