@@ -15,6 +15,14 @@ DataArg = Annotated[Path, typer.Argument(help="Songs: a folder of .stem.mp4 file
 CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Checkpoint; default: the bundled one.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N songs.")]
+CheckpointsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--checkpoint", "-c", help="Checkpoint; repeat to compare several side by side. Default: the "
+                 "bundled one."),
+]
+BootstrapOpt = Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")]
+BaselinesOpt = Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")]
+MusicalOpt = Annotated[bool, typer.Option(help="Also score the features alone and fused with the model.")]
 
 
 def _files(files: list[Path]) -> None:
@@ -25,20 +33,15 @@ def _files(files: list[Path]) -> None:
 @eval_app.command("retrieval")
 def retrieval(
     data: DataArg,
-    checkpoint: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--checkpoint", "-c", help="Checkpoint; repeat to compare several side by side. Default: the bundled one."
-        ),
-    ] = None,
+    checkpoint: CheckpointsOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for retrieval.json, retrieval.md and PNGs.")] = Path(
         "runs/eval/retrieval"
     ),
     device: DeviceOpt = "auto",
     limit: LimitOpt = None,
-    bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
-    baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
-    musical: Annotated[bool, typer.Option(help="Also score the features alone and fused with the model.")] = True,
+    bootstrap: BootstrapOpt = 1000,
+    baselines: BaselinesOpt = True,
+    musical: MusicalOpt = True,
     seed: int = 0,
 ) -> None:
     """Stem retrieval (paper 4.1): R@k, normalised ranks, protocols A/B, both reference encoders, failure analysis."""
@@ -61,20 +64,15 @@ def retrieval(
 @eval_app.command("compatibility")
 def compatibility(
     data: Annotated[Path, typer.Argument(help="A sibling corpus (`stemjepa synth OUT --siblings K` or `--set NAME`).")],
-    checkpoint: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--checkpoint", "-c", help="Checkpoint; repeat to compare several side by side. Default: the bundled one."
-        ),
-    ] = None,
+    checkpoint: CheckpointsOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for compatibility.json, compatibility.md and PNGs.")] = Path(
         "runs/eval/compatibility"
     ),
     device: DeviceOpt = "auto",
     limit: LimitOpt = None,
-    bootstrap: Annotated[int, typer.Option(help="Song-level bootstrap resamples for the 95 % intervals.")] = 1000,
-    baselines: Annotated[bool, typer.Option(help="Also score the random and mashability baselines.")] = True,
-    musical: Annotated[bool, typer.Option(help="Also score the features alone and fused with the model.")] = True,
+    bootstrap: BootstrapOpt = 1000,
+    baselines: BaselinesOpt = True,
+    musical: MusicalOpt = True,
     seed: int = 0,
 ) -> None:
     """Cross-song compatibility: find the missing stem among other songs' stems (siblings and variants relevant)."""
