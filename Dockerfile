@@ -1,6 +1,6 @@
 # Stem-JEPA retrieval service image. Two targets, one set of install steps (scripts/setup.sh, as CI runs it):
 #   docker build --target cpu  -t stemjepa:cpu  .   API (and CPU indexing): the CPU build of torch
-#   docker build --target cuda -t stemjepa:cuda .   GPU indexer / API: torch's default (CUDA) wheel; run with
+#   docker build --target cuda -t stemjepa:cuda .   GPU index worker / API: torch's default (CUDA) wheel; run with
 #                                                    the NVIDIA container runtime (docker compose reserves the GPU)
 # torch's CUDA wheels carry their CUDA libraries, so both targets start from the same Debian base; the
 # host's NVIDIA driver comes in through the container runtime.
@@ -36,4 +36,4 @@ RUN python -m venv "$VENV" && "$VENV/bin/pip" install -q "torch==${TORCH_VERSION
     && TORCH_VERSION=${TORCH_VERSION} ./scripts/setup.sh && rm -rf /var/lib/apt/lists/* /root/.cache
 ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility STEMJEPA_DEVICE=cuda
 EXPOSE 8000
-CMD ["stemjepa", "index", "/catalogue"]
+CMD ["stemjepa", "index-worker"]

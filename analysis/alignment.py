@@ -35,7 +35,6 @@ class Alignment:
     offset_seconds: float
     score: float
     curve: Curve
-    refined: bool = False
 
 
 def min_overlap_frames(n_query: int, n_stem: int, min_overlap_seconds: float, frame_seconds: float) -> int:

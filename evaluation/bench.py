@@ -1,9 +1,9 @@
-"""`stemjepa bench`: encoder throughput per model size, indexing throughput, /retrieve latency, FAISS flat
-vs IVF, memory per stem; each number beside the same-run baselines of evaluation.machine."""
+"""`stemjepa bench`: encoder and training throughput per model size, indexing throughput per size (on generated
+or real audio), /retrieve latency (evaluation.servebench), FAISS flat vs IVF (evaluation.faissbench), memory
+per stem; each number beside the same-run baselines of evaluation.machine."""
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,7 @@ from model.vit import count_parameters, encoder_flops
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "train"
-
-
-PARTS = ("encoder", "indexing", "retrieve", "faiss", "memory")
+PARTS = ("encoder", "train", "indexing", "retrieve", "faiss", "memory")
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,14 @@ class BenchPlan:
     sizes: tuple[str, ...] = ("tiny", "small", "base")
     batch: int = 8
     min_seconds: float = 2.0
+    train_sizes: tuple[str, ...] = ("tiny", "compact", "small")
+    train_batch: int = 16
+    train_steps: int = 5  # timed steps, after one warm-up step
     index_seconds: float = 240.0  # audio embedded by each indexing benchmark
+    index_sizes: tuple[str, ...] = ("small",)
+    index_catalogue: Path | None = None  # real songs to index (the first index_files); None: generated ones
+    index_files: int = 5
+    index_workers: int = 0  # decoding processes of the indexing job (0: in-process)
     serve_model: str = "small"
     catalogue_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     mix_seconds: tuple[float, ...] = (10.0, 30.0)
@@ -41,6 +45,10 @@ class BenchPlan:
     faiss_dim: int | None = None  # None: the serving model's vector width
     faiss_queries: int = 200
     faiss_spread: float = 2.0  # within-cluster noise of the synthetic vectors (larger: harder for IVF)
+    faiss_clusters: int = 256  # centres of the synthetic vectors; 0: uniform on the sphere (IVF's worst case)
+    faiss_nprobe: tuple[int, ...] = (8, 32)
+    faiss_flat: str = "fp32"  # storage of the exact index: fp32, or fp16 where fp32 would not fit
+    faiss_ivf: str = "IVF{nlist},Flat"  # faiss.index_factory string; {nlist}: indexer.vectors.default_nlist
     parts: tuple[str, ...] = PARTS
     smoke: bool = False
 
@@ -50,7 +58,11 @@ class BenchPlan:
             sizes=("tiny",),
             batch=2,
             min_seconds=0.2,
+            train_sizes=("tiny",),
+            train_batch=2,
+            train_steps=1,
             index_seconds=16.0,
+            index_sizes=("tiny",),
             serve_model="tiny",
             catalogue_sizes=(1_000,),
             mix_seconds=(10.0,),
@@ -62,7 +74,7 @@ class BenchPlan:
 
 
 def run_config(size: str) -> RunConfig:
-    return load_run_config(CONFIG_DIR / f"{size}.yaml")
+    return load_run_config(size)
 
 
 def random_model(size: str, seed: int = 0) -> StemJEPA:
@@ -105,6 +117,36 @@ def encoder_throughput(size: str, device: torch.device, plan: BenchPlan, baselin
     }
 
 
+def train_throughput(size: str, device: torch.device, plan: BenchPlan) -> dict[str, Any]:
+    """Training samples per second of a size: full steps of model.train.Trainer (context encoder and
+    predictor forward and backward, target encoder forward, AdamW, EMA update, and the InfoNCE term where the
+    size's recipe has one) on random 8 s waveforms, after one warm-up step (allocations, kernel choice)."""
+    import tempfile
+    from dataclasses import replace
+
+    from model.cache import CachedSong
+    from model.melspec import NormStats
+    from model.train import Trainer
+
+    run = run_config(size)
+    run = replace(run, train=replace(run.train, batch_size=plan.train_batch))
+    chunk = run.model.audio.chunk_samples
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        # the trainer's dataset is never read: the steps are fed random waveforms
+        trainer = Trainer(run, [CachedSong("bench", Path(tmp) / "unused.npy", chunk)], Path(tmp), device,
+                          NormStats(0.0, 1.0))
+        b = plan.train_batch
+        ctx, tgt = (torch.randn(b, chunk, device=device) * 0.1 for _ in range(2))
+        inst = torch.randint(0, len(run.model.instruments), (b,), device=device)
+        song = torch.arange(b, device=device)
+        # exactly train_steps timed steps after the warm-up one
+        seconds, _ = machine.time_call(lambda: trainer.train_step(ctx, tgt, inst, song), device, warmup=1,
+                                       min_seconds=float("inf"), max_iters=plan.train_steps)
+    return {"size": size, "device": str(device), "batch": b, "steps": plan.train_steps,
+            "params_m": count_parameters(trainer.model.context_encoder) / 1e6, "samples_per_s": b / seconds}
+
+
 def write_catalogue(root: Path, songs: int, seconds: float, sample_rate: int = 16_000, seed: int = 0) -> float:
     """Song folders of four generated stems (bass, drums, other, vocals wav); returns the audio seconds."""
     import soundfile as sf
@@ -122,11 +164,24 @@ def write_catalogue(root: Path, songs: int, seconds: float, sample_rate: int = 1
 
 
 def indexing_throughput(device: torch.device, plan: BenchPlan) -> list[dict[str, Any]]:
-    """Audio seconds per second of indexing: the embedding stage alone (Embedder.embed_stems on 30 s stems)
-    and, when the indexer is importable, a whole `indexer.build.build_index` job on a generated catalogue
-    (discovery, decode, embed, FAISS + frames + SQL writes, publish)."""
-    model = random_model(plan.serve_model)
-    embedder = Embedder(model, device)
+    """Audio seconds per second of indexing, per size of plan.index_sizes: the embedding stage alone
+    (Embedder.embed_stems on 30 s stems) and a whole `indexer.build.build_index` job (discovery, decode and
+    analysis, embed, FAISS + frames + SQL writes, publish) on a generated catalogue or on the first
+    plan.index_files songs of plan.index_catalogue."""
+    rows: list[dict[str, Any]] = []
+    for size in plan.index_sizes:
+        embedder = Embedder(random_model(size), device)
+        embed_rate = _embedding_rate(embedder, device, plan)
+        rows.append({"model": size, "scope": "embedding stage (Embedder.embed_stems)", **embed_rate,
+                     "ratio_to_embedding": 1.0})
+        job = _index_job(embedder, plan)
+        scope = f"build_index job on {plan.index_catalogue.name}" if plan.index_catalogue else "build_index job"
+        rows.append({"model": size, "scope": f"{scope} (end to end)", **job,
+                     "ratio_to_embedding": job["audio_s_per_s"] / embed_rate["audio_s_per_s"]})
+    return rows
+
+
+def _embedding_rate(embedder: Embedder, device: torch.device, plan: BenchPlan) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     stem_seconds = min(30.0, plan.index_seconds)
     n = max(1, int(plan.index_seconds // stem_seconds))
@@ -139,31 +194,7 @@ def indexing_throughput(device: torch.device, plan: BenchPlan) -> list[dict[str,
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
-    embed_rate = n * stem_seconds / seconds
-    rows: list[dict[str, Any]] = [
-        {
-            "model": plan.serve_model,
-            "scope": "embedding stage (Embedder.embed_stems)",
-            "stems": n,
-            "audio_s": n * stem_seconds,
-            "wall_s": seconds,
-            "audio_s_per_s": embed_rate,
-            "ratio_to_embedding": 1.0,
-        }
-    ]
-    job = _needs_package("indexer", lambda: _index_job(embedder, plan))
-    if "skipped" in job:
-        rows.append({"model": plan.serve_model, "scope": "build_index job", **job})
-    else:
-        rows.append(
-            {
-                "model": plan.serve_model,
-                "scope": "build_index job (end to end)",
-                **job,
-                "ratio_to_embedding": job["audio_s_per_s"] / embed_rate,
-            }
-        )
-    return rows
+    return {"stems": n, "audio_s": n * stem_seconds, "wall_s": seconds, "audio_s_per_s": n * stem_seconds / seconds}
 
 
 def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
@@ -172,20 +203,31 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
     from indexer.build import build_index
     from indexer.db import upgrade
     from indexer.settings import load_settings
+    from model.split import song_entries
 
-    stem_seconds = 10.0
-    songs = max(1, round(plan.index_seconds / (4 * stem_seconds)))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        audio = write_catalogue(root / "catalogue", songs, stem_seconds)
-        settings = load_settings(index_dir=root / "index", db_url=f"sqlite:///{root / 'catalogue.sqlite'}", workers=0)
+        catalogue = root / "catalogue"
+        if plan.index_catalogue is not None:
+            for song in song_entries(plan.index_catalogue.resolve())[: plan.index_files]:
+                # discovery does not descend into linked folders: a song folder gets a folder of linked files
+                files = sorted(song.iterdir()) if song.is_dir() else [song]
+                folder = catalogue / song.name if song.is_dir() else catalogue
+                folder.mkdir(parents=True, exist_ok=True)
+                for f in files:
+                    (folder / f.name).symlink_to(f)
+        else:
+            write_catalogue(catalogue, max(1, round(plan.index_seconds / 40.0)), 10.0)
+        settings = load_settings(index_dir=root / "index", db_url=f"sqlite:///{root / 'catalogue.sqlite'}",
+                                 workers=plan.index_workers)
         upgrade(settings.database_url)
-        report = build_index(root / "catalogue", settings, embedder=embedder)
+        report = build_index(catalogue, settings, embedder=embedder)
     return {
         "stems": report.added,
-        "audio_s": audio,
+        "audio_s": report.audio_seconds,
         "wall_s": report.seconds,
-        "audio_s_per_s": audio / report.seconds,
+        "audio_s_per_s": report.audio_seconds / report.seconds,
+        "embed_stage_audio_s_per_s": report.audio_seconds_per_second,
         "stage_seconds": report.stage_seconds,
     }
 
@@ -214,126 +256,14 @@ def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any
     }
 
 
-def clustered_vectors(n: int, dim: int, clusters: int = 256, spread: float = 0.6, seed: int = 0) -> np.ndarray:
-    """[n, dim] unit vectors around random centres (per-dimension noise `spread` x the centres' scale):
-    real embeddings cluster; uniform random vectors would make IVF look worse than it is, and tight
-    clusters better (recall@10 at nprobe 8 is about 1.0 at spread 1.5 and 0.6 at 2.5)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    out = np.empty((n, dim), np.float32)
-    step = 100_000
-    for start in range(0, n, step):
-        m = min(step, n - start)
-        x = centres[rng.integers(0, clusters, m)] + spread * rng.standard_normal((m, dim)).astype(np.float32)
-        out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
-
-
-def faiss_sweep(dim: int, plan: BenchPlan) -> list[dict[str, Any]]:
-    """Flat vs IVF per catalogue size: single-query latency (p50/p95 ms) and recall@10 against flat."""
-    import faiss
-
-    from indexer import vectors
-
-    rows: list[dict[str, Any]] = []
-    for n in plan.faiss_sizes:
-        t0 = time.perf_counter()
-        data = clustered_vectors(n, dim, spread=plan.faiss_spread)
-        ids = np.arange(n, dtype=np.int64)
-        queries = vectors.noisy_queries(data, plan.faiss_queries, seed=1)
-        flat = vectors.new_flat(dim)
-        vectors.add(flat, ids, data)
-        _, exact = flat.search(queries, 10)
-        flat_ms = _query_latencies(lambda q, index=flat: vectors.search(index, q, 10), queries)
-        rows.append(
-            {
-                "vectors": n,
-                "dim": dim,
-                "index": "flat",
-                **flat_ms,
-                "recall@10": 1.0,
-                "index_gib": n * (dim * 4 + 8) / 2**30,
-                "build_s": time.perf_counter() - t0,
-            }
-        )
-        t1 = time.perf_counter()
-        nlist = vectors.default_nlist(n)
-        ivf, _ = vectors.train_ivf(ids, data, nlist=nlist, max_train=min(n, 64 * nlist), nprobe=16)
-        build = time.perf_counter() - t1
-        for nprobe in (8, 32):
-            faiss.extract_index_ivf(ivf).nprobe = min(nprobe, nlist)
-            _, got = ivf.search(queries, 10)
-            recall = float(
-                np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact.tolist(), got.tolist(), strict=True)])
-            )
-            probes = min(nprobe, nlist)
-            lat = _query_latencies(lambda q, index=ivf, p=probes: vectors.search(index, q, 10, nprobe=p), queries)
-            rows.append(
-                {
-                    "vectors": n,
-                    "dim": dim,
-                    "index": f"IVF{nlist},Flat nprobe={min(nprobe, nlist)}",
-                    **lat,
-                    "recall@10": recall,
-                    "index_gib": n * (dim * 4 + 8) / 2**30,
-                    "build_s": build,
-                }
-            )
-        del flat, ivf, data
-        log.info("faiss: %d x %d done in %.1f s", n, dim, time.perf_counter() - t0)
-    flat_p50 = {r["vectors"]: float(r["p50_ms"]) for r in rows if r["index"] == "flat"}
-    for row in rows:
-        row["speedup_vs_flat"] = flat_p50[row["vectors"]] / row["p50_ms"] if row["p50_ms"] else None
-    return rows
-
-
-def _query_latencies(search: Any, queries: np.ndarray) -> dict[str, float]:
-    """Per-query latency percentiles with FAISS's default OpenMP threads (as the service runs), plus the
-    median with one thread: on a busy machine OpenMP's spinning threads can cost more than the search."""
-    import faiss
-
-    def run() -> list[float]:
-        ms = []
-        for q in queries:
-            t0 = time.perf_counter()
-            search(q[None, :])
-            ms.append((time.perf_counter() - t0) * 1000)
-        return ms
-
-    threads = faiss.omp_get_max_threads()
-    ms = run()
-    faiss.omp_set_num_threads(1)
-    try:
-        one = run()
-    finally:
-        faiss.omp_set_num_threads(threads)
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "p50_ms_1thread": float(np.percentile(one, 50)),
-        "omp_threads": float(threads),
-    }
-
-
 def _retrieve(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     from evaluation.servebench import retrieve_latency  # imports the service
 
     return retrieve_latency(plan, device)
 
 
-def _needs_package(name: str, part: Callable[[], Any]) -> Any:
-    """Runs a part that imports another package of the product; if that package cannot be imported
-    (not installed, or not written yet), the report says so in place of the numbers."""
-    try:
-        return part()
-    except ImportError as exc:
-        log.warning("skipping the %s benchmark: %s", name, exc)
-        return {"skipped": f"the {name} package cannot be imported ({exc})"}
-
-
 def run_bench(plan: BenchPlan, device: str = "auto") -> dict[str, Any]:
-    """Runs every part of the plan; parts that cannot run say why instead of failing the whole bench."""
+    """Runs every part of the plan."""
     dev = resolve_device(device)
     t0 = time.perf_counter()
     report: dict[str, Any] = {"smoke": plan.smoke, "machine": machine.describe(dev)}
@@ -346,8 +276,12 @@ def run_bench(plan: BenchPlan, device: str = "auto") -> dict[str, Any]:
     if "indexing" in want:
         report["indexing"] = indexing_throughput(dev, plan)
     if "retrieve" in want:
-        report["retrieve"] = _needs_package("service", lambda: _retrieve(plan, dev))
+        report["retrieve"] = _retrieve(plan, dev)
+    if "train" in want:
+        report["train"] = [train_throughput(size, dev, plan) for size in plan.train_sizes]
     if "faiss" in want:
+        from evaluation.faissbench import faiss_sweep
+
         dim = plan.faiss_dim or Embedder(random_model(plan.serve_model)).dim
         report["faiss"] = faiss_sweep(dim, plan)
     if "memory" in want:

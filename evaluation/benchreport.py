@@ -54,30 +54,36 @@ def _encoder(rows: list[dict[str, Any]], b: Mapping[str, Any]) -> str:
     )
 
 
+def _train(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
+    head = ["size", "device", "encoder params M", "batch", "timed steps", "samples/s"]
+    return table(
+        head,
+        [[r["size"], r["device"], fmt(r["params_m"], 2), str(r["batch"]), str(r["steps"]), fmt(r["samples_per_s"])]
+         for r in rows],
+    )
+
+
 def _indexing(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
-    head = ["model", "scope", "stems", "audio s", "wall s", "audio s / s", "vs embedding stage"]
+    head = ["model", "scope", "stems", "audio s", "wall s", "audio s / s", "embed stage audio s / s",
+            "vs embedding stage"]
     out = []
     for r in rows:
-        if "skipped" in r:
-            out.append([r["model"], r["scope"], r["skipped"], "", "", "", ""])
-        else:
-            out.append(
-                [
-                    r["model"],
-                    r["scope"],
-                    str(r["stems"]),
-                    fmt(r["audio_s"], 0),
-                    fmt(r["wall_s"]),
-                    fmt(r["audio_s_per_s"]),
-                    f"{r['ratio_to_embedding']:.2f}",
-                ]
-            )
+        out.append(
+            [
+                r["model"],
+                r["scope"],
+                str(r["stems"]),
+                fmt(r["audio_s"], 0),
+                fmt(r["wall_s"]),
+                fmt(r["audio_s_per_s"]),
+                fmt(r["embed_stage_audio_s_per_s"]) if "embed_stage_audio_s_per_s" in r else "–",
+                f"{r['ratio_to_embedding']:.2f}",
+            ]
+        )
     return table(head, out)
 
 
-def _retrieve(rows: Any, _: Mapping[str, Any]) -> str:
-    if isinstance(rows, Mapping):
-        return str(rows.get("skipped", rows))
+def _retrieve(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
     head = ["catalogue", "mix s", "p50 ms", "p95 ms", "p99 ms", "decode", "embed", "search", "align", "embed share"]
     return table(
         head,
@@ -104,6 +110,7 @@ def _faiss(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
         "vectors",
         "dim",
         "index",
+        "storage",
         "p50 ms",
         "p95 ms",
         "p99 ms",
@@ -120,6 +127,7 @@ def _faiss(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
                 f"{r['vectors']:,}",
                 str(r["dim"]),
                 r["index"],
+                r.get("storage", "fp32"),
                 fmt(r["p50_ms"], 3),
                 fmt(r["p95_ms"], 3),
                 fmt(r["p99_ms"], 3),
@@ -152,9 +160,10 @@ def _memory(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
 
 SECTIONS: tuple[tuple[str, str, Section], ...] = (
     ("encoder", "Encoder throughput (8 s chunks)", _encoder),
+    ("train", "Training throughput (full steps on random 8 s chunks)", _train),
     ("indexing", "Indexing throughput", _indexing),
     ("retrieve", "/retrieve latency (end to end, in-process HTTP, k = 10)", _retrieve),
-    ("faiss", "FAISS: flat vs IVF (clustered synthetic unit vectors, single queries, k = 10)", _faiss),
+    ("faiss", "FAISS: flat vs IVF (synthetic unit vectors, single queries, k = 10)", _faiss),
     ("memory_per_stem", "Memory per stem (3-minute stem)", _memory),
 )
 

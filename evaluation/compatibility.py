@@ -324,7 +324,7 @@ class CompatSystem:
 
 def model_compat_systems(embedder: Embedder, cset: CompatSet, label: str) -> list[CompatSystem]:
     """The model alone: predictor output for each query (pooled) against target-encoder stem vectors."""
-    systems = model_systems(embedder, cset.songs, cset.pairs, label, context=False)
+    systems = model_systems(embedder, cset.pairs, label, context=False)
     return [CompatSystem(s.name, s.scores) for s in systems]
 
 

@@ -14,9 +14,9 @@ from analysis.compatibility import DEFAULT_WEIGHTS, Conform
 from evaluation.baselines import mash_features, mashability, random_scores
 from evaluation.musical import musical_systems, pair_inputs
 from evaluation.ranking import Labels, evaluate_scores
-from evaluation.songs import EvalSong, QueryPair, as_stem_dicts, query_pairs
+from evaluation.songs import EvalSong, query_pairs
 from model.embed import Embedder
-from model.validate import build_retrieval_set
+from model.validate import QueryPair, embed_pairs
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +47,13 @@ def checkpoint_labels(paths: Sequence[str | Path | None]) -> list[str]:
 
 
 def model_systems(
-    embedder: Embedder, songs: Sequence[EvalSong], pairs: Sequence[QueryPair], label: str, context: bool = True
+    embedder: Embedder, pairs: Sequence[QueryPair], label: str, context: bool = True
 ) -> list[System]:
-    """Queries from the predictor; references from the target encoder (via model.validate) and, with context,
-    from the context encoder too."""
+    """Queries from the predictor; references (the pairs' own stems) from the target encoder (via
+    model.validate.embed_pairs) and, with context, from the context encoder too."""
     t0 = time.perf_counter()
-    rs = build_retrieval_set(embedder, as_stem_dicts(songs), reference="target")
+    rs = embed_pairs(embedder, pairs, reference="target")
     labels = Labels.of(rs)
-    expected = pair_labels(pairs)
-    if not (
-        np.array_equal(labels.ref_songs, expected.ref_songs)
-        and np.array_equal(labels.ref_instruments, expected.ref_instruments)
-    ):
-        raise RuntimeError("query pairs and model.validate's retrieval set disagree on the reference order")
     systems = [System(f"{label} · target", rs.queries @ rs.refs.T, labels)]
     if context:
         refs = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
@@ -112,7 +106,7 @@ def evaluate_retrieval(
         embedder = Embedder.from_checkpoint(path, device=device, batch_size=batch_size)
         sample_rate = embedder.sample_rate
         instruments = instruments or list(embedder.vocabulary.names)
-        systems += model_systems(embedder, songs, pairs, f"{label} [{embedder.cfg.name}]")
+        systems += model_systems(embedder, pairs, f"{label} [{embedder.cfg.name}]")
         del embedder
     if musical and systems:
         inputs = pair_inputs(pairs, systems[0].scores, sample_rate)

@@ -13,7 +13,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from evaluation.bench import BenchPlan, clustered_vectors, random_model
+from evaluation.bench import BenchPlan, random_model
+from evaluation.faissbench import clustered_vectors
+from evaluation.latency import percentiles
 from model.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -194,9 +196,7 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
                         "catalogue": n,
                         "mix_seconds": seconds,
                         "requests": plan.requests,
-                        "p50_ms": float(np.percentile(ms, 50)),
-                        "p95_ms": float(np.percentile(ms, 95)),
-                        "p99_ms": float(np.percentile(ms, 99)),
+                        **percentiles(ms),
                     }
                     for stage in ("decode_ms", "embed_ms", "analyse_ms", "search_ms", "align_ms"):
                         row[f"median_{stage}"] = float(np.median([s[stage] for s in stages]))

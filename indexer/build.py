@@ -1,8 +1,9 @@
-"""Index jobs: `build_index` (catalogue -> published build) and `remove_stems`, the indexer's write side.
+"""The indexer's write side: `build_index` (catalogue -> published build) and `remove_stems`.
 
-A job takes the index directory's lock, checks the published build belongs to the same checkpoint,
-reconciles (after a crash), syncs the catalogue into SQL, embeds what is pending (local processes or Ray),
-committing durable batches, and publishes a new build. Each stage is timed and logged with its counts.
+A job (one row of indexer.jobs) takes the index directory's lock, checks the published build belongs to the
+same checkpoint, reconciles (after a crash), syncs the catalogue into SQL, embeds what is pending (local
+processes or Ray), committing durable batches, and publishes a new build. Each stage is timed and logged with
+its counts.
 """
 
 import fcntl
@@ -18,8 +19,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from analysis.music import ANALYSIS_VERSION
+from indexer import jobs
 from indexer.chunks import list_chunks
-from indexer.db import IndexJob, JobStatus, Song, Stem, StemStatus, make_engine, require_schema, session_factory, utcnow
+from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.decode import FileTask
 from indexer.errors import IndexerError
 from indexer.manifest import check_model, read_manifest
@@ -101,15 +103,6 @@ def model_facts(embedder: Embedder) -> dict[str, Any]:
             "vocabulary": list(embedder.vocabulary.names)}
 
 
-def create_job(sessions: sessionmaker, catalogue: str, engine: str = "local") -> int:
-    """A queued job row (what `POST /index-jobs` returns before the work starts)."""
-    with sessions() as s, s.begin():
-        job = IndexJob(catalogue=catalogue, engine=engine, status=JobStatus.QUEUED)
-        s.add(job)
-        s.flush()
-        return int(job.id)
-
-
 def _pending_tasks(sessions: sessionmaker) -> tuple[list[FileTask], dict[int, str]]:
     """Files to decode: stems to embed (pending) and indexed stems whose analysis is missing or was made by
     other analysis code (analysed only, not embedded again); and every such stem's source key."""
@@ -138,32 +131,43 @@ def _outcomes(engine: Engine, tasks: list[FileTask], embedder: Embedder,
     return run_local(tasks, embedder, settings.batch_size, settings.workers)
 
 
-def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | None = None,
-                engine: Engine = "local", progress: ProgressFn | None = None, job_id: int | None = None,
-                prune: bool = False, rebuild: bool = False, retry_failed: bool = False) -> IndexReport:
-    """Indexes `catalogue` (folder, manifest CSV/JSONL or .stem.mp4) into settings' database and index dir.
+@dataclass(frozen=True)
+class IndexOptions:
+    """How a job indexes: `engine` local processes or Ray; `prune` removes stems of this catalogue whose files
+    are gone; `rebuild` re-embeds everything (needed when the checkpoint changed); `retry_failed` decodes
+    stems that failed before again."""
 
-    Idempotent and resumable: what is indexed is skipped, an interrupted job continues. `rebuild` re-embeds
-    everything (needed when the checkpoint changed). The database must be migrated (`indexer.db.upgrade`).
+    engine: Engine = "local"
+    prune: bool = False
+    rebuild: bool = False
+    retry_failed: bool = False
+
+
+def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | None = None,
+                options: IndexOptions = IndexOptions(), progress: ProgressFn | None = None,
+                job_id: int | None = None) -> IndexReport:
+    """Indexes `catalogue` (folder, manifest CSV/JSONL or .stem.mp4) into settings' database and index dir,
+    as job `job_id` (a row of indexer.jobs; a new row when None).
+
+    Idempotent and resumable: what is indexed is skipped, an interrupted job continues. The database must be
+    migrated (`indexer.db.upgrade`).
 
     Raises:
-        IndexMismatchError: the published build is from another checkpoint and `rebuild` is False.
+        IndexMismatchError: the published build is from another checkpoint and `options.rebuild` is False.
         IndexerError: another job holds the index directory.
     """
     started = time.perf_counter()
-    index_dir = Path(settings.index_dir)
     db = make_engine(settings.database_url)
     try:
         require_schema(db)
         sessions = session_factory(db)
-        job_id = job_id if job_id is not None else create_job(sessions, str(catalogue), engine)
+        if job_id is None:
+            job_id = jobs.insert_job(sessions, str(catalogue), options.engine, options.rebuild)
+        run = _Run(catalogue, settings, options, sessions, job_id, progress)
         try:
-            report = _run(catalogue, settings, embedder, engine, progress, job_id, prune, rebuild, retry_failed,
-                          index_dir, sessions)
+            report = run.execute(embedder)
         except BaseException as exc:
-            with sessions() as s, s.begin():
-                s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
-                    status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=utcnow()))
+            jobs.mark_failed(sessions, job_id, f"{type(exc).__name__}: {exc}")
             raise
     finally:
         db.dispose()
@@ -174,60 +178,65 @@ def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embe
     return report
 
 
-def _run(catalogue: str | Path, settings: IndexerSettings, embedder: Embedder | None, engine: Engine,
-         progress: ProgressFn | None, job_id: int, prune: bool, rebuild: bool, retry_failed: bool,
-         index_dir: Path, sessions: sessionmaker) -> IndexReport:
-    times: dict[str, float] = {}
-    with index_lock(index_dir):
-        with sessions() as s, s.begin():
-            s.execute(update(IndexJob).where(IndexJob.id == job_id)
-                      .values(status=JobStatus.RUNNING, started_at=utcnow()))
-        with _stage("load", times):
-            embedder = embedder or Embedder.from_checkpoint(settings.checkpoint, settings.device,
-                                                            batch_size=settings.batch_size)
-        facts = model_facts(embedder)
-        previous = read_manifest(index_dir)
-        if previous is not None and rebuild:
-            _reset(sessions, index_dir)
-            previous = None
-        if previous is not None:
-            check_model(previous, embedder.checkpoint_hash, embedder.embedding_version)
-        with _stage("reconcile", times):
-            reconcile(sessions, index_dir, previous, embedder.checkpoint_hash)
-        with _stage("sync", times):
-            synced = sync_catalogue(sessions, catalogue, embedder.vocabulary, prune=prune, retry_failed=retry_failed)
-        tasks, keys = _pending_tasks(sessions)
-        total = len(keys)
-        with sessions() as s, s.begin():
-            s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
-                total=total, skipped=synced.stems - synced.new - synced.changed,
-                checkpoint_hash=embedder.checkpoint_hash,
-                embedding_version=embedder.embedding_version))
-        only = sum(len(t.analyse_only) for t in tasks)
-        log.info("%d stems to embed and %d to analyse only, in %d files (%s engine, %d workers)", total - only, only,
-                 len(tasks), engine, settings.workers)
+@dataclass
+class _Run:
+    """One job's run over the index directory it locks."""
 
-        def on_commit(w: Writer) -> None:
-            if progress is not None:
-                progress(Progress("embed", w.done, total, w.audio_seconds, w.failed))
+    catalogue: str | Path
+    settings: IndexerSettings
+    options: IndexOptions
+    sessions: sessionmaker
+    job_id: int
+    progress: ProgressFn | None
 
-        writer = Writer(sessions, index_dir, embedder.checkpoint_hash, job_id, settings.commit_stems,
-                        settings.commit_seconds, on_commit, embedder.dim, embedder.frame_dim)
-        if progress is not None:
-            progress(Progress("embed", 0, total))
-        with _stage("embed", times):
-            for outcome in _outcomes(engine, tasks, embedder, settings):
-                writer.add(outcome)
-            writer.commit()
-        with _stage("publish", times):
-            if progress is not None:
-                progress(Progress("publish", writer.done, total, writer.audio_seconds, writer.failed))
-            published = publish(sessions, index_dir, facts, settings, previous)
-        report = _report(job_id, synced.source, synced, writer, published, keys, times)
-        with sessions() as s, s.begin():
-            s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
-                status=JobStatus.SUCCEEDED, removed=published.removed, build=published.build, finished_at=utcnow()))
-    return report
+    def _tell(self, p: Progress) -> None:
+        if self.progress is not None:
+            self.progress(p)
+
+    def execute(self, embedder: Embedder | None) -> IndexReport:
+        settings, sessions, job_id = self.settings, self.sessions, self.job_id
+        index_dir = Path(settings.index_dir)
+        times: dict[str, float] = {}
+        with index_lock(index_dir):
+            jobs.mark_running(sessions, job_id)
+            with _stage("load", times):
+                embedder = embedder or Embedder.from_checkpoint(settings.checkpoint, settings.device,
+                                                                batch_size=settings.batch_size)
+            facts = model_facts(embedder)
+            previous = read_manifest(index_dir)
+            if previous is not None and self.options.rebuild:
+                _reset(sessions, index_dir)
+                previous = None
+            if previous is not None:
+                check_model(previous, embedder.checkpoint_hash, embedder.embedding_version)
+            with _stage("reconcile", times):
+                reconcile(sessions, index_dir, previous, embedder.checkpoint_hash)
+            with _stage("sync", times):
+                synced = sync_catalogue(sessions, self.catalogue, embedder.vocabulary, prune=self.options.prune,
+                                        retry_failed=self.options.retry_failed)
+            tasks, keys = _pending_tasks(sessions)
+            total = len(keys)
+            with sessions() as s, s.begin():
+                jobs.record(s, job_id, total=total, skipped=synced.stems - synced.new - synced.changed,
+                            checkpoint_hash=embedder.checkpoint_hash, embedding_version=embedder.embedding_version)
+            only = sum(len(t.analyse_only) for t in tasks)
+            log.info("%d stems to embed and %d to analyse only, in %d files (%s engine, %d workers)", total - only,
+                     only, len(tasks), self.options.engine, settings.workers)
+            writer = Writer(sessions, index_dir, embedder.checkpoint_hash, job_id, settings.commit_stems,
+                            settings.commit_seconds,
+                            lambda w: self._tell(Progress("embed", w.done, total, w.audio_seconds, w.failed)),
+                            embedder.dim, embedder.frame_dim)
+            self._tell(Progress("embed", 0, total))
+            with _stage("embed", times):
+                for outcome in _outcomes(self.options.engine, tasks, embedder, settings):
+                    writer.add(outcome)
+                writer.commit()
+            with _stage("publish", times):
+                self._tell(Progress("publish", writer.done, total, writer.audio_seconds, writer.failed))
+                published = publish(sessions, index_dir, facts, settings, previous)
+            report = _report(job_id, synced.source, synced, writer, published, keys, times)
+            jobs.mark_succeeded(sessions, job_id, published.build, published.stems, published.removed)
+        return report
 
 
 def _report(job_id: int, source: str, synced: Any, writer: Writer, published: PublishReport,

@@ -2,7 +2,8 @@
 
 A `Catalogue` holds one published build (manifest + per-instrument FAISS indexes + memory-mapped frame
 packs) and a SQL engine; `reload()` swaps in a newer build atomically, so concurrent searches (FastAPI's
-thread pool) always see one consistent snapshot. Safe to share between threads.
+thread pool) always see one consistent snapshot, and `refresh()` does so only when another process (an index
+worker, another API replica's job) has published a newer build. Safe to share between threads.
 
 Instrument filtering is exact by construction: each instrument has its own index, so a filtered search
 only ever scans that instrument's vectors (no over-fetching, and IVF lists hold nothing else to crowd out
@@ -25,7 +26,7 @@ from indexer.analyses import AnalysisStore
 from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.errors import CatalogueNotFoundError, IndexMismatchError
 from indexer.frames import FrameStore
-from indexer.manifest import check_model, require_manifest
+from indexer.manifest import check_model, manifest_path, read_manifest, require_manifest
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,15 @@ def _load_snapshot(index_dir: Path, checkpoint_hash: str | None, embedding_versi
     return _Snapshot(manifest, indexes, nprobe, frames, analyses, id_sets)
 
 
+def _manifest_stamp(index_dir: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime ns) of the published manifest, None when there is none."""
+    try:
+        st = manifest_path(index_dir).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 _RECORD_COLUMNS = (Stem.id, Stem.song_id, Song.key, Song.title, Song.artist, Stem.instrument, Stem.name,
                    Stem.path, Stem.stream, Stem.duration_seconds, Stem.sample_rate, Stem.bpm, Stem.key, Stem.camelot,
                    Stem.key_confidence, Stem.bpm_confidence, Stem.beat_period, Stem.beats_per_bar,
@@ -133,6 +143,7 @@ class Catalogue:
         self.index_dir = Path(index_dir)
         self.checkpoint_hash = checkpoint_hash
         self.embedding_version = embedding_version
+        self._stamp = _manifest_stamp(self.index_dir)  # taken before the load: a later publish is never missed
         self._snap = _load_snapshot(self.index_dir, checkpoint_hash, embedding_version)
         self._engine = make_engine(db_url)
         require_schema(self._engine)
@@ -152,10 +163,28 @@ class Catalogue:
 
     def reload(self) -> None:
         """Picks up the latest published build (after an index job); keeps the old one if loading fails."""
+        stamp = _manifest_stamp(self.index_dir)
         snap = _load_snapshot(self.index_dir, self.checkpoint_hash, self.embedding_version)
         with self._lock:
-            self._snap = snap
+            self._snap, self._stamp = snap, stamp
         log.info("catalogue reloaded: build %s, %d stems", snap.manifest["build"], self.size())
+
+    def refresh(self) -> bool:
+        """Reloads when the published build is not the one held; True if it did. Cheap while nothing changed:
+        one stat of the manifest, which every publish replaces (atomically, so with a new inode).
+
+        Raises:
+            IndexMismatchError: the new build is of another checkpoint (the old build stays).
+        """
+        stamp = _manifest_stamp(self.index_dir)
+        if stamp is None or stamp == self._stamp:
+            return False
+        published = read_manifest(self.index_dir)
+        if published is None or published.get("build") == self._snap.manifest.get("build"):
+            self._stamp = stamp
+            return False
+        self.reload()
+        return True
 
     def close(self) -> None:
         self._engine.dispose()

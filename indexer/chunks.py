@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from analysis.music import FEATURES, StoredAnalysis
-from indexer.files import atomic_write_bytes
+from model.files import atomic_write_bytes
 
 CHUNK_DIR = "chunks"
 

@@ -1,4 +1,4 @@
-"""`stemjepa index` and `stemjepa db upgrade`: the indexer's commands, with a rich progress bar."""
+"""`stemjepa index`, `index-worker`, `index-remove` and `db upgrade`: the indexer's commands (rich progress bars)."""
 
 import logging
 from pathlib import Path
@@ -42,7 +42,7 @@ def index(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     index_dir: Path | None = typer.Option(None, "--index-dir", help="index directory [env STEMJEPA_INDEX_DIR]"),
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="model checkpoint [default: bundled]"),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda"),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
     batch_size: int | None = typer.Option(None, "--batch-size", help="stems per embedding batch"),
     workers: int | None = typer.Option(None, "--workers", help="decoding processes (0: in-process)"),
     engine: str = typer.Option("local", "--engine", help="local | ray"),
@@ -70,8 +70,8 @@ def index(
             bar.update(task, description=p.stage, completed=p.done, total=p.total,
                        hours=p.audio_seconds / 3600, failed=p.failed)
 
-        report = build_mod.build_index(catalogue, settings, engine=engine, progress=show,  # type: ignore[arg-type]
-                                       prune=prune, rebuild=rebuild, retry_failed=retry_failed)
+        options = build_mod.IndexOptions(engine, prune, rebuild, retry_failed)  # type: ignore[arg-type]
+        report = build_mod.build_index(catalogue, settings, options=options, progress=show)
     for path, reason in report.unresolved:
         console.print(f"[yellow]unresolved[/] {path}: {reason}")
     for key, error in report.failures:
@@ -80,6 +80,36 @@ def index(
     typer.echo(f"build {report.build}: +{report.added} stems, {report.skipped} skipped, {report.failed} failed, "
                f"{report.removed} removed, {len(report.unresolved)} unresolved; {report.indexed_total} in the index; "
                f"{report.audio_seconds:.0f} s audio at {report.audio_seconds_per_second:.1f} audio-s/s ({stages})")
+
+
+def index_worker(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    index_dir: Path | None = typer.Option(None, "--index-dir", help="index directory [env STEMJEPA_INDEX_DIR]"),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="model checkpoint [default: bundled]"),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
+    workers: int | None = typer.Option(None, "--workers", help="decoding processes (0: in-process)"),
+    poll: float = typer.Option(2.0, "--poll", min=0.1, help="seconds between looks for queued jobs"),
+    once: bool = typer.Option(False, "--once", help="run the jobs queued now, then exit"),
+) -> None:
+    """Run queued index jobs (POST /index-jobs) one at a time: the worker of docker compose. The database
+    must be migrated already (`stemjepa db upgrade`)."""
+    from indexer.jobs import JobRunner
+
+    settings = load_settings(db_url=db, index_dir=index_dir, checkpoint=checkpoint, device=device, workers=workers)
+    runner = JobRunner(settings, poll_seconds=poll,
+                       on_success=lambda job: console.print(f"job {job.id}: build {job.build}, "
+                                                            f"{job.indexed_total} stems in the index"))
+    if once:
+        console.print(f"{runner.run_until_idle()} jobs run")
+        runner.close()
+        return
+    console.print(f"waiting for index jobs in {settings.database_url} (Ctrl+C stops)")
+    try:
+        runner.serve()
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        runner.close()
 
 
 def remove(

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Engine,
     Float,
@@ -110,6 +111,7 @@ class IndexJob(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=JobStatus.QUEUED)
     catalogue: Mapped[str] = mapped_column(Text)
     engine: Mapped[str] = mapped_column(String(16), default="local")
+    rebuild: Mapped[bool] = mapped_column(Boolean, default=False)  # re-embed every stem
     checkpoint_hash: Mapped[str | None] = mapped_column(String(64))
     embedding_version: Mapped[str | None] = mapped_column(String(32))
     total: Mapped[int] = mapped_column(Integer, default=0)  # stems to embed in this job
@@ -120,6 +122,7 @@ class IndexJob(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     build: Mapped[int | None] = mapped_column(Integer)  # manifest build number it published
+    indexed_total: Mapped[int | None] = mapped_column(Integer)  # stems in the build it published
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

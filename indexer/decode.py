@@ -23,6 +23,7 @@ import numpy as np
 from analysis.music import StoredAnalysis, analyse
 from model.audio import Audio, read_audio, read_streams, resample, to_mono
 from model.errors import AudioDecodeError
+from model.files import file_hash
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ class DecodedStem:
         return self.error is None
 
 
-def _file_hash(path: str | Path) -> "hashlib._Hash":
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h
-
-
 def _with_stream(h: "hashlib._Hash", stream: int | None) -> str:
     if stream is not None:
         h.update(f"#{stream}".encode())
@@ -72,14 +65,14 @@ def _with_stream(h: "hashlib._Hash", stream: int | None) -> str:
 
 def content_sha256(path: str | Path, stream: int | None) -> str:
     """sha256 of the file's bytes, plus the stream number for one stream of a multi-stream container."""
-    return _with_stream(_file_hash(path), stream)
+    return _with_stream(file_hash(path), stream)
 
 
 def decode_file(task: FileTask, sample_rate: int) -> list[DecodedStem]:
     """Decodes and analyses the stems of one file; a failure is returned per stem, never raised. Stems that
     need no embedding come back without their waveform."""
     try:
-        base = _file_hash(task.path)
+        base = file_hash(task.path)
         digests = {stream: _with_stream(base.copy(), stream) for _, stream in task.stems}
     except OSError as exc:
         return [DecodedStem(sid, None, f"cannot read file: {exc}", None, 0.0, 0) for sid, _ in task.stems]

@@ -7,13 +7,12 @@ one per published build, each two `.npy` files written atomically:
   frames-<build>.ids.npy  int64   [N_stems, 3]            (stem id, first row, row count)
 """
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from indexer.files import atomic_write, fsync_dir
+from model.files import atomic_write, atomic_write_path
 
 FRAME_DTYPE = np.float16
 
@@ -31,9 +30,9 @@ def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray
     number of stems written.
     """
     data_path, ids_path = pack_paths(index_dir, name)
-    tmp = data_path.with_name(f".{data_path.name}.tmp-{os.getpid()}")
     table: list[tuple[int, int, int]] = []
-    try:
+
+    def fill(tmp: Path) -> None:
         data = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total_rows, frame_dim))
         row = 0
         for stem_id, frames in items:
@@ -46,12 +45,8 @@ def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray
             raise ValueError(f"pack {name}: {row} frames written, {total_rows} announced")
         data.flush()
         del data
-        with tmp.open("rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, data_path)
-        fsync_dir(index_dir)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write_path(data_path, fill)
     ids = np.array(table, dtype=np.int64).reshape(-1, 3)
     # Data before table: a table never points into a pack that is not complete.
     atomic_write(ids_path, lambda f: np.save(f, ids))

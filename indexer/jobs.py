@@ -1,16 +1,32 @@
-"""Index job records for the service: queue a job row, read its status and progress, list recent jobs.
+"""Index jobs, the one door to them: a job is one row of `index_jobs`, whose id is the job's only id.
 
-`POST /index-jobs` calls `queue_job` and hands the id to `build_index(..., job_id=id)` in the background;
-`GET /index-jobs/{id}` calls `get_job`. build_index updates the row at every durable commit.
+An API replica queues a row (`JobQueue.submit`); a runner claims it (`JobQueue.claim`: an `UPDATE ... WHERE
+status = 'queued'` that exactly one claimant wins, on SQLite and PostgreSQL alike) and runs
+`build_index(..., job_id=...)`, which advances the row at every durable commit and records the outcome. The
+runner is `JobRunner`: a background thread of the API process by default, or `stemjepa index-worker` (the
+GPU worker of docker compose). Status and progress are read from the database, so every replica answers for
+every job. Nothing here migrates: the schema must be at head (compose's `migrate`, the demo's set-up).
 """
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.build import create_job
-from indexer.db import IndexJob, make_engine, session_factory
+from indexer.db import IndexJob, JobStatus, make_engine, require_schema, session_factory, utcnow
+from indexer.settings import IndexerSettings
+from model.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,7 @@ class JobRecord:
     status: str
     catalogue: str
     engine: str
+    rebuild: bool
     total: int
     done: int
     added: int
@@ -29,41 +46,186 @@ class JobRecord:
     removed: int
     audio_seconds: float
     build: int | None
+    indexed_total: int | None
     error: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
 
+    @classmethod
+    def of(cls, j: IndexJob) -> "JobRecord":
+        return cls(j.id, j.status, j.catalogue, j.engine, bool(j.rebuild), j.total, j.done, j.added, j.skipped,
+                   j.failed, j.removed, j.audio_seconds, j.build, j.indexed_total, j.error,
+                   _aware(j.created_at) or utcnow(), _aware(j.started_at), _aware(j.finished_at))
 
-def _record(j: IndexJob) -> JobRecord:
-    return JobRecord(j.id, j.status, j.catalogue, j.engine, j.total, j.done, j.added, j.skipped, j.failed,
-                     j.removed, j.audio_seconds, j.build, j.error, j.created_at, j.started_at, j.finished_at)
+    @property
+    def progress(self) -> float:
+        """Fraction done, 0..1: stems committed of the stems to embed; 1 once succeeded."""
+        if self.status == JobStatus.SUCCEEDED:
+            return 1.0
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def seconds(self) -> float | None:
+        """Run time (s) of a finished job."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
 
-def queue_job(db_url: str, catalogue: str, engine: str = "local") -> int:
-    """Creates a queued job row; returns its id."""
-    db = make_engine(db_url)
-    try:
-        return create_job(session_factory(db), catalogue, engine)
-    finally:
-        db.dispose()
+# ---- the row's life, written by build_index and the writer inside their own sessions -----------------------
+def insert_job(sessions: sessionmaker, catalogue: str, engine: str = "local", rebuild: bool = False) -> int:
+    """A queued job row; returns its id."""
+    with sessions() as s, s.begin():
+        job = IndexJob(catalogue=catalogue, engine=engine, rebuild=rebuild, status=JobStatus.QUEUED)
+        s.add(job)
+        s.flush()
+        return int(job.id)
 
 
-def get_job(db_url: str, job_id: int) -> JobRecord | None:
-    db = make_engine(db_url)
-    try:
-        with session_factory(db)() as s:
+def mark_running(sessions: sessionmaker, job_id: int) -> None:
+    with sessions() as s, s.begin():
+        s.execute(update(IndexJob).where(IndexJob.id == job_id).values(
+            status=JobStatus.RUNNING, started_at=func.coalesce(IndexJob.started_at, utcnow())))
+
+
+def record(session: Session, job_id: int, **values: object) -> None:
+    """Sets counts of the job (total, done, added, skipped, failed, audio_seconds, ...) in `session`'s
+    transaction, so progress is durable exactly when the work it counts is."""
+    session.execute(update(IndexJob).where(IndexJob.id == job_id).values(**values))
+
+
+def mark_succeeded(sessions: sessionmaker, job_id: int, build: int | None, indexed_total: int, removed: int) -> None:
+    """`build` None: nothing changed, so nothing was published."""
+    with sessions() as s, s.begin():
+        record(s, job_id, status=JobStatus.SUCCEEDED, build=build, indexed_total=indexed_total, removed=removed,
+               finished_at=utcnow())
+
+
+def mark_failed(sessions: sessionmaker, job_id: int, error: str) -> None:
+    with sessions() as s, s.begin():
+        record(s, job_id, status=JobStatus.FAILED, error=error, finished_at=utcnow())
+
+
+# ---- the queue ----------------------------------------------------------------------------------------------
+class JobQueue:
+    """The index_jobs table of one database as a queue. Safe to share between threads."""
+
+    def __init__(self, db_url: str) -> None:
+        self._engine = make_engine(db_url)
+        require_schema(self._engine)
+        self._sessions = session_factory(self._engine)
+
+    @property
+    def sessions(self) -> sessionmaker:
+        return self._sessions
+
+    def submit(self, catalogue: str, rebuild: bool = False, engine: str = "local") -> JobRecord:
+        """Queues a job over `catalogue` (a folder, manifest or .stem.mp4 the runners can read)."""
+        job = self.get(insert_job(self._sessions, catalogue, engine, rebuild))
+        assert job is not None
+        return job
+
+    def get(self, job_id: int) -> JobRecord | None:
+        with self._sessions() as s:
             job = s.get(IndexJob, job_id)
-            return _record(job) if job is not None else None
-    finally:
-        db.dispose()
+            return JobRecord.of(job) if job is not None else None
+
+    def recent(self, limit: int = 20) -> list[JobRecord]:
+        """The most recent jobs first."""
+        with self._sessions() as s:
+            return [JobRecord.of(j) for j in s.scalars(select(IndexJob).order_by(IndexJob.id.desc()).limit(limit))]
+
+    def claim(self) -> JobRecord | None:
+        """The oldest queued job, now running and this caller's; None when none is queued.
+
+        The conditional UPDATE is the lock: of two runners after the same row, one changes it and the other
+        changes nothing (PostgreSQL re-checks the condition after the winner commits; SQLite runs writes one
+        at a time) and moves on to the next queued row. Reading the candidate in its own transaction keeps
+        SQLite's WAL snapshot from going stale under a concurrent claim.
+        """
+        while True:
+            with self._sessions() as s:
+                candidate = s.scalar(select(func.min(IndexJob.id)).where(IndexJob.status == JobStatus.QUEUED))
+            if candidate is None:
+                return None
+            with self._sessions() as s, s.begin():
+                won = s.execute(update(IndexJob)
+                                .where(IndexJob.id == candidate, IndexJob.status == JobStatus.QUEUED)
+                                .values(status=JobStatus.RUNNING, started_at=utcnow())).rowcount
+            if won:
+                return self.get(int(candidate))
+
+    def close(self) -> None:
+        self._engine.dispose()
 
 
-def list_jobs(db_url: str, limit: int = 20) -> list[JobRecord]:
-    """The most recent jobs first."""
-    db = make_engine(db_url)
-    try:
-        with session_factory(db)() as s:
-            return [_record(j) for j in s.scalars(select(IndexJob).order_by(IndexJob.id.desc()).limit(limit))]
-    finally:
-        db.dispose()
+# ---- the runner ---------------------------------------------------------------------------------------------
+class JobRunner:
+    """Claims queued jobs one at a time and runs them with `settings` (and `embedder`, when the process has
+    one loaded already); `on_success(job)` runs after each job that succeeded. `start()` runs it in a
+    background thread that looks for work every `poll_seconds` (and at once after `wake()`)."""
+
+    def __init__(self, settings: IndexerSettings, embedder: Embedder | None = None,
+                 on_success: Callable[[JobRecord], None] | None = None, poll_seconds: float = 2.0) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.queue = JobQueue(settings.database_url)
+        self.on_success = on_success
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> JobRecord | None:
+        """Claims and runs one queued job; returns its final record, or None when none was queued. A failed
+        job is recorded in its row (and logged), never raised."""
+        from indexer.build import IndexOptions, build_index
+
+        job = self.queue.claim()
+        if job is None:
+            return None
+        log.info("index job %d: %s%s", job.id, job.catalogue, " (rebuild)" if job.rebuild else "")
+        options = IndexOptions(engine="ray" if job.engine == "ray" else "local", rebuild=job.rebuild)
+        try:
+            build_index(job.catalogue, self.settings, self.embedder, options, job_id=job.id)
+        except Exception:  # recorded in the job's row by build_index; the runner goes on with the next job
+            log.exception("index job %d failed", job.id)
+        done = self.queue.get(job.id)
+        assert done is not None
+        if done.status == JobStatus.SUCCEEDED and self.on_success is not None:
+            self.on_success(done)
+        return done
+
+    def run_until_idle(self) -> int:
+        """Runs queued jobs until none is left; returns how many ran."""
+        n = 0
+        while self.run_once() is not None:
+            n += 1
+        return n
+
+    def serve(self) -> None:
+        """Runs jobs until `close()`: each poll (or wake-up) runs what is queued."""
+        while not self._stop.is_set():
+            try:
+                self.run_until_idle()
+            except Exception:  # the database may be away for a moment; the next poll tries again
+                log.exception("index job runner: claiming a job failed")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve, name="stemjepa-index-jobs", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Looks for work now (after a submit in this process) instead of at the next poll."""
+        self._wake.set()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stops after the job in progress (waiting at most `timeout` s for it)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.queue.close()

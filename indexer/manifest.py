@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import CatalogueNotFoundError, IndexMismatchError
-from indexer.files import atomic_write_json
+from model.files import atomic_write_json
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1

@@ -26,11 +26,11 @@ from indexer import vectors
 from indexer.analyses import KINDS, analysed_ids, pack_names, plan_analyses, write_analysis_packs
 from indexer.chunks import chunk_ids, list_chunks, read_chunk
 from indexer.db import Stem, StemStatus, utcnow
-from indexer.files import remove_temporaries
 from indexer.frames import read_pack_ids, write_pack
 from indexer.manifest import write_manifest
 from indexer.settings import IndexerSettings
 from indexer.writer import analysis_values
+from model.files import remove_temporaries
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer.files import atomic_write_path
+from model.files import atomic_write_path
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
 from analysis.music import ANALYSIS_VERSION, StoredAnalysis
+from indexer import jobs
 from indexer.chunks import Chunk, write_chunk
-from indexer.db import IndexJob, Stem, StemStatus, utcnow
+from indexer.db import Stem, StemStatus, utcnow
 from indexer.pipeline import Outcome
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ class Writer:
             self.failed += len(bad)
             self.audio_seconds += sum(o.duration_seconds for o in embedded)
             if self.job_id is not None:
-                s.execute(update(IndexJob).where(IndexJob.id == self.job_id).values(
-                    done=self.done, added=self.added, failed=self.failed, audio_seconds=self.audio_seconds))
+                jobs.record(s, self.job_id, done=self.done, added=self.added, failed=self.failed,
+                            audio_seconds=self.audio_seconds)
         self.failures.extend((o.stem_id, o.error or "") for o in bad)
         log.debug("committed %d indexed, %d failed", len(ok), len(bad))
         if self.on_commit is not None:

@@ -133,14 +133,6 @@ def read_streams(source: Source) -> list[Audio]:
     return [_check(a, source) for a in _decode_av_streams(source, None)]
 
 
-def count_audio_streams(source: str | Path) -> int:
-    try:
-        with av.open(str(source)) as container:
-            return len(container.streams.audio)
-    except (av.error.FFmpegError, OSError) as exc:
-        raise AudioDecodeError(source, f"not a readable media file ({exc})") from exc
-
-
 def to_mono(samples: np.ndarray) -> np.ndarray:
     """[C, T] or [T] -> [T] by averaging channels."""
     return samples if samples.ndim == 1 else samples.mean(axis=0)

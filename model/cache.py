@@ -8,18 +8,17 @@ absent classes are zero rows (silent, so never sampled).
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
-from model.audio import load_mono
 from model.errors import AudioDecodeError
+from model.files import atomic_write
 from model.instruments import InstrumentVocabulary
-from model.multitrack import SongRef, discover, refuse_evaluation_songs
+from model.multitrack import SongRef, decode_song, discover, refuse_evaluation_songs
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +45,10 @@ def _song_key(song: SongRef, sample_rate: int) -> str:
     return h.hexdigest()[:20]
 
 
-def decode_song(song: SongRef, vocab: InstrumentVocabulary, sample_rate: int) -> np.ndarray:
-    """All stems of a song at `sample_rate`, summed per class: [n_instruments, T] float32."""
-    waves: dict[str, np.ndarray] = {}
-    for stem in song.stems:
-        w = load_mono(stem.path, sample_rate, stem.stream)
-        prev = waves.get(stem.instrument)
-        if prev is None:
-            waves[stem.instrument] = w
-        else:
-            n = max(len(prev), len(w))
-            waves[stem.instrument] = np.pad(prev, (0, n - len(prev))) + np.pad(w, (0, n - len(w)))
+def song_array(song: SongRef, vocab: InstrumentVocabulary, sample_rate: int) -> np.ndarray:
+    """All stems of a song at `sample_rate`, summed per class (model.multitrack.decode_song), as rows of one
+    array [n_instruments, T] float32; shorter and absent classes are zero-padded."""
+    waves = decode_song(song, sample_rate)
     length = max(len(w) for w in waves.values())
     out = np.zeros((len(vocab), length), dtype=np.float32)
     for inst, w in waves.items():
@@ -87,16 +79,13 @@ def build_cache(
             file = cache_dir / f"{_song_key(song, sample_rate)}.npy"
             if not file.exists():
                 try:
-                    arr = decode_song(song, vocab, sample_rate).astype(np.float16)
+                    arr = song_array(song, vocab, sample_rate).astype(np.float16)
                 except AudioDecodeError as exc:
                     log.warning("skipping song %s: %s", song.song_id, exc)
                     progress.advance(task)
                     continue
-                # a unique temporary name: concurrent runs may cache the same song at once
-                fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".npy", dir=cache_dir)
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, arr)
-                os.replace(tmp, file)
+                # concurrent runs may cache the same song at once: each writes its own temporary file
+                atomic_write(file, partial(np.save, arr=arr))
             frames = int(np.load(file, mmap_mode="r").shape[1])
             cached.append(CachedSong(song.song_id, file, frames, source))
             progress.advance(task)

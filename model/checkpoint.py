@@ -5,9 +5,6 @@ A training checkpoint also holds the optimiser, scheduler and RNG states for an 
 (inference) checkpoint keeps only the networks, optionally in float16.
 """
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import torch
 
 from model.config import ModelConfig, RunConfig, from_dict, to_dict
 from model.errors import CheckpointError
+from model.files import atomic_write, file_sha256
 from model.instruments import InstrumentVocabulary
 from model.jepa import StemJEPA
 
@@ -29,26 +27,9 @@ def default_checkpoint_path() -> Path:
     return BUNDLED_CHECKPOINT
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """Writes to a temporary file in the same folder and renames it, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """torch.save through model.files.atomic_write: a crash never leaves half a checkpoint."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_checkpoint(

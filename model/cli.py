@@ -1,4 +1,4 @@
-"""Commands of the model package: `stemjepa train`, `stemjepa stats`, `stemjepa preprocess`."""
+"""Commands of the model package: `stemjepa train`, `stats`, `preprocess`, `export`, `split`."""
 
 import json
 from pathlib import Path
@@ -14,24 +14,17 @@ DataOpt = Annotated[list[Path], typer.Option("--data", help="Multitrack folder, 
 CacheOpt = Annotated[Path, typer.Option(help="Decoded-song cache folder.")]
 
 
-def train(
-    out: Annotated[Path, typer.Option(help="Run folder (checkpoints, config, metrics).")],
-    data: DataOpt = [],  # noqa: B006 (typer reads the default, never mutates it)
-    config: Annotated[Path | None, typer.Option(help="Run YAML, e.g. configs/train/small.yaml.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Schedule length in steps.")] = None,
-    stop_at: Annotated[int | None, typer.Option(help="Stop at this step, keeping the schedule.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt.")] = False,
-    validate: Annotated[Path | None, typer.Option(help="Held-out multitrack folder; its R@1 picks best.pt.")] = None,
-    monitor: Annotated[list[Path], typer.Option(help="Held-out folders logged, never used to choose.")] = [],  # noqa: B006
-    stats: Annotated[Path | None, typer.Option(help="Statistics JSON from `stemjepa stats`.")] = None,
-    cache_dir: CacheOpt = Path(".cache/stemjepa"),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    set_: Annotated[list[str], typer.Option("--set", help="Config override key.path=value.")] = [],  # noqa: B006
-) -> None:
-    """Train Stem-JEPA (same as `python model/train.py`)."""
-    from model.train import run_training
+# `stemjepa train ARGS` hands ARGS to model.train's own parser (--help included): one definition of the
+# options for both entry points, so `python model/train.py` and `stemjepa train` cannot drift apart.
+TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
-    run_training(config, data, out, steps, resume, validate, stats, cache_dir, device, set_, stop_at, monitor)
+
+def train(ctx: typer.Context) -> None:
+    """Train Stem-JEPA: the options of `python model/train.py` (--config, --data, --out, --steps, --stop-at,
+    --resume, --init, --validate, --monitor, --stats, --cache-dir, --device, --set); --help lists them."""
+    from model.train import main
+
+    main(list(ctx.args), prog="stemjepa train")
 
 
 def stats(
@@ -65,9 +58,10 @@ def export(
     """Write an inference-only checkpoint (no optimiser state, float16 weights) for shipping; with
     --centre-data, fit the positional frame centres used by alignment on that (training) data first."""
     from model.centring import fit_frame_centres
-    from model.checkpoint import build_model, export_inference, file_sha256, load_checkpoint, run_config_of
+    from model.checkpoint import build_model, export_inference, load_checkpoint, run_config_of
     from model.dataset import PairDataset
     from model.embed import Embedder
+    from model.files import file_sha256
 
     model, extra = None, {}
     if centre_data:
@@ -95,3 +89,17 @@ def preprocess(
     songs = build_cache(data, cache_dir, InstrumentVocabulary.from_names(run.model.instruments),
                         run.model.audio.sample_rate)
     typer.echo(f"{len(songs)} songs cached in {cache_dir}")
+
+
+def split(
+    source: Annotated[Path, typer.Argument(help="Multitrack folder (.stem.mp4 files or song folders).")],
+    fit: Annotated[Path, typer.Option(help="Folder of links to the songs to fit on.")],
+    holdout: Annotated[Path, typer.Option(help="Folder of links to the held-out songs.")],
+    holdout_songs: Annotated[int, typer.Option(min=1, help="Songs to hold out.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 2024,
+) -> None:
+    """Split a multitrack folder into fit and held-out song links by a seeded shuffle (reruns change nothing)."""
+    from model.split import split_songs
+
+    n_fit, n_holdout = split_songs(source, fit, holdout, holdout_songs, seed)
+    typer.echo(f"{n_fit} songs to fit in {fit}, {n_holdout} held out in {holdout}")

@@ -17,6 +17,9 @@ import yaml
 from model.errors import ConfigError
 from model.instruments import DEFAULT_INSTRUMENTS
 
+# Run configs shipped with the package (found without the repository, e.g. from an installed wheel)
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -190,13 +193,33 @@ def merge_config(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def named_configs() -> list[str]:
+    """Names of the run configs shipped as package data (model/configs/NAME.yaml): the model sizes
+    `tiny`, `compact`, `small`, `base` and the shipped recipe's second phase `compact-nce`."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A run YAML: an existing file, else a named config of the package (`tiny`, `small`, ...).
+
+    Raises:
+        ConfigError: neither a file nor a named config.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    named = CONFIG_DIR / f"{name_or_path}.yaml"
+    if path.suffix == "" and path.name == str(name_or_path) and named.is_file():
+        return named
+    raise ConfigError(f"config file not found: {name_or_path} (named configs: {', '.join(named_configs())})")
+
+
 def load_run_config(path: str | Path | None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Reads a run YAML (keys `model`, `train`, and optionally `base:` naming a file to extend)."""
+    """Reads a run YAML, given as a file or by name (`config_path`): keys `model`, `train`, and optionally
+    `base:` naming a file (beside it) to extend."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+        path = config_path(path)
         loaded = yaml.safe_load(path.read_text()) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at top level")

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from model.audio import Source, load_mono
-from model.checkpoint import build_model, default_checkpoint_path, file_sha256, load_checkpoint
+from model.checkpoint import build_model, default_checkpoint_path, load_checkpoint
 from model.config import ModelConfig
+from model.files import file_sha256
 from model.instruments import InstrumentVocabulary
 from model.jepa import StemJEPA, pooled
 

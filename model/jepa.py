@@ -89,10 +89,6 @@ class StemJEPA(nn.Module):
     def stats(self) -> NormStats:
         return NormStats(float(self.norm_mean), float(self.norm_std))
 
-    def set_stats(self, stats: NormStats) -> None:
-        self.norm_mean.fill_(stats.mean)
-        self.norm_std.fill_(stats.std)
-
     @property
     def embed_dim(self) -> int:
         """Width of a pooled vector: the frequency rows' embeddings concatenated."""

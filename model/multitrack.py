@@ -1,7 +1,9 @@
-"""Multitrack discovery: song folders with one file per stem, MUSDB `.stem.mp4` files, and manifests.
+"""Multitrack songs: discovery (song folders with one file per stem, MUSDB `.stem.mp4` files, manifests) and
+decoding a song into one waveform per instrument.
 
-Used by training (multitrack datasets) and by the indexer (catalogue sources), so a stem is named and
-classed the same way everywhere. Stems whose instrument cannot be determined are reported, never guessed.
+Used by training (multitrack datasets, validation), the indexer (catalogue sources) and the evaluation, so a
+stem is named, classed and decoded the same way everywhere. Stems whose instrument cannot be determined are
+reported, never guessed.
 """
 
 import csv
@@ -11,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.audio import AUDIO_SUFFIXES
-from model.errors import ReservedDataError
+import numpy as np
+
+from model.audio import AUDIO_SUFFIXES, load_mono, read_streams, resample, to_mono
+from model.errors import AudioDecodeError, ReservedDataError
 from model.instruments import InstrumentVocabulary
 
 log = logging.getLogger(__name__)
@@ -195,3 +199,34 @@ def refuse_evaluation_songs(songs: Iterable[SongRef], purpose: str) -> None:
             f"{len(reserved)} songs of the fixed {EVALUATION_SET_NAME} set (e.g. {reserved[0]}) were given for "
             f"{purpose}; nothing may train or tune on that set"
         )
+
+
+def _padded_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n = max(len(a), len(b))
+    return np.pad(a, (0, n - len(a))) + np.pad(b, (0, n - len(b)))
+
+
+def decode_song(song: SongRef, sample_rate: int) -> dict[str, np.ndarray]:
+    """Every stem of `song` as mono float32 [T] at `sample_rate` Hz, summed per instrument class (guitar +
+    piano -> other). A multi-stream container is decoded once for all its streams. Files of one class that
+    differ in length are summed zero-padded to the longest: a part that ends early is silent after its end.
+
+    Raises:
+        AudioDecodeError: a stem cannot be decoded, or names a stream its container does not have.
+    """
+    containers: dict[Path, list[np.ndarray]] = {}
+    waves: dict[str, np.ndarray] = {}
+    for stem in song.stems:
+        if stem.stream is None:
+            wave = load_mono(stem.path, sample_rate)
+        else:
+            if stem.path not in containers:
+                containers[stem.path] = [resample(to_mono(a.samples), a.sample_rate, sample_rate)
+                                         for a in read_streams(stem.path)]
+            streams = containers[stem.path]
+            if stem.stream >= len(streams):
+                raise AudioDecodeError(stem.path, f"no audio stream {stem.stream} (file has {len(streams)})")
+            wave = streams[stem.stream]
+        previous = waves.get(stem.instrument)
+        waves[stem.instrument] = wave if previous is None else _padded_sum(previous, wave)
+    return waves

@@ -1,7 +1,8 @@
 """Stem-JEPA training: config, data, model, optimiser, loop (paper 3.1-3.3).
 
-    python model/train.py --config configs/train/tiny.yaml --data DIR [--data DIR2] --out runs/tiny --steps 50
+    python model/train.py --config tiny --data DIR [--data DIR2] --out runs/tiny --steps 50
     python model/train.py --out runs/tiny --resume          # continues exactly where the run stopped
+    stemjepa train ...                                       # the same options (one parser)
 
 Each step: forward (context encoder + predictor vs the no-grad target encoder), backward, EMA update of
 the target encoder. Checkpoints describe themselves (configs, vocabulary, statistics, step) and carry the
@@ -15,12 +16,13 @@ if __name__ == "__main__" and __package__ in (None, ""):
     # Run as a script: put the repository root, not model/, first on the path.
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+import argparse
 import json
 import logging
 import math
 import random
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,7 @@ from torch.utils.data import DataLoader
 
 from model.cache import CachedSong, build_cache
 from model.checkpoint import build_model, load_checkpoint, run_config_of, save_checkpoint
-from model.config import RunConfig, load_run_config, merge_config, parse_override, to_dict
+from model.config import RunConfig, load_run_config, merge_config, named_configs, parse_override, to_dict
 from model.dataset import PairDataset, StepSampler
 from model.ema import ema_momentum, ema_update
 from model.embed import Embedder, resolve_device
@@ -80,17 +82,11 @@ def load_validation(root: Path, embedder: Embedder) -> list[tuple[str, dict[str,
     Raises:
         ReservedDataError: the folder holds songs of the fixed evaluation set, which may not choose checkpoints.
     """
-    from model.cache import decode_song
-    from model.multitrack import discover, refuse_evaluation_songs
+    from model.multitrack import decode_song, discover, refuse_evaluation_songs
 
     found = discover(root, embedder.vocabulary).songs
     refuse_evaluation_songs(found, "checkpoint validation")
-    songs = []
-    for song in found:
-        arr = decode_song(song, embedder.vocabulary, embedder.sample_rate)
-        present = {s.instrument for s in song.stems}
-        songs.append((song.song_id, {n: arr[i] for i, n in enumerate(embedder.vocabulary.names) if n in present}))
-    return songs
+    return [(song.song_id, decode_song(song, embedder.sample_rate)) for song in found]
 
 
 def validate(model: StemJEPA, songs: list[tuple[str, dict[str, np.ndarray]]], device: torch.device) -> dict[str, Any]:
@@ -234,11 +230,30 @@ class Trainer:
         return result
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+@dataclass(frozen=True)
+class TrainArgs:
+    """What one training run is asked to do: the options of `python model/train.py` and `stemjepa train`,
+    which both parse them with `argument_parser`, so the two cannot drift apart."""
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, help="run YAML (configs/train/{tiny,small,base}.yaml)")
+    out: Path
+    config: str | None = None  # a run YAML, or a named config (model.config.named_configs)
+    data: tuple[Path, ...] = ()
+    steps: int | None = None
+    stop_at: int | None = None
+    resume: bool = False
+    init: Path | None = None
+    validate: Path | None = None
+    monitor: tuple[Path, ...] = ()
+    stats: Path | None = None
+    cache_dir: Path = Path(".cache/stemjepa")
+    device: str = "auto"
+    overrides: tuple[str, ...] = ()
+
+
+def argument_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The one definition of the training options (each a TrainArgs field)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help=f"run YAML, or a named config ({', '.join(named_configs())})")
     p.add_argument("--data", type=Path, action="append", default=[], help="multitrack folder/manifest; repeatable")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, resolved config, metrics")
     p.add_argument("--steps", type=int, help="schedule length in steps (overrides train.steps; on --resume it "
@@ -252,71 +267,87 @@ def main(argv: list[str] | None = None) -> None:
                    help="further held-out folders whose R@1 is logged but never used to choose; repeatable")
     p.add_argument("--stats", type=Path, help="JSON from `stemjepa stats`; computed from the data if absent")
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/stemjepa"), help="decoded-song cache")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. train.lr=1e-3")
-    args = p.parse_args(argv)
-    run_training(args.config, args.data, args.out, args.steps, args.resume, args.validate, args.stats,
-                 args.cache_dir, args.device, args.overrides, args.stop_at, args.monitor, args.init)
+    return p
 
 
-def run_training(config: Path | None, data: list[Path], out: Path, steps: int | None = None, resume: bool = False,
-                 validate_dir: Path | None = None, stats_file: Path | None = None,
-                 cache_dir: Path = Path(".cache/stemjepa"), device_name: str = "auto",
-                 overrides: list[str] | None = None, stop_at: int | None = None,
-                 monitor: list[Path] | None = None, init: Path | None = None) -> Trainer:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = None
-    if resume:
-        ckpt = load_checkpoint(out / LATEST)
+def parse_args(argv: list[str] | None = None, prog: str | None = None) -> TrainArgs:
+    ns = argument_parser(prog).parse_args(argv)
+    fields = {**vars(ns), "data": tuple(ns.data), "monitor": tuple(ns.monitor), "overrides": tuple(ns.overrides)}
+    return TrainArgs(**fields)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """`python model/train.py ARGS` and `stemjepa train ARGS`."""
+    run_training(parse_args(argv, prog))
+
+
+def _resolved_run(args: TrainArgs, ckpt: dict[str, Any] | None) -> tuple[RunConfig, TrainArgs]:
+    """The run config (the checkpoint's on --resume, else the YAML with overrides and --steps) and the
+    arguments with what --resume takes from the run folder filled in."""
+    if ckpt is not None:
         run = run_config_of(ckpt)
-        saved = json.loads((out / "run.json").read_text())
-        data = data or [Path(d) for d in saved["data"]]
-        validate_dir = validate_dir or (Path(saved["validate"]) if saved.get("validate") else None)
-        monitor = monitor or [Path(m) for m in saved.get("monitor", [])]
+        saved = json.loads((args.out / "run.json").read_text())
+        args = replace(args, data=args.data or tuple(Path(d) for d in saved["data"]),
+                       validate=args.validate or (Path(saved["validate"]) if saved.get("validate") else None),
+                       monitor=args.monitor or tuple(Path(m) for m in saved.get("monitor", [])))
     else:
         over: dict[str, Any] = {}
-        for text in overrides or []:
+        for text in args.overrides:
             over = merge_config(over, parse_override(text))
-        run = load_run_config(config, over)
-    if steps is not None:
-        run = replace(run, train=replace(run.train, steps=steps))
-    if not data:
-        raise SystemExit("no --data given")
-    device = resolve_device(device_name)
-    vocab = InstrumentVocabulary.from_names(run.model.instruments)
-    songs = build_cache(data, cache_dir, vocab, run.model.audio.sample_rate)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(run), sort_keys=False))
-    (out / "run.json").write_text(json.dumps({"data": [str(d) for d in data],
-                                              "validate": str(validate_dir) if validate_dir else None,
-                                              "monitor": [str(m) for m in monitor or []],
-                                              "init": str(init) if init else None}))
-    init_ckpt = load_checkpoint(init) if init is not None and ckpt is None else None
-    if init_ckpt is not None and run_config_of(init_ckpt).model != run.model:
-        raise SystemExit(f"--init {init}: its model config differs from this run's; phases must share the model")
+        run = load_run_config(args.config, over)
+    if args.steps is not None:
+        run = replace(run, train=replace(run.train, steps=args.steps))
+    return run, args
+
+
+def _norm_stats(args: TrainArgs, ckpt: dict[str, Any] | None, init_ckpt: dict[str, Any] | None,
+                songs: list[CachedSong], run: RunConfig) -> NormStats:
+    """The resumed run's, the initial weights', the --stats file's, or measured on the data."""
     if ckpt is not None:
-        stats = NormStats(**ckpt["norm_stats"])
-    elif init_ckpt is not None:
-        stats = NormStats(**init_ckpt["norm_stats"])
-    elif stats_file is not None:
-        stats = NormStats(**json.loads(stats_file.read_text()))
-    else:
-        probe = PairDataset(songs, run.model.audio.chunk_samples, run.train.seed, run.train.silence_dbfs)
-        stats = compute_stats(probe, min(256, 16 * len(songs)), run)
-        log.info("normalisation statistics from the data: mean %.3f std %.3f", stats.mean, stats.std)
-    validation = None
+        return NormStats(**ckpt["norm_stats"])
+    if init_ckpt is not None:
+        return NormStats(**init_ckpt["norm_stats"])
+    if args.stats is not None:
+        return NormStats(**json.loads(args.stats.read_text()))
+    probe = PairDataset(songs, run.model.audio.chunk_samples, run.train.seed, run.train.silence_dbfs)
+    stats = compute_stats(probe, min(256, 16 * len(songs)), run)
+    log.info("normalisation statistics from the data: mean %.3f std %.3f", stats.mean, stats.std)
+    return stats
+
+
+def run_training(args: TrainArgs) -> Trainer:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    args.out.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(args.out / LATEST) if args.resume else None
+    run, args = _resolved_run(args, ckpt)
+    if not args.data:
+        raise SystemExit("no --data given")
+    device = resolve_device(args.device)
+    vocab = InstrumentVocabulary.from_names(run.model.instruments)
+    songs = build_cache(list(args.data), args.cache_dir, vocab, run.model.audio.sample_rate)
+    (args.out / "config.yaml").write_text(yaml.safe_dump(to_dict(run), sort_keys=False))
+    (args.out / "run.json").write_text(json.dumps({"data": [str(d) for d in args.data],
+                                                   "validate": str(args.validate) if args.validate else None,
+                                                   "monitor": [str(m) for m in args.monitor],
+                                                   "init": str(args.init) if args.init else None}))
+    init_ckpt = load_checkpoint(args.init) if args.init is not None and ckpt is None else None
+    if init_ckpt is not None and run_config_of(init_ckpt).model != run.model:
+        raise SystemExit(f"--init {args.init}: its model config differs from this run's; phases must share the model")
+    stats = _norm_stats(args, ckpt, init_ckpt, songs, run)
     probe_embedder = Embedder(StemJEPA(run.model), "cpu")
-    if validate_dir is not None:
-        validation = load_validation(validate_dir, probe_embedder)
-    monitors = {Path(m).name: load_validation(Path(m), probe_embedder) for m in monitor or []}
-    trainer = Trainer(run, songs, out, device, stats, validation, monitors)
+    validation = load_validation(args.validate, probe_embedder) if args.validate is not None else None
+    monitors = {Path(m).name: load_validation(Path(m), probe_embedder) for m in args.monitor}
+    trainer = Trainer(run, songs, args.out, device, stats, validation, monitors)
     if ckpt is not None:
         trainer.restore(ckpt)
         log.info("resumed at step %d", trainer.step)
     elif init_ckpt is not None:
         trainer.model.load_state_dict(build_model(init_ckpt).state_dict())
-        log.info("initialised from %s (its step %s); optimiser and schedule start afresh", init, init_ckpt.get("step"))
-    end = min(stop_at, run.train.steps) if stop_at is not None else run.train.steps
+        log.info("initialised from %s (its step %s); optimiser and schedule start afresh", args.init,
+                 init_ckpt.get("step"))
+    end = min(args.stop_at, run.train.steps) if args.stop_at is not None else run.train.steps
     if trainer.step >= end:
         log.info("nothing to do: the run is at step %d of %d", trainer.step, end)
         return trainer

@@ -51,43 +51,53 @@ def summarise_ranks(ranks: np.ndarray, pool_sizes: np.ndarray) -> dict[str, floa
     }
 
 
+@dataclass(frozen=True)
+class QueryPair:
+    """One retrieval query: the stem to find [T] and the mix of the song's other live stems [T] (same length)."""
+
+    song_id: str
+    instrument: str
+    stem: np.ndarray
+    mix: np.ndarray
+
+
+def query_pairs(songs: Sequence[tuple[str, dict[str, np.ndarray]]], silence_dbfs: float = -50.0) -> list[QueryPair]:
+    """songs: (song id, {instrument: mono waveform at the model rate}) -> the queries, songs in order and each
+    song's live stems sorted by instrument. Silent stems are neither queries nor references (their "missing
+    stem" is not a thing to find), and songs with fewer than two live stems have no mix to query with."""
+    pairs = []
+    for song_id, stems in songs:
+        live = {k: w for k, w in stems.items() if rms_dbfs(w) > silence_dbfs}
+        if len(live) < 2:
+            continue
+        n = min(len(w) for w in live.values())
+        for inst, wave in sorted(live.items()):
+            mix = np.sum([w[:n] for k, w in live.items() if k != inst], axis=0).astype(np.float32)
+            pairs.append(QueryPair(song_id, inst, wave[:n], mix))
+    return pairs
+
+
+def embed_pairs(embedder: Embedder, pairs: Sequence[QueryPair], reference: Encoder | None = None) -> RetrievalSet:
+    """Queries: the predictor's output for each pair's mix and instrument; references: each pair's own stem
+    (by the `reference` encoder), so truth[q] = q."""
+    refs = embedder.embed_stems([p.stem for p in pairs], reference)
+    queries = embedder.predict([p.mix for p in pairs], [p.instrument for p in pairs])
+    instruments, songs = [p.instrument for p in pairs], [p.song_id for p in pairs]
+    return RetrievalSet(
+        np.stack([q.vector for q in queries]) if queries else np.zeros((0, embedder.dim), np.float32),
+        np.stack([r.vector for r in refs]) if refs else np.zeros((0, embedder.dim), np.float32),
+        np.arange(len(pairs), dtype=np.int64), instruments, songs, list(instruments), list(songs),
+    )
+
+
 def build_retrieval_set(
     embedder: Embedder,
     songs: Sequence[tuple[str, dict[str, np.ndarray]]],
     reference: Encoder | None = None,
     silence_dbfs: float = -50.0,
 ) -> RetrievalSet:
-    """songs: (song id, {instrument: mono waveform at the model rate}). Silent stems are neither queries
-    nor references (their "missing stem" is not a thing to find)."""
-    ref_waves: list[np.ndarray] = []
-    mixes: list[np.ndarray] = []
-    ref_inst: list[str] = []
-    ref_song: list[str] = []
-    q_inst: list[str] = []
-    q_song: list[str] = []
-    truth: list[int] = []
-    for song_id, stems in songs:
-        live = {k: w for k, w in stems.items() if rms_dbfs(w) > silence_dbfs}
-        if len(live) < 2:
-            continue
-        length = min(len(w) for w in live.values())
-        base = len(ref_waves)
-        for i, (inst, wave) in enumerate(sorted(live.items())):
-            ref_waves.append(wave[:length])
-            ref_inst.append(inst)
-            ref_song.append(song_id)
-            others = [w[:length] for k, w in live.items() if k != inst]
-            mixes.append(np.sum(others, axis=0).astype(np.float32))
-            q_inst.append(inst)
-            q_song.append(song_id)
-            truth.append(base + i)
-    refs = embedder.embed_stems(ref_waves, reference)
-    queries = embedder.predict(mixes, q_inst)
-    return RetrievalSet(
-        np.stack([q.vector for q in queries]) if queries else np.zeros((0, embedder.dim), np.float32),
-        np.stack([r.vector for r in refs]) if refs else np.zeros((0, embedder.dim), np.float32),
-        np.asarray(truth, dtype=np.int64), q_inst, q_song, ref_inst, ref_song,
-    )
+    """The retrieval set of `songs` ((song id, {instrument: wave})): `embed_pairs` of their `query_pairs`."""
+    return embed_pairs(embedder, query_pairs(songs, silence_dbfs), reference)
 
 
 def retrieval_metrics(rs: RetrievalSet) -> dict[str, dict[str, float]]:

@@ -68,7 +68,7 @@ def main() -> None:
     musdb_songs = load_songs(args.musdb, sr, embedder.vocabulary)
     musdb_pairs = query_pairs(musdb_songs)
     musdb = _inputs(args.musdb, args.cache / "musdb.npz", lambda: pair_inputs(
-        musdb_pairs, model_systems(embedder, musdb_songs, musdb_pairs, "model", context=False)[0].scores, sr))
+        musdb_pairs, model_systems(embedder, musdb_pairs, "model", context=False)[0].scores, sr))
     musdb_labels = pair_labels(musdb_pairs)
     sib_songs = load_songs(args.siblings, sr, embedder.vocabulary)
     cset = compat_set(sib_songs)

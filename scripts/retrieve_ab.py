@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from evaluation.latency import percentiles
+
 
 def _post(client: httpx.Client, url: str, body: bytes, name: str, data: dict[str, str]) -> tuple[float, dict]:
     t0 = time.perf_counter()
@@ -46,12 +48,11 @@ def main() -> None:
                 if i >= args.warmup:
                     ms[side].append(elapsed)
                     stages[side].append(answer["timings"])
-    a, b = np.array(ms["A"]), np.array(ms["B"])
     summary: dict[str, Any] = {
-        side: {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95)),
+        side: {**percentiles(ms[side], (50, 95)),
                "median_stages_ms": {k: float(np.median([s.get(k, 0.0) for s in stages[side]]))
                                     for k in stages[side][0]}}
-        for side, v in (("A", a), ("B", b))
+        for side in ("A", "B")
     }
     summary["difference_p50_ms"] = summary["B"]["p50_ms"] - summary["A"]["p50_ms"]
     summary["ratio_p50"] = summary["B"]["p50_ms"] / summary["A"]["p50_ms"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the shipped checkpoint and its no-conditioning ablation (MODEL_CARD.md), in two phases:
-#   phase 1: pure JEPA (configs/train/compact.yaml)      -> runs/compact-cond, runs/compact-nocond
-#   phase 2: JEPA + pooled InfoNCE from phase 1's weights (configs/train/compact-nce.yaml)
+#   phase 1: pure JEPA (config compact)     -> runs/compact-cond, runs/compact-nocond
+#   phase 2: JEPA + pooled InfoNCE from phase 1's weights (compact-nce)
 #                                                        -> runs/nce-cond, runs/nce-nocond (shipped)
 # MUSDB18-7 train is split by a seeded shuffle into 54 songs to fit and 10 held out to choose the best
 # checkpoint; MUSDB18-7 valid is only monitored (logged), never used to choose or tune anything.
@@ -16,26 +16,16 @@ EXTRA_DATA=()
 # held-out synthetic songs (another seed), monitored like MUSDB valid
 [ -n "${SYNTH_HOLDOUT:-}" ] && EXTRA_DATA+=(--monitor "$SYNTH_HOLDOUT")
 
-mkdir -p "$SPLIT/musdb-fit" "$SPLIT/musdb-holdout"
-"$PY" - "$SHARED/musdb18-7/train" "$SPLIT" <<'PY'
-import random, sys
-from pathlib import Path
-src, split = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-songs = sorted(src.glob("*.stem.mp4"))
-random.Random(2024).shuffle(songs)
-for i, song in enumerate(songs):
-    link = split / ("musdb-holdout" if i < 10 else "musdb-fit") / song.name
-    if not link.exists():
-        link.symlink_to(song)
-PY
+"$PY" -m stemjepa split "$SHARED/musdb18-7/train" --fit "$SPLIT/musdb-fit" --holdout "$SPLIT/musdb-holdout" \
+    --holdout-songs 10 --seed 2024
 run() {  # $1 = run name, $2 = config, rest = extra flags
     local name=$1 config=$2; shift 2
     "$PY" model/train.py --config "$config" --data "$SPLIT/musdb-fit" "${EXTRA_DATA[@]}" \
         --out "runs/$name" --validate "$SPLIT/musdb-holdout" --monitor "$SHARED/musdb18-7/valid" "$@"
 }
 NOCOND=(--set model.predictor.conditioned=false)
-phase1() { run "compact-$1" configs/train/compact.yaml --steps "$STEPS" "${@:2}"; }
-phase2() { run "nce-$1" configs/train/compact-nce.yaml --init "runs/compact-$1/checkpoint.pt" "${@:2}"; }
+phase1() { run "compact-$1" compact --steps "$STEPS" "${@:2}"; }
+phase2() { run "nce-$1" compact-nce --init "runs/compact-$1/checkpoint.pt" "${@:2}"; }
 # The two runs share the machine: one intra-op thread each, so neither starves the other.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 case "${1:-both}" in

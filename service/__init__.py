@@ -1,3 +1,3 @@
-"""The retrieval service: FastAPI app, retrieval and alignment, web page, and the `serve` / `demo` commands."""
+"""The retrieval service: FastAPI app, retrieval and alignment, web page, and the `serve` command."""
 
 __version__ = "0.1.0"

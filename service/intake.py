@@ -70,45 +70,57 @@ def probe_seconds(data: bytes, suffix: str) -> float | None:
         return None  # the decoder will say what is wrong
 
 
-def read_query(
-    data: bytes,
-    filename: str | None,
-    content_type: str | None,
-    sample_rate: int,
-    max_bytes: int,
-    max_seconds: float,
-    min_seconds: float,
-    silence_dbfs: float,
-    start: float | None = None,
-    duration: float | None = None,
-) -> QueryAudio:
-    """Validates and decodes an upload to mono `sample_rate` audio, cut to [start, start + duration]."""
-    suffix = audio_suffix(filename, content_type)
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file as the request carried it."""
+
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """What an upload must satisfy: at most max_bytes and max_seconds, at least min_seconds of audio (after
+    the cut) louder than silence_dbfs (RMS); decoded at sample_rate Hz."""
+
+    sample_rate: int
+    max_bytes: int
+    max_seconds: float
+    min_seconds: float
+    silence_dbfs: float
+
+
+def read_query(upload: Upload, limits: IntakeLimits, start: float | None = None,
+               duration: float | None = None) -> QueryAudio:
+    """Validates and decodes an upload to mono audio at limits.sample_rate, cut to [start, start + duration]."""
+    data, sr = upload.data, limits.sample_rate
+    suffix = audio_suffix(upload.filename, upload.content_type)
     if len(data) == 0:
         raise bad_audio("the uploaded file is empty")
-    if len(data) > max_bytes:
-        raise too_large(f"the upload has {len(data)} bytes; the limit is {max_bytes}")
+    if len(data) > limits.max_bytes:
+        raise too_large(f"the upload has {len(data)} bytes; the limit is {limits.max_bytes}")
     probed = probe_seconds(data, suffix)
-    if probed is not None and probed > max_seconds:
-        raise too_large(f"the audio lasts {probed:.1f} s; the limit is {max_seconds:g} s")
+    if probed is not None and probed > limits.max_seconds:
+        raise too_large(f"the audio lasts {probed:.1f} s; the limit is {limits.max_seconds:g} s")
     stream = io.BytesIO(data)
     stream.name = f"upload{suffix}"
-    wave = load_mono(stream, sample_rate)
-    total = len(wave) / sample_rate
-    if total > max_seconds:
-        raise too_large(f"the audio lasts {total:.1f} s; the limit is {max_seconds:g} s")
+    wave = load_mono(stream, sr)
+    total = len(wave) / sr
+    if total > limits.max_seconds:
+        raise too_large(f"the audio lasts {total:.1f} s; the limit is {limits.max_seconds:g} s")
     begin = 0.0 if start is None else start
     if begin < 0 or (duration is not None and duration <= 0):
         raise invalid("start must be >= 0 and duration > 0")
     if begin >= total:
         raise invalid(f"start {begin:g} s lies beyond the end of the audio ({total:.2f} s)")
     end = total if duration is None else min(total, begin + duration)
-    wave = wave[round(begin * sample_rate) : round(end * sample_rate)]
-    if len(wave) < min_seconds * sample_rate:
-        raise bad_audio(f"too little audio: {len(wave) / sample_rate:.2f} s; at least {min_seconds:g} s needed")
+    wave = wave[round(begin * sr) : round(end * sr)]
+    if len(wave) < limits.min_seconds * sr:
+        raise bad_audio(f"too little audio: {len(wave) / sr:.2f} s; at least {limits.min_seconds:g} s needed")
     level = rms_dbfs(wave)
-    if level < silence_dbfs:
+    if level < limits.silence_dbfs:
         shown = "digital silence" if level == float("-inf") else f"RMS {level:.1f} dBFS"
-        message = f"the audio is silent ({shown}; the threshold is {silence_dbfs:g} dBFS)"
+        message = f"the audio is silent ({shown}; the threshold is {limits.silence_dbfs:g} dBFS)"
         raise ServiceError(400, "silent_audio", message)
-    return QueryAudio(wave, sample_rate, filename or stream.name, total, begin)
+    return QueryAudio(wave, sr, upload.filename or stream.name, total, begin)

@@ -24,7 +24,7 @@ from indexer.catalog import Catalogue, Hit, StemRecord
 from model.embed import Embedder, Embedding
 from service.batching import MicroBatcher
 from service.errors import invalid
-from service.intake import QueryAudio, read_query
+from service.intake import IntakeLimits, QueryAudio, Upload, read_query
 from service.metrics import Metrics
 from service.ranking import KEY_MATCHES, Ranked, Ranking, rank
 from service.schemas import (
@@ -119,9 +119,10 @@ class Retriever:
         ranking = self.ranking(params)
         t0 = time.perf_counter()
         s = self.settings
+        limits = IntakeLimits(self.embedder.sample_rate, s.max_upload_bytes, s.max_audio_seconds, s.min_audio_seconds,
+                              s.silence_dbfs)
         query = await anyio.to_thread.run_sync(
-            lambda: read_query(data, filename, content_type, self.embedder.sample_rate, s.max_upload_bytes,
-                               s.max_audio_seconds, s.min_audio_seconds, s.silence_dbfs, params.start, params.duration)
+            lambda: read_query(Upload(data, filename, content_type), limits, params.start, params.duration)
         )
         t1 = time.perf_counter()
         # The embedding (batcher thread) and the analysis (a worker thread) of the same decoded wave overlap.

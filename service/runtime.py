@@ -1,19 +1,20 @@
-"""The loaded state of one app: model, catalogue, batcher, retriever and index jobs, and its readiness.
+"""The loaded state of one app: model, catalogue, batcher, retriever, the index-job queue (and, by default,
+its runner), and its readiness.
 
 Loading happens off the request path (a background thread by default) so the process answers /healthz at
-once and /readyz says 503 until both the model and the index are in memory.
+once and /readyz says 503 until both the model and the index are in memory. A watcher thread picks up index
+builds published by other processes (an index worker, another replica's runner): replicas share one
+database and index volume, and none needs a restart to see a new build.
 """
 
 import logging
 import threading
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from indexer.catalog import Catalogue
+from indexer.jobs import JobQueue, JobRecord, JobRunner
+from indexer.settings import IndexerSettings
 from model.embed import Embedder
 from service.batching import MicroBatcher
-from service.jobs import IndexJobs
 from service.metrics import Metrics
 from service.retrieval import Retriever
 from service.settings import ServiceSettings
@@ -33,10 +34,13 @@ class Runtime:
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
         self.stem_audio = StemAudio(settings.cache_dir)
-        self.jobs: IndexJobs | None = None
+        self.jobs: JobQueue | None = None
+        self.runner: JobRunner | None = None
         self.load_error: str | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def ready(self) -> bool:
@@ -63,12 +67,21 @@ class Runtime:
             self.load_error = f"{type(exc).__name__}: {exc}"
 
     def load(self) -> None:
+        """Loads model and catalogue, opens the job queue, and starts the job runner (unless settings say
+        another process runs the jobs) and the watcher for builds published elsewhere."""
         s = self.settings
         embedder = Embedder.from_checkpoint(s.checkpoint, device=s.device, batch_size=s.embed_batch_size)
         self.embedder = embedder
         catalogue = Catalogue.open(s.database_url, s.index_dir, checkpoint_hash=embedder.checkpoint_hash,
                                    embedding_version=embedder.embedding_version)
+        self.jobs = JobQueue(s.database_url)
         self.attach(embedder, catalogue)
+        if s.run_index_jobs:
+            self.runner = JobRunner(IndexerSettings.over(s), embedder, self._job_succeeded, s.index_jobs_poll_seconds)
+            self.runner.start()
+        if s.catalogue_poll_seconds > 0:
+            self._watcher = threading.Thread(target=self._watch, name="stemjepa-catalogue-watch", daemon=True)
+            self._watcher.start()
 
     def attach(self, embedder: Embedder, catalogue: Catalogue) -> None:
         """Makes the runtime ready with an already loaded model and catalogue."""
@@ -83,28 +96,38 @@ class Runtime:
             self.load_error = None
         log.info("ready: model %s on %s, %d stems", embedder.cfg.name, embedder.device, catalogue.size(None))
 
-    def reload_catalogue(self) -> None:
-        """Picks up a newly published index build (after an index job)."""
-        if self.catalogue is not None:
-            self.catalogue.reload()
-            self.metrics.catalogue_stems.set(self.catalogue.size(None))
+    def refresh_catalogue(self) -> bool:
+        """Picks up a newer published index build, if there is one; True if it did."""
+        if self.catalogue is None or not self.catalogue.refresh():
+            return False
+        self.metrics.catalogue_stems.set(self.catalogue.size(None))
+        return True
 
-    def index_jobs(self) -> IndexJobs:
-        """The job queue, started on first use."""
-        with self._lock:
-            if self.jobs is None:
-                self.jobs = IndexJobs(self.settings.catalogue_dir, self._index, self.reload_catalogue)
-            return self.jobs
+    def _job_succeeded(self, job: JobRecord) -> None:
+        log.info("index job %d published build %s", job.id, job.build)
+        self.refresh_catalogue()
 
-    def _index(self, source: Path, rebuild: bool, progress: Callable[[float], None]) -> dict[str, Any]:
-        """Runs the indexer over `source` with this service's checkpoint, database and index folder."""
-        from service.indexing import run_indexer
+    def _watch(self) -> None:
+        while not self._closed.wait(self.settings.catalogue_poll_seconds):
+            try:
+                self.refresh_catalogue()
+            except Exception:  # e.g. a build of another checkpoint: keep serving the one loaded, say why
+                log.exception("a newly published index build could not be loaded; serving the previous one")
 
-        return run_indexer(self.settings, source, rebuild, progress, embedder=self.embedder)
+    def submit_job(self, source: str, rebuild: bool) -> JobRecord:
+        """Queues an index job; this process's runner (if it runs one) starts it at once."""
+        assert self.jobs is not None
+        job = self.jobs.submit(source, rebuild)
+        if self.runner is not None:
+            self.runner.wake()
+        return job
 
     def close(self) -> None:
+        self._closed.set()
         if self.batcher is not None:
             self.batcher.close()
+        if self.runner is not None:
+            self.runner.close(timeout=0)
         if self.jobs is not None:
             self.jobs.close()
         close = getattr(self.catalogue, "close", None)

@@ -174,14 +174,16 @@ class IndexJobRequest(BaseModel):
 
 
 class IndexJobOut(BaseModel):
-    id: str
+    id: int = Field(description="The job's id: its row in the catalogue database, the same on every replica.")
     status: str = Field(description="queued, running, succeeded or failed.")
-    source: str
-    progress: float = Field(description="Fraction done, 0..1.")
-    message: str | None = None
-    created_at: float
-    finished_at: float | None = None
-    result: dict[str, Any] | None = None
+    source: str = Field(description="The folder indexed.")
+    progress: float = Field(description="Fraction done, 0..1: stems committed of the stems to embed.")
+    message: str | None = Field(None, description="The error of a failed job; the run time of a succeeded one.")
+    created_at: float = Field(description="When the job was queued (Unix time, s).")
+    finished_at: float | None = Field(None, description="When it finished (Unix time, s).")
+    result: dict[str, Any] | None = Field(
+        None, description="Of a succeeded job: build, added, skipped, failed, removed, indexed_total, audio_seconds, "
+        "seconds.")
 
 
 class Health(BaseModel):

@@ -4,11 +4,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from analysis.alignment import DEFAULT_FUSION, MIN_OVERLAP_SECONDS, UNPITCHED_INSTRUMENTS, FusionWeights
 from analysis.compatibility import DEFAULT_TEMPO_TOLERANCE, CompatWeights
 from analysis.compatibility import DEFAULT_WEIGHTS as RANK_WEIGHTS
+from indexer.settings import StorageSettings
 
 RANK_POOL = 1000
 MAX_TRANSPOSE = 0
@@ -24,21 +25,13 @@ def _split(value: Any) -> Any:
 
 
 
-class ServiceSettings(BaseSettings):
-    """Configuration of the retrieval API. Environment variable = `STEMJEPA_` + upper-case field name."""
+class ServiceSettings(StorageSettings):
+    """Configuration of the retrieval API. Environment variable = `STEMJEPA_` + upper-case field name.
+    Index, database, checkpoint and device come from StorageSettings, shared with the indexer."""
 
     model_config = SettingsConfigDict(env_prefix="STEMJEPA_", extra="ignore", frozen=True)
 
-    # ---- where things are -------------------------------------------------------------------------------------
-    # The same variables as the indexer's (STEMJEPA_INDEX_DIR, STEMJEPA_DB_URL), so both agree by default.
-    index_dir: Path = Field(
-        Path("stemjepa-data/index"), description="Folder with the FAISS index, frame store and manifest."
-    )
-    db_url: str | None = Field(
-        None, description="SQLAlchemy URL of the metadata; empty = catalogue.sqlite beside index_dir."
-    )
-    checkpoint: Path | None = Field(None, description="Model checkpoint; empty = the bundled default.")
-    device: str = Field("auto", description="Inference device: auto, cpu, cuda, cuda:N.")
+    # ---- where things are (besides the storage fields) ----------------------------------------------------------
     catalogue_dir: Path | None = Field(
         None, description="Root folder that index jobs may scan; job sources must lie inside it."
     )
@@ -139,6 +132,19 @@ class ServiceSettings(BaseSettings):
         True, description="Load model and index after start-up; /readyz is 503 until done."
     )
 
+    # ---- index jobs and replicas -------------------------------------------------------------------------------
+    run_index_jobs: bool = Field(
+        True, description="Run queued index jobs (POST /index-jobs, from any replica) in this process, one at a "
+        "time; false where `stemjepa index-worker` runs them (docker compose's GPU worker).",
+    )
+    index_jobs_poll_seconds: float = Field(
+        2.0, gt=0, description="How often this process's job runner looks for jobs queued by other replicas (s).",
+    )
+    catalogue_poll_seconds: float = Field(
+        5.0, ge=0, description="How often the API looks for an index build published by another process (a "
+        "worker, another replica) and loads it (s); 0: only after its own jobs.",
+    )
+
     # ---- access -----------------------------------------------------------------------------------------------
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -165,15 +171,9 @@ class ServiceSettings(BaseSettings):
         weights = FusionWeights(self.onset_weight, self.harmony_weight, self.accent_weight)
         return weights.for_instrument(instrument, self.unpitched_instruments)
 
-    @property
-    def database_url(self) -> str:
-        if self.db_url:
-            return self.db_url
-        return f"sqlite:///{(self.index_dir.parent / 'catalogue.sqlite').resolve()}"
-
-    @field_validator("checkpoint", "catalogue_dir", "db_url", mode="before")
+    @field_validator("catalogue_dir", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
+    def _empty_folder_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
     @field_validator("max_k")

@@ -8,8 +8,6 @@ cache folder, named by the source's path, stream, size and modification time, an
 import hashlib
 import logging
 import mimetypes
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import soundfile as sf
 
 from model.audio import read_audio
+from model.files import atomic_write_path
 from service.errors import not_found
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,6 @@ class StemAudio:
 
     def _decode(self, source: Path, stream: int, target: Path) -> None:
         audio = read_audio(source, stream)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".stem-", suffix=".flac", dir=target.parent)
-        os.close(fd)
-        try:
-            sf.write(tmp, audio.samples.T, audio.sample_rate, format="FLAC", subtype="PCM_16")
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write_path(target, lambda tmp: sf.write(tmp, audio.samples.T, audio.sample_rate, format="FLAC",
+                                                       subtype="PCM_16"))
         log.info("decoded %s stream %d to %s", source.name, stream, target.name)

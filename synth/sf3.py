@@ -6,12 +6,13 @@ ten times slower to render than a FluidR3 stem; the decoded SF2 loads as fast as
 
 import io
 import logging
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from model.files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,6 @@ def convert_sf3(source: Path, target: Path) -> None:
     sdta = _chunk(b"smpl", np.concatenate(pcm).tobytes())
     pdta_body = b"".join(_chunk(cid, b"".join(headers) if cid == b"shdr" else data[s : s + n]) for cid, s, n in pdta)
     body = b"sfbk" + _list(b"INFO", info) + _list(b"sdta", sdta) + _list(b"pdta", pdta_body)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
-    tmp.rename(target)  # atomic, so a concurrent reader never sees half a file
+    # atomic, so a concurrent reader never sees half a file
+    atomic_write_bytes(target, b"RIFF" + struct.pack("<I", len(body)) + body)
     logger.info("decoded %s to %s (%d samples)", source, target, len(headers))

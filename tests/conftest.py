@@ -63,7 +63,7 @@ def multitrack_dir(tmp_path: Path) -> Path:
 def tiny_run():
     from model.config import load_run_config
 
-    return load_run_config(REPO / "configs/train/tiny.yaml")
+    return load_run_config("tiny")
 
 
 @pytest.fixture

@@ -1,11 +1,15 @@
-"""Index jobs: start the indexer over the catalogue folder (API key required) and follow its progress."""
+"""Index jobs: queue the indexer over (a folder of) the catalogue directory (API key required) and follow its
+progress. A job is a row of the shared database (indexer.jobs), so any replica answers for any job."""
 
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from indexer.jobs import JobQueue, JobRecord
 from service.deps import ApiKeyDep, ReadyRuntimeDep
-from service.errors import not_found
+from service.errors import ServiceError, invalid, not_found, not_ready
+from service.runtime import Runtime
 from service.schemas import ErrorBody, IndexJobOut, IndexJobRequest
 
 router = APIRouter(prefix="/index-jobs", tags=["index jobs"])
@@ -13,17 +17,53 @@ router = APIRouter(prefix="/index-jobs", tags=["index jobs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 503)}
 
 
+def catalogue_source(catalogue_dir: FilePath | None, source: str | None) -> FilePath:
+    """The folder to index: `source` relative to catalogue_dir, which it may not leave (422); 409 without one."""
+    if catalogue_dir is None:
+        raise ServiceError(409, "no_catalogue_dir", "index jobs need STEMJEPA_CATALOGUE_DIR to be set")
+    if source and ("\x00" in source or FilePath(source).is_absolute()):
+        raise invalid("source must be a folder relative to the catalogue directory")
+    root = catalogue_dir.resolve()
+    path = (root / (source or "")).resolve()
+    if not path.is_relative_to(root):
+        raise invalid("source must lie inside the catalogue directory")
+    if not path.is_dir():
+        raise invalid(f"no folder {source!r} in the catalogue directory")
+    return path
+
+
+def job_out(job: JobRecord) -> IndexJobOut:
+    message, result = job.error, None
+    if job.status == "succeeded":
+        seconds = job.seconds or 0.0
+        message = f"indexed in {seconds:.1f} s"
+        result = {"build": job.build, "added": job.added, "skipped": job.skipped, "failed": job.failed,
+                  "removed": job.removed, "indexed_total": job.indexed_total,
+                  "audio_seconds": round(job.audio_seconds, 2), "seconds": round(seconds, 2)}
+    return IndexJobOut(id=job.id, status=job.status, source=job.catalogue, progress=round(job.progress, 4),
+                       message=message, created_at=job.created_at.timestamp(),
+                       finished_at=job.finished_at.timestamp() if job.finished_at else None, result=result)
+
+
+def _queue(runtime: Runtime) -> JobQueue:
+    if runtime.jobs is None:
+        raise not_ready("this server keeps no index-job queue")
+    return runtime.jobs
+
+
 @router.post("", response_model=IndexJobOut, status_code=202, responses=_ERRORS,
-             summary="Start indexing (a folder of) the catalogue directory in the background.")
+             summary="Queue indexing (a folder of) the catalogue directory; a job runner does it in the background.")
 def create_job(runtime: ReadyRuntimeDep, _key: ApiKeyDep, body: IndexJobRequest | None = None) -> IndexJobOut:
     body = body or IndexJobRequest.model_validate({})
-    return runtime.index_jobs().submit(body.source, body.rebuild).out()
+    source = catalogue_source(runtime.settings.catalogue_dir, body.source)
+    _queue(runtime)
+    return job_out(runtime.submit_job(str(source), body.rebuild))
 
 
-@router.get("/{job_id}", response_model=IndexJobOut, responses=_ERRORS, summary="Status and progress of a job.")
-def get_job(runtime: ReadyRuntimeDep, _key: ApiKeyDep,
-            job_id: Annotated[str, Path(max_length=64, pattern="^[0-9a-f]+$")]) -> IndexJobOut:
-    job = runtime.index_jobs().get(job_id)
+@router.get("/{job_id}", response_model=IndexJobOut, responses=_ERRORS,
+            summary="Status and progress of a job (from the database: any replica answers).")
+def get_job(runtime: ReadyRuntimeDep, _key: ApiKeyDep, job_id: Annotated[int, Path(ge=1)]) -> IndexJobOut:
+    job = _queue(runtime).get(job_id)
     if job is None:
         raise not_found(f"no index job {job_id}")
-    return job.out()
+    return job_out(job)

@@ -98,3 +98,15 @@ def test_root_cli_registers_eval_and_bench():
 
     names = {c.name for c in root.registered_commands} | {g.name for g in root.registered_groups}
     assert {"eval", "bench"} <= names
+
+
+def test_bench_takes_the_folded_scripts_options(tmp_path):
+    res = runner.invoke(app(), ["bench", "--smoke", "--parts", "faiss,memory", "--faiss-sizes", "1000",
+                                "--faiss-clusters", "0", "--faiss-flat", "fp16", "--faiss-nprobe", "2,8",
+                                "--faiss-dim", "16", "--out", str(tmp_path / "b"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert [r["index"].split(" ")[-1] for r in report["faiss"]] == ["flat", "nprobe=2", "nprobe=8"]
+    assert report["faiss"][0]["storage"] == "fp16" and "train" not in report
+    bad = runner.invoke(app(), ["bench", "--smoke", "--parts", "gpu"])
+    assert bad.exit_code != 0 and "unknown parts" in bad.output

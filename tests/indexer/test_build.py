@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from analysis.music import ANALYSIS_VERSION, facts_of
 from indexer import vectors
-from indexer.build import build_index, remove_stems
+from indexer.build import IndexOptions, build_index, remove_stems
 from indexer.catalog import Catalogue
 from indexer.db import IndexJob, JobStatus, Stem, StemStatus, make_engine, session_factory
 from indexer.errors import IndexMismatchError
@@ -115,7 +115,7 @@ def test_changed_added_and_removed_stems(tmp_path: Path, db_url: str, catalogue:
     assert_consistent(db_url, settings.index_dir, 11).close()
     shutil.rmtree(catalogue / "Artist 2 - Song 2")
     shutil.rmtree(catalogue / "Artist 9 - Song 9")
-    pruned = build_index(catalogue, settings, embedder, prune=True)
+    pruned = build_index(catalogue, settings, embedder, IndexOptions(prune=True))
     assert (pruned.added, pruned.removed) == (1, 4)
     # the drums stem removed by id is re-discovered (its file is still there) and indexed again
     assert_consistent(db_url, settings.index_dir, 8).close()
@@ -148,7 +148,7 @@ def test_a_new_checkpoint_is_refused_until_rebuild(tmp_path: Path, sqlite_url: s
     other = Embedder.from_checkpoint(tmp_path / "other.pt", device="cpu")
     with pytest.raises(IndexMismatchError):
         build_index(catalogue, settings, other)
-    report = build_index(catalogue, settings, other, rebuild=True)
+    report = build_index(catalogue, settings, other, IndexOptions(rebuild=True))
     assert report.added == 12
     with pytest.raises(IndexMismatchError):
         Catalogue.open(sqlite_url, settings.index_dir, checkpoint_hash=embedder.checkpoint_hash)
@@ -174,8 +174,8 @@ def _as_previous_release(db_url: str, index_dir: Path) -> None:
     """Turns an index into one made by the release before analyses: no analysis packs in the manifest or the
     folder, the database downgraded to revision 0001 (no analysis columns)."""
     from indexer.db import alembic_config
-    from indexer.files import atomic_write_json
     from indexer.manifest import manifest_path
+    from model.files import atomic_write_json
 
     manifest = read_manifest(index_dir)
     assert manifest is not None

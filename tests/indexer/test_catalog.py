@@ -73,3 +73,16 @@ def test_reload_picks_up_a_new_build(tmp_path: Path, built, catalogue: Path, emb
     cat.reload()
     assert cat.size() == 16 and cat.manifest["build"] == 2
     cat.close()
+
+
+def test_refresh_loads_a_build_published_by_another_process_only_once(tmp_path: Path, built, catalogue: Path,
+                                                                       embedder) -> None:
+    import shutil
+
+    cat = Catalogue.open(*built)
+    assert not cat.refresh()  # nothing new: one stat, no reload
+    shutil.copytree(catalogue / "Artist 0 - Song 0", catalogue / "Artist 5 - Song 5")
+    build_index(catalogue, make_settings(tmp_path, built[0]), embedder)
+    assert cat.refresh() and cat.size() == 16 and cat.manifest["build"] == 2
+    assert not cat.refresh()
+    cat.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build import build_index
+from indexer.build import IndexOptions, build_index
 from indexer.catalog import Catalogue
 from tests.indexer.conftest import make_settings
 from tests.indexer.test_build import assert_consistent
@@ -27,7 +27,7 @@ def test_ray_engine_indexes_like_the_local_engine(tmp_path: Path, sqlite_url: st
     (catalogue / "Broken - Song").mkdir()
     (catalogue / "Broken - Song" / "bass.wav").write_text("not audio")
     settings = make_settings(tmp_path, sqlite_url, checkpoint=tiny_checkpoint)
-    report = build_index(catalogue, settings, embedder, engine="ray")
+    report = build_index(catalogue, settings, embedder, IndexOptions(engine="ray"))
     assert (report.added, report.failed) == (12, 1)
     cat = assert_consistent(sqlite_url, settings.index_dir, 12)
     rec = cat.list_stems(instrument="bass")[0][0]
@@ -35,5 +35,5 @@ def test_ray_engine_indexes_like_the_local_engine(tmp_path: Path, sqlite_url: st
     assert cat.search(local.vector, 1, "bass")[0].stem_id == rec.id
     np.testing.assert_allclose(cat.frames(rec.id), local.frames, atol=2e-3)
     cat.close()
-    assert build_index(catalogue, settings, embedder, engine="ray").added == 0
+    assert build_index(catalogue, settings, embedder, IndexOptions(engine="ray")).added == 0
     assert isinstance(Catalogue.open(sqlite_url, settings.index_dir).manifest, dict)

@@ -14,13 +14,13 @@ def test_unknown_keys_are_rejected(tmp_path):
 
 
 def test_configs_extend_base_and_accept_overrides():
-    run = load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=0.5"))
+    run = load_run_config("tiny", parse_override("train.lr=0.5"))
     assert run.model.encoder.dim == 64 and run.model.encoder.patch_size == 16
     assert run.train.lr == 0.5
     # PyYAML reads 5e-4 (no dot) as a string; a float field still takes it
-    assert load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=5e-4")).train.lr == 5e-4
+    assert load_run_config("tiny", parse_override("train.lr=5e-4")).train.lr == 5e-4
     with pytest.raises(ConfigError, match="expected float"):
-        load_run_config(REPO / "configs/train/tiny.yaml", parse_override("train.lr=fast"))
+        load_run_config("tiny", parse_override("train.lr=fast"))
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -35,3 +35,24 @@ def test_vocabulary_comes_from_data():
     vocab = InstrumentVocabulary.from_dict({"names": ["bass", "drums", "vocals", "guitar", "keys"],
                                             "synonyms": {"gtr": "guitar", "piano": "keys"}})
     assert vocab.resolve("gtr_left.wav") == "guitar" and vocab.index("keys") == 4
+
+
+def test_model_sizes_resolve_by_name_from_package_data(tmp_path, monkeypatch):
+    from model.config import CONFIG_DIR, config_path, named_configs
+
+    monkeypatch.chdir(tmp_path)  # no repository around: names resolve inside the package
+    assert {"tiny", "compact", "small", "base", "compact-nce"} <= set(named_configs())
+    assert config_path("small") == CONFIG_DIR / "small.yaml"
+    assert load_run_config("base").model.encoder.dim == 768 and load_run_config("compact").model.name == "compact"
+    assert load_run_config("compact-nce").train.contrastive_weight == 1.0  # extends compact.yaml beside it
+    with pytest.raises(ConfigError, match=r"named configs: .*tiny"):
+        load_run_config("huge")
+
+
+def test_pyproject_ships_the_named_configs_as_package_data():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    # model/configs is found as a namespace package by `model*`, and "*.yaml" is data of every package
+    assert any(pattern == "model*" for pattern in project["packages"]["find"]["include"])
+    assert "*.yaml" in project["package-data"]["*"]

@@ -9,11 +9,10 @@ from model.config import load_run_config
 from model.ema import ema_momentum, ema_update
 from model.jepa import StemJEPA, jepa_loss, pooled, pooled_infonce
 from model.vit import count_parameters
-from tests.conftest import REPO
 
 
 def test_base_config_has_the_papers_sizes():
-    run = load_run_config(REPO / "configs/train/base.yaml")
+    run = load_run_config("base")
     model = StemJEPA(run.model)
     enc = count_parameters(model.context_encoder)
     pred = count_parameters(model.predictor)

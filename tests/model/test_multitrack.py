@@ -54,3 +54,31 @@ def test_training_and_checkpoint_validation_refuse_evaluation_set_songs(tmp_path
 
     with pytest.raises(ReservedDataError, match="checkpoint validation"):
         load_validation(multitrack_dir, Stub())  # type: ignore[arg-type]
+
+
+def test_decode_song_sums_files_of_one_class_padded_to_the_longest(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from model.audio import load_mono
+    from model.cache import song_array
+    from model.instruments import InstrumentVocabulary
+    from model.multitrack import decode_song
+
+    song = tmp_path / "song"
+    song.mkdir()
+    rng = np.random.default_rng(0)
+    parts = {"guitar.wav": 0.1 * rng.standard_normal(16_000), "piano.wav": 0.1 * rng.standard_normal(8_000),
+             "bass.wav": 0.1 * rng.standard_normal(12_000)}
+    for name, wave in parts.items():
+        sf.write(song / name, wave.astype(np.float32), 16_000, subtype="FLOAT")
+    ref = discover(tmp_path).songs[0]
+    waves = decode_song(ref, 16_000)
+    assert sorted(waves) == ["bass", "other"] and len(waves["other"]) == 16_000
+    guitar, piano = load_mono(song / "guitar.wav"), load_mono(song / "piano.wav")
+    assert np.allclose(waves["other"], guitar + np.pad(piano, (0, 8_000)))
+    array = song_array(ref, InstrumentVocabulary(), 16_000)  # the training cache's rows: the same waves
+    vocab = InstrumentVocabulary()
+    assert array.shape == (len(vocab), 16_000)
+    assert np.array_equal(array[vocab.index("bass"), :12_000], waves["bass"])
+    assert not array[vocab.index("drums")].any()

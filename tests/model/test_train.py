@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,10 +7,10 @@ import torch
 
 from model.checkpoint import load_checkpoint
 from model.embed import Embedder
-from model.train import LATEST, lr_at, run_training
+from model.train import LATEST, TrainArgs, lr_at, run_training
 from tests.conftest import MUSDB_TRAIN, REPO, require
 
-TINY = REPO / "configs/train/tiny.yaml"
+TINY = "tiny"
 
 
 def _losses(run_dir):
@@ -17,12 +18,12 @@ def _losses(run_dir):
 
 
 def test_resume_continues_with_the_same_loss_curve(tmp_path, multitrack_dir):
-    common = dict(config=TINY, data=[multitrack_dir], steps=12, cache_dir=tmp_path / "cache", device_name="cpu",
-                  overrides=["train.batch_size=4"])
-    run_training(out=tmp_path / "whole", **common)
-    run_training(out=tmp_path / "split", stop_at=6, **common)
+    common = dict(config=TINY, data=(multitrack_dir,), steps=12, cache_dir=tmp_path / "cache", device="cpu",
+                  overrides=("train.batch_size=4",))
+    run_training(TrainArgs(out=tmp_path / "whole", **common))
+    run_training(TrainArgs(out=tmp_path / "split", stop_at=6, **common))
     assert load_checkpoint(tmp_path / "split" / LATEST)["step"] == 6
-    run_training(None, [], tmp_path / "split", resume=True, cache_dir=tmp_path / "cache", device_name="cpu")
+    run_training(TrainArgs(tmp_path / "split", resume=True, cache_dir=tmp_path / "cache", device="cpu"))
     whole, split = _losses(tmp_path / "whole"), _losses(tmp_path / "split")
     assert len(whole) == len(split) == 12
     np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
@@ -33,18 +34,18 @@ def test_resume_continues_with_the_same_loss_curve(tmp_path, multitrack_dir):
 
 
 def test_second_phase_starts_from_init_weights_and_logs_the_contrastive_term(tmp_path, multitrack_dir):
-    common = dict(config=TINY, data=[multitrack_dir], cache_dir=tmp_path / "cache", device_name="cpu")
-    run_training(out=tmp_path / "phase1", steps=4, overrides=["train.batch_size=4"], **common)
+    common = dict(config=TINY, data=(multitrack_dir,), cache_dir=tmp_path / "cache", device="cpu")
+    run_training(TrainArgs(out=tmp_path / "phase1", steps=4, overrides=("train.batch_size=4",), **common))
     first = load_checkpoint(tmp_path / "phase1" / LATEST)
-    trainer = run_training(out=tmp_path / "phase2", steps=3, init=tmp_path / "phase1" / LATEST,
-                           overrides=["train.batch_size=4", "train.contrastive_weight=1.0", "train.lr=5e-4"],
-                           stop_at=0, **common)
+    phase2 = ("train.batch_size=4", "train.contrastive_weight=1.0", "train.lr=5e-4")
+    trainer = run_training(TrainArgs(out=tmp_path / "phase2", steps=3, init=tmp_path / "phase1" / LATEST,
+                                     overrides=phase2, stop_at=0, **common))
     # before any step the model is exactly phase 1's, with a fresh schedule
     assert trainer.step == 0
     for k, v in first["model"].items():
         assert torch.equal(trainer.model.state_dict()[k], v.float()), k
-    run_training(out=tmp_path / "phase2b", steps=3, init=tmp_path / "phase1" / LATEST,
-                 overrides=["train.batch_size=4", "train.contrastive_weight=1.0", "train.lr=5e-4"], **common)
+    run_training(TrainArgs(out=tmp_path / "phase2b", steps=3, init=tmp_path / "phase1" / LATEST, overrides=phase2,
+                           **common))
     records = [json.loads(line) for line in (tmp_path / "phase2b" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]
     assert all(r["nce_loss"] > 0 and r["loss"] == pytest.approx(r["jepa_loss"] + r["nce_loss"], rel=1e-5)
@@ -53,17 +54,37 @@ def test_second_phase_starts_from_init_weights_and_logs_the_contrastive_term(tmp
 
 
 def test_init_refuses_a_checkpoint_of_another_model(tmp_path, multitrack_dir):
-    common = dict(config=TINY, data=[multitrack_dir], cache_dir=tmp_path / "cache", device_name="cpu")
-    run_training(out=tmp_path / "phase1", steps=2, overrides=["train.batch_size=4"], **common)
+    common = dict(config=TINY, data=(multitrack_dir,), cache_dir=tmp_path / "cache", device="cpu")
+    run_training(TrainArgs(out=tmp_path / "phase1", steps=2, overrides=("train.batch_size=4",), **common))
     with pytest.raises(SystemExit, match="model config differs"):
-        run_training(out=tmp_path / "other", steps=2, init=tmp_path / "phase1" / LATEST,
-                     overrides=["train.batch_size=4", "model.encoder.dim=32"], **common)
+        run_training(TrainArgs(out=tmp_path / "other", steps=2, init=tmp_path / "phase1" / LATEST,
+                               overrides=("train.batch_size=4", "model.encoder.dim=32"), **common))
+
+
+def test_both_entry_points_share_one_parser(tmp_path):
+    """`stemjepa train` hands its arguments to model/train.py's parser: every option, --init included."""
+    from typer.testing import CliRunner
+
+    from model.train import argument_parser, parse_args
+    from stemjepa.cli import app
+
+    argv = ["--config", "tiny", "--data", "a", "--data", "b", "--out", str(tmp_path), "--steps", "5", "--stop-at", "3",
+            "--resume", "--init", "x.pt", "--validate", "v", "--monitor", "m", "--stats", "s.json", "--cache-dir", "c",
+            "--device", "cpu", "--set", "train.lr=1e-3"]
+    args = parse_args(argv)
+    assert args.init == Path("x.pt") and args.stop_at == 3 and args.resume and args.overrides == ("train.lr=1e-3",)
+    assert args.data == (Path("a"), Path("b")) and args.validate == Path("v") and args.monitor == (Path("m"),)
+    result = CliRunner().invoke(app, ["train", "--help"])
+    assert result.exit_code == 0, result.output
+    options = {o for a in argument_parser()._actions for o in a.option_strings if o.startswith("--")}
+    assert options >= {"--init", "--validate", "--stop-at", "--set", "--resume"}
+    assert all(o in result.output for o in options)
 
 
 @pytest.mark.slow
 def test_tiny_model_reduces_the_loss_clearly(tmp_path, multitrack_dir):
-    trainer = run_training(TINY, [multitrack_dir], tmp_path / "run", steps=300, cache_dir=tmp_path / "cache",
-                           device_name="cpu", overrides=["train.batch_size=8"])
+    trainer = run_training(TrainArgs(tmp_path / "run", TINY, (multitrack_dir,), steps=300, cache_dir=tmp_path / "cache",
+                                     device="cpu", overrides=("train.batch_size=8",)))
     losses = _losses(tmp_path / "run")
     first, last = np.mean(losses[:20]), np.mean(losses[-20:])
     assert last < 0.7 * first, (first, last)

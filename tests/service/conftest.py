@@ -12,10 +12,17 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import ServiceSettings, load_settings
-from tests.conftest import REPO, synth_stems, write_song
+from tests.conftest import synth_stems, write_song
 
 API_KEY = "test-key-0123456789"
 SONGS = 8
+
+
+def index_into(settings: ServiceSettings, source: Path) -> None:
+    """Migrates the service's database and indexes `source` into its index, as the demo's set-up does."""
+    from stemjepa.demo import index_catalogue
+
+    index_catalogue(settings, source, workers=0)
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +31,7 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from model.config import load_run_config
     from model.jepa import StemJEPA
 
-    cfg = load_run_config(REPO / "configs/train/tiny.yaml")
+    cfg = load_run_config("tiny")
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(path, StemJEPA(cfg.model), cfg, step=0)
@@ -44,14 +51,12 @@ def catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def indexed(tmp_path_factory: pytest.TempPathFactory, tiny_ckpt: Path, catalogue_dir: Path) -> ServiceSettings:
     """Settings of a service whose index holds the generated catalogue (built once per session)."""
-    from service.indexing import run_indexer
-
     data = tmp_path_factory.mktemp("data")
     settings = load_settings(index_dir=data / "index", db_url=f"sqlite:///{data / 'catalogue.sqlite'}",
                              checkpoint=tiny_ckpt, device="cpu", cache_dir=data / "cache",
                              catalogue_dir=catalogue_dir, api_keys=[API_KEY], load_in_background=False,
                              max_audio_seconds=120.0)
-    run_indexer(settings, catalogue_dir / "songs", False, lambda _: None, workers=0)
+    index_into(settings, catalogue_dir / "songs")
     return settings
 
 

@@ -58,12 +58,12 @@ def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, flo
     query = tmp_path / "query.wav"
     sf.write(query, np.asarray(mix).T, sr)
 
-    from service.indexing import run_indexer
+    from tests.service.conftest import index_into
 
     settings = load_settings(index_dir=tmp_path / "index", db_url=f"sqlite:///{tmp_path / 'catalogue.sqlite'}",
                              checkpoint=ckpt, device="cpu", cache_dir=tmp_path / "cache", load_in_background=False,
                              refine_top=100)
-    run_indexer(settings, catalogue, False, lambda _: None, workers=0)
+    index_into(settings, catalogue)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         r = client.post("/retrieve", files={"file": ("query.wav", query.read_bytes(), "audio/wav")},
                         data={"instrument": TARGET, "k": "100"})

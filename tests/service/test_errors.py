@@ -99,7 +99,8 @@ def test_index_jobs_need_the_right_key(client: TestClient) -> None:
     assert_error(client.post("/index-jobs", json={}), 401, "unauthorized")
     assert_error(client.post("/index-jobs", json={}, headers={"X-API-Key": "wrong"}), 403, "forbidden")
     assert_error(client.get("/index-jobs/abc", headers={"X-API-Key": "wrong"}), 403)
-    assert_error(client.get("/index-jobs/abc", headers={"X-API-Key": API_KEY}), 404)
+    assert_error(client.get("/index-jobs/abc", headers={"X-API-Key": API_KEY}), 422)  # ids are integers
+    assert_error(client.get("/index-jobs/999999", headers={"X-API-Key": API_KEY}), 404)
     for source in ("../", "/etc", "songs/../../.."):
         assert_error(client.post("/index-jobs", json={"source": source}, headers={"X-API-Key": API_KEY}), 422)
 

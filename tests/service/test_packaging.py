@@ -36,8 +36,13 @@ def test_compose_has_postgres_migrate_api_and_a_gpu_indexer() -> None:
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert any(v.startswith("index:") for v in services[name]["volumes"])
     assert services["api"]["command"][:2] == ["stemjepa", "serve"]
+    # one job system: the api replicas queue, the GPU worker runs (claiming rows of the shared database)
+    assert services["api"]["environment"]["STEMJEPA_RUN_INDEX_JOBS"] == "false"
+    assert services["indexer"]["command"][:2] == ["stemjepa", "index-worker"]
     gpu = services["indexer"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
+    # migrations run only in the one-shot step
+    assert all("upgrade" not in services[name]["command"] for name in ("api", "indexer"))
 
 
 def test_dockerfile_targets_install_with_the_setup_script() -> None:

@@ -81,12 +81,12 @@ def test_stems_filter_and_sort_by_bpm_and_key(client: TestClient) -> None:
 def test_retrieve_answers_with_refined_offsets_when_the_catalogue_audio_is_gone(
         tmp_path: Path, indexed: ServiceSettings, catalogue_dir: Path) -> None:
     """No catalogue audio is decoded on the query path: ranking and alignment read the stored analyses."""
-    from service.indexing import run_indexer
+    from tests.service.conftest import index_into
 
     songs = shutil.copytree(catalogue_dir / "songs", tmp_path / "songs")
     settings = load_settings(**{**indexed.model_dump(), "index_dir": tmp_path / "index",
                                 "db_url": f"sqlite:///{tmp_path / 'catalogue.sqlite'}", "catalogue_dir": tmp_path})
-    run_indexer(settings, songs, False, lambda _: None, workers=0)
+    index_into(settings, songs)
     shutil.rmtree(songs)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         body = _retrieve(client, k="5")

@@ -1,19 +1,18 @@
-"""Load test: N concurrent clients POST the same mix to /retrieve until a request budget is spent.
+"""Load test of a running server: N concurrent clients POST the same mix to /retrieve until a request budget is
+spent (`stemjepa loadtest`); latency percentiles, throughput and errors, with the server's catalogue and model.
 
-    python -m service.loadtest --url http://127.0.0.1:8000 --file mix.wav --instrument bass --clients 50 --requests 500
-
-Prints latency percentiles, throughput and errors, with the server's catalogue size and model size.
+    stemjepa loadtest --url http://127.0.0.1:8000 --file mix.wav --instrument bass --clients 50 --requests 500
 """
 
-import argparse
 import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from evaluation.latency import percentiles
 
 
 @dataclass
@@ -25,16 +24,11 @@ class LoadReport:
     error_samples: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 
-    def percentile(self, q: float) -> float:
-        data = sorted(self.latencies_ms)
-        if not data:
-            return float("nan")
-        return data[min(len(data) - 1, max(0, round(q / 100 * (len(data) - 1))))]
-
     def summary(self) -> str:
         info = self.info
+        p = percentiles(self.latencies_ms)
         return (f"{self.requests} requests, {self.errors} errors, {self.requests / self.seconds:.1f} req/s; "
-                f"latency p50 {self.percentile(50):.0f} ms, p95 {self.percentile(95):.0f} ms, "
+                f"latency p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, p99 {p['p99_ms']:.0f} ms, "
                 f"mean {statistics.fmean(self.latencies_ms or [0]):.0f} ms; catalogue {info.get('index_size')} stems, "
                 f"model {info.get('model')} ({info.get('parameters')} parameters) on {info.get('device')}")
 
@@ -70,24 +64,3 @@ async def run_load(url: str, audio: bytes, filename: str, instrument: str, clien
         await asyncio.gather(*(client_loop(http) for _ in range(clients)))
         report.seconds = time.perf_counter() - started
     return report
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--file", type=Path, required=True, help="Mix to upload.")
-    parser.add_argument("--instrument", default="bass")
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--k", type=int, default=10)
-    args = parser.parse_args()
-    report = asyncio.run(run_load(args.url, args.file.read_bytes(), args.file.name, args.instrument, args.clients,
-                                  args.requests, args.k))
-    print(report.summary())
-    for sample in report.error_samples:
-        print("error:", sample)
-    raise SystemExit(1 if report.errors else 0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""`stemjepa demo` from nothing: generates songs, indexes them, serves; a curl-style upload gets k results."""
+"""`stemjepa demo` from nothing: generates songs, migrates, indexes, serves; an upload gets k results."""
 
 import os
 import signal
@@ -17,13 +17,13 @@ from tests.service.test_api import RESULT_FIELDS
 
 
 @pytest.mark.slow
-def test_demo_serves_retrieval_on_localhost(tmp_path: Path, tiny_ckpt: Path) -> None:
+def test_demo_serves_retrieval_on_localhost(tmp_path: Path, tiny_checkpoint: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (tmp_path / "demo.log").open("w")
-    cmd = [sys.executable, "-m", "stemjepa", "demo", "--checkpoint", str(tiny_ckpt), "--songs", "2", "--seconds", "6",
-           "--data-dir", str(tmp_path / "data"), "--port", str(port)]
+    cmd = [sys.executable, "-m", "stemjepa", "demo", "--checkpoint", str(tiny_checkpoint), "--songs", "2",
+           "--seconds", "6", "--data-dir", str(tmp_path / "data"), "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "COLUMNS": "200"})
     url = f"http://127.0.0.1:{port}"
@@ -51,5 +51,5 @@ def test_demo_serves_retrieval_on_localhost(tmp_path: Path, tiny_ckpt: Path) -> 
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
     output = (tmp_path / "demo.log").read_text()
-    assert str(tiny_ckpt) in output and "checkpoint given with --checkpoint" in output
+    assert str(tiny_checkpoint) in output and "checkpoint given with --checkpoint" in output
     assert f"http://127.0.0.1:{port}/" in output
