@@ -12,7 +12,7 @@ APT_PACKAGES=(
     libsndfile1 ffmpeg
     fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont
     freedoom openttd-openmsx planetblupi-music-midi mma
-    chromium chromium-driver docker-compose
+    chromium chromium-driver docker-compose rubberband-cli
 )
 
 missing=()

@@ -15,6 +15,7 @@ from indexer.jobs import JobQueue, JobRecord, JobRunner
 from indexer.settings import IndexerSettings
 from model.embed import Embedder
 from service.batching import MicroBatcher
+from service.conform import Conformer
 from service.metrics import Metrics
 from service.retrieval import Retriever
 from service.settings import ServiceSettings
@@ -34,6 +35,7 @@ class Runtime:
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
         self.stem_audio = StemAudio(settings.cache_dir)
+        self.conformer = Conformer(self.stem_audio, settings.cache_dir, settings.conform_workers)
         self.jobs: JobQueue | None = None
         self.runner: JobRunner | None = None
         self.load_error: str | None = None

@@ -128,6 +128,10 @@ class ServiceSettings(StorageSettings):
     refine_window_seconds: float = Field(
         0.16, gt=0, description="Half-width of the onset-refinement search (s): one frame."
     )
+    conform_workers: int = Field(
+        2, gt=0, le=16, description="Conformings (Rubber Band transposition and time-stretch of a stem) run at once; "
+        "each is cached under cache_dir/conformed.",
+    )
     load_in_background: bool = Field(
         True, description="Load model and index after start-up; /readyz is 503 until done."
     )

@@ -4,9 +4,10 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from analysis.key import KeyParseError, parse_key
+from service.conform import Conforming
 from service.deps import CatalogueDep, RuntimeDep
 from service.errors import invalid, not_found
 from service.ranking import matching_keys
@@ -68,11 +69,49 @@ def get_stem(catalogue: CatalogueDep, stem_id: StemId) -> StemOut:
     return stem_out(record)
 
 
-@router.get("/{stem_id}/audio", response_class=FileResponse, summary="The stem's audio; supports HTTP Range.",
-            responses={200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content."}, **_NOT_FOUND})
-async def stem_audio(catalogue: CatalogueDep, runtime: RuntimeDep, stem_id: StemId) -> FileResponse:
+Transpose = Annotated[int, Query(ge=-12, le=12, description="Semitones to shift the stem's pitch (up > 0).")]
+Stretch = Annotated[float, Query(ge=0.5, le=2.0, allow_inf_nan=False,
+                                 description="Tempo factor for the stem (faster > 1, pitch unchanged).")]
+_AUDIO: dict[int | str, dict[str, Any]] = {200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content."},
+          503: {"model": ErrorBody, "description": "Conforming needs Rubber Band, which is not installed."},
+          **_NOT_FOUND}
+
+
+async def _record(catalogue: Any, stem_id: int) -> Any:
     record = await anyio.to_thread.run_sync(catalogue.stem, stem_id)
     if record is None:
         raise not_found(f"no stem {stem_id}")
-    path, media_type = await anyio.to_thread.run_sync(runtime.stem_audio.file_for, record)
+    return record
+
+
+@router.get("/{stem_id}/audio", response_class=FileResponse, responses=_AUDIO,
+            summary="The stem's audio, as it is or conformed (transposed, time-stretched); supports HTTP Range.")
+async def stem_audio(catalogue: CatalogueDep, runtime: RuntimeDep, stem_id: StemId, transpose: Transpose = 0,
+                     stretch: Stretch = 1.0) -> FileResponse:
+    record = await _record(catalogue, stem_id)
+    path, media_type = await anyio.to_thread.run_sync(runtime.conformer.file_for, record,
+                                                      Conforming(transpose, stretch))
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{stem_id}/export", responses=_AUDIO, response_class=Response,
+            summary="The stem conformed and placed at the mix's time zero, as a WAV or FLAC file for a DAW.")
+async def export_stem(
+    catalogue: CatalogueDep,
+    runtime: RuntimeDep,
+    stem_id: StemId,
+    transpose: Transpose = 0,
+    stretch: Stretch = 1.0,
+    offset: Annotated[float, Query(ge=-3600, le=3600, allow_inf_nan=False, description=(
+        "Where the (conformed) stem starts in the mix (s), as /retrieve's offset_seconds: positive adds that "
+        "much leading silence, negative cuts the stem's start."))] = 0.0,
+    duration: Annotated[float | None, Query(gt=0, le=3600, allow_inf_nan=False, description=(
+        "Length of the file (s), e.g. the mix's: the stem is cut or padded with silence to it."))] = None,
+    format: Annotated[Literal["wav", "flac"], Query(description="wav (24-bit) or flac (24-bit).")] = "wav",
+) -> Response:
+    record = await _record(catalogue, stem_id)
+    data = await anyio.to_thread.run_sync(runtime.conformer.export, record, Conforming(transpose, stretch), offset,
+                                          duration, format)
+    name = f"stem-{int(record.id)}-{record.instrument}-{Conforming(transpose, stretch).label}.{format}"
+    return Response(data, media_type="audio/wav" if format == "wav" else "audio/flac",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
