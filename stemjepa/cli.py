@@ -31,6 +31,7 @@ app.command("split")(model_cli.split)
 # Commands of the other packages are registered below, one line each.
 app.command("synth")(synth_cli.synth)
 app.command("synth-plot")(synth_cli.synth_plot)
+app.command("synth-mix")(synth_cli.synth_mix)
 app.command("index")(indexer_cli.index)
 app.command("index-worker")(indexer_cli.index_worker)
 app.command("index-remove")(indexer_cli.remove)

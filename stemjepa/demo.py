@@ -2,6 +2,7 @@
 bundled checkpoint (indexer: SQLite + faiss-cpu), then served on localhost (service). The composition root
 assembles it, so the web package needs neither the song generator nor the indexer's write side."""
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from indexer.errors import IndexMismatchError
 from indexer.settings import IndexerSettings
 from model.checkpoint import default_checkpoint_path, load_checkpoint
 from model.errors import CheckpointError
+from service.app import STATIC_DIR
 from service.cli import run_server
 from service.settings import ServiceSettings, load_settings
 from synth.cli import synth
@@ -25,6 +27,9 @@ console = Console()
 
 DEMO_DIR = Path("stemjepa-data")
 DEMO_SEED = 0
+# 15 s of song 0 of `stemjepa synth OUT --songs 1 --seed 2027 --duration 15 --sample-rate 22050` (a country
+# song in E major at 108 BPM, not in the demo catalogue) without its bass: `stemjepa synth-mix ... --without bass`.
+SAMPLE_MIX = STATIC_DIR / "sample-mix.flac"
 
 
 def describe_checkpoint(path: Path | None) -> str:
@@ -72,10 +77,13 @@ def prepare_demo(data_dir: Path, catalogue: Path | None, songs: int, seconds: fl
     if catalogue is None:
         catalogue = data_dir / "demo-catalogue"
         _generate(catalogue, songs, seconds, console)
+        index_dir, database = data_dir / "demo-index", data_dir / "demo.sqlite"
     elif not catalogue.exists():
         raise FileNotFoundError(f"catalogue {catalogue} does not exist")
-    database = data_dir / "demo.sqlite"
-    settings = load_settings(index_dir=data_dir / "demo-index", db_url=f"sqlite:///{database.resolve()}",
+    else:  # its own index and database, so the page serves that catalogue alone
+        name = f"catalogue-{hashlib.sha1(str(catalogue.resolve()).encode()).hexdigest()[:10]}"
+        index_dir, database = data_dir / name / "index", data_dir / name / "catalogue.sqlite"
+    settings = load_settings(index_dir=index_dir, db_url=f"sqlite:///{database.resolve()}",
                              checkpoint=checkpoint, cache_dir=data_dir / "cache", device="auto")
     started = time.perf_counter()
     console.print(f"Index: embedding {catalogue} into {settings.index_dir} (SQLite {database}, faiss-cpu) …")
@@ -86,7 +94,8 @@ def prepare_demo(data_dir: Path, catalogue: Path | None, songs: int, seconds: fl
 
 
 def demo(
-    catalogue: Annotated[Path | None, typer.Option(help="Folder of songs to index instead of generated ones.")] = None,
+    catalogue: Annotated[Path | None, typer.Option(help="Folder of songs to index and serve instead of generated ones "
+                                                 "(its own index and database under --data-dir).")] = None,
     songs: Annotated[int, typer.Option(min=1, help="Synthetic songs to generate when no catalogue is given.")] = 24,
     seconds: Annotated[float, typer.Option(min=4.0, help="Length of each synthetic song (s).")] = 20.0,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint (default: the bundled one).")] = None,
@@ -102,5 +111,5 @@ def demo(
         return
     settings = settings.model_copy(update={"host": host, "port": port})
     console.print(f"\n[bold green]Stem Finder is up:[/] open [bold]http://{host}:{port}/[/]   (Ctrl+C stops it)")
-    console.print(f"Try: curl -F file=@mix.wav -F instrument=bass http://{host}:{port}/retrieve\n")
+    console.print(f"Try: curl -F file=@{SAMPLE_MIX} -F instrument=bass http://{host}:{port}/retrieve\n")
     run_server(settings)

@@ -1,4 +1,5 @@
-"""Command-line entry points: `synth` writes a corpus of songs or sibling groups, `synth_plot` draws a song."""
+"""Command-line entry points: `synth` writes a corpus of songs or sibling groups, `synth_plot` draws a song,
+`synth_mix` writes the mix of a song without one stem (a query)."""
 
 import logging
 import time
@@ -97,3 +98,16 @@ def synth_plot(
 ) -> None:
     """Save log-mel images of one song's four stems as one PNG."""
     plot_song(song_dir, out_png)
+
+
+def synth_mix(
+    song_dir: Annotated[Path, typer.Argument(help="A song folder written by synth.")],
+    out: Annotated[Path, typer.Argument(help="Audio file to write (.flac or .wav).")],
+    without: Annotated[str, typer.Option(help="The stem to leave out: the instrument a query would ask for.")] = "bass",
+    sample_rate: Annotated[int | None, typer.Option(help="Hz of the written file (default: the song's).")] = None,
+) -> None:
+    """Write the mono mix of a song's stems but one: a query for the missing instrument."""
+    from synth.song import mix_without
+
+    seconds = mix_without(song_dir, without, out, sample_rate)
+    typer.echo(f"wrote {out}: {seconds:.1f} s, the mix of {song_dir.name} without its {without}")

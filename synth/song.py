@@ -188,6 +188,8 @@ def write_song(
     for name, data in pcm.items():
         _write_pcm24(folder / f"{name}{AUDIO_SUFFIX}", data, settings.sample_rate)
     metadata = {
+        "title": song_title(arrangement.music, source),
+        "artist": "stemjepa synth",
         **head,
         "source": source,
         "attempts": attempt + 1,
@@ -200,6 +202,17 @@ def write_song(
     }
     (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True))
     return metadata
+
+
+def song_title(music: dict[str, Any], source: str) -> str:
+    """A readable name from the plan: 'Funk in D dorian, 104 BPM' (or the MIDI file's name for the style)."""
+    style = music.get("style") or source.split(":")[-1].split("/")[-1].rsplit(".", 1)[0].replace("_", " ")
+    parts = [str(style).replace("-", " ").capitalize()]
+    if music.get("key"):
+        parts.append(f"in {music['key']}")
+    title = " ".join(parts)
+    tempo = music.get("tempo")
+    return f"{title}, {float(tempo):.0f} BPM" if tempo else title
 
 
 def make_song(index: int, seed: int, settings: SongSettings, folder: Path) -> dict[str, Any]:
@@ -218,3 +231,30 @@ def make_song(index: int, seed: int, settings: SongSettings, folder: Path) -> di
         return _arrange(rng, kind, settings, catalogue, workdir)
 
     return write_song(folder, rng, settings, arrange, {"index": index, "seed": seed})
+
+
+def mix_without(song_dir: Path, instrument: str, out: Path, sample_rate: int | None = None) -> float:
+    """Writes the mono mix of a song folder's stems other than `instrument` to `out` (FLAC or WAV, 16-bit,
+    peak at -1 dBFS), resampled to `sample_rate` when given; returns its length in seconds.
+
+    Raises:
+        FileNotFoundError: the song has no such stem.
+    """
+    if not (song_dir / f"{instrument}{AUDIO_SUFFIX}").is_file():
+        raise FileNotFoundError(f"{song_dir} has no {instrument}{AUDIO_SUFFIX}")
+    waves = []
+    rate = 0
+    for stem in STEMS:
+        if stem == instrument:
+            continue
+        data, rate = sf.read(song_dir / f"{stem}{AUDIO_SUFFIX}", dtype="float32", always_2d=True)
+        waves.append(data.mean(axis=1))
+    mix = np.sum(waves, axis=0)
+    if sample_rate and sample_rate != rate:
+        import soxr
+
+        mix, rate = soxr.resample(mix, rate, sample_rate), sample_rate
+    peak = float(np.abs(mix).max())
+    mix = mix * (0.89 / peak) if peak > 0 else mix
+    sf.write(out, mix.astype(np.float32), rate, subtype="PCM_16")
+    return len(mix) / rate
