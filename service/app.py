@@ -6,8 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from service import __version__
 from service.errors import install_error_handlers
@@ -38,7 +40,8 @@ def create_app(settings: ServiceSettings | None = None, runtime: Runtime | None 
         yield
         runtime.close()
 
-    app = FastAPI(title="Stem-JEPA stem retrieval", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Stem-JEPA stem retrieval", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)
     app.middleware("http")(metrics_middleware(runtime.metrics))
@@ -49,6 +52,16 @@ def create_app(settings: ServiceSettings | None = None, runtime: Runtime | None 
     for module in (retrieve, stems, songs, index_jobs, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # /docs works offline: Swagger UI's files come from the swagger-ui-bundle package, not a CDN.
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon-32x32.png")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -88,3 +88,18 @@ def test_upload_search_and_aligned_playback(browser, live_url: str, tmp_path: Pa
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "error")
     assert "silent" in browser.find_element(By.ID, "error-box").text
     assert browser.save_screenshot(str(out / "web-page-error.png"))
+
+
+@pytest.mark.browser
+def test_api_docs_render_offline(browser, live_url: str) -> None:  # type: ignore[no-untyped-def]
+    """/docs draws the OpenAPI operations from the app's own Swagger UI files: the browser here has no
+    network beyond loopback, and the page names no outside host."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_url + "/docs")
+    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path")))
+    paths = {el.text.replace("\u200b", "") for el in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/retrieve", "/stems/{stem_id}/export"} <= paths
+    assert "http" not in browser.page_source.split("<body")[0].replace(live_url, "")
