@@ -29,9 +29,10 @@ fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('$TORCH_VERSION') else 1)" 2>/dev/null; then
+# The installed torch's version from its metadata: importing torch itself would take seconds.
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('torch').startswith('$TORCH_VERSION') else 1)" 2>/dev/null; then
     # The CPU wheel: a local file on machines of this kind, else PyTorch's CPU index.
     wheel=$(ls /opt/wheels/torch-"$TORCH_VERSION"*cpu*.whl 2>/dev/null | head -n 1 || true)
     if [ -n "$wheel" ]; then
@@ -41,5 +42,12 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
             || "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
     fi
 fi
-"$VENV/bin/pip" install -q -e ".[${EXTRAS:-dev}]"
-echo "setup: ready ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
+# The editable install is redone only when pyproject.toml or the extras change (a restart of `make demo`
+# otherwise spent most of its time here).
+stamp="$VENV/.stemjepa-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${EXTRAS:-dev}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$VENV/bin/python" -c "import stemjepa" 2>/dev/null; then
+    "$VENV/bin/pip" install -q -e ".[${EXTRAS:-dev}]"
+    echo "$want" > "$stamp"
+fi
+echo "setup: ready ($("$VENV/bin/python" -c 'import importlib.metadata as m; print("torch", m.version("torch"))'))"

@@ -1,7 +1,9 @@
 """Docker packaging: the compose file parses (`docker compose config`, offline) and has the production shape."""
 
+import os
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -49,3 +51,18 @@ def test_dockerfile_targets_install_with_the_setup_script() -> None:
     text = (REPO / "Dockerfile").read_text()
     assert "AS cpu" in text and "AS cuda" in text
     assert text.count("./scripts/setup.sh") == 2
+
+
+@pytest.mark.slow
+def test_setup_skips_what_is_already_installed() -> None:
+    """A second `scripts/setup.sh` (what `make demo` runs before every start) reinstalls nothing: no pip
+    run while pyproject.toml and the extras are unchanged."""
+    venv = REPO / ".venv"
+    if not (venv / ".stemjepa-installed").is_file():
+        pytest.skip("the project was not installed by scripts/setup.sh here")
+    started = time.monotonic()
+    done = subprocess.run(["./scripts/setup.sh"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "VENV": str(venv)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("setup: ready")
+    assert time.monotonic() - started < 15
