@@ -57,6 +57,11 @@ class CompatWeights:
 # the key profile and the tempo carry what they add.
 DEFAULT_WEIGHTS = CompatWeights(model=1.0, key=2.0, chroma=0.0, tempo=1.0, rhythm=0.0)
 DEFAULT_TEMPO_TOLERANCE = 0.01
+# Within one instrument, the model's cosine less this times the stem's cosine with the instrument's mean query
+# direction (model.centring.fit_query_centres): hub stems near that direction otherwise top unrelated
+# queries. Chosen on MUSDB train and the sibling selection set (scripts/rank_sweep.py --hub). Not used across
+# instruments, where the same direction is what tells the instrument apart.
+DEFAULT_HUB_DISCOUNT = 0.75
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,13 @@ def similarities(queries: np.ndarray, candidates: np.ndarray, conform: Conform =
     key, chroma, transpose = _key_and_chroma(q, r, shifts, conform.transpose_cost)
     tempo, rhythm, stretch = _tempo(q, r, max(0.0, conform.max_stretch), conform.tempo_tolerance, conform.stretch_cost)
     return Similarities({"key": key, "chroma": chroma, "tempo": tempo, "rhythm": rhythm}, transpose, stretch)
+
+
+def discount_hubs(model: np.ndarray, hub: np.ndarray | None, discount: float) -> np.ndarray:
+    """The model's cosines [..., R] less `discount` times each stem's cosine with the mean query direction of
+    the queried instrument (`hub` [..., R]; None: unchanged)."""
+    model = np.asarray(model, dtype=np.float64)
+    return model if hub is None or not discount else model - discount * np.asarray(hub, dtype=np.float64)
 
 
 def zscore_rows(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

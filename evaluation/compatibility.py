@@ -19,7 +19,7 @@ Systems are [Q, R] score matrices over one `CompatSet`, so the model, the baseli
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ import numpy as np
 
 from analysis.compatibility import DEFAULT_WEIGHTS, Conform
 from evaluation.content import TEMPO_TOLERANCE
-from evaluation.musical import musical_systems, pair_inputs
-from evaluation.ranking import bootstrap_stats, rank_relevant
+from evaluation.musical import hub_matrix, musical_systems, pair_inputs
+from evaluation.ranking import bootstrap_stats, distinct_top_hits, rank_relevant
 from evaluation.retrieval import baseline_systems, checkpoint_labels, model_systems
 from evaluation.songs import EvalSong, QueryPair, query_pairs
 from model.embed import Embedder
@@ -248,6 +248,7 @@ def _level_result(
             i: _percent(values["R@1"][q_inst == i] > 0) for i in instruments if np.any(q_inst == i)
         },
         "top1": {name: _percent(top1 == k) for k, name in enumerate(TOP1)},
+        "distinct_top1": distinct_top_hits(ranked.top[covered], draws),
     }
 
 
@@ -320,12 +321,13 @@ class CompatSystem:
     scores_b: np.ndarray | None = None
     transpose: np.ndarray | None = None
     stretch: np.ndarray | None = None
+    refs: np.ndarray | None = None  # [R, D] the reference vectors of a model system
 
 
 def model_compat_systems(embedder: Embedder, cset: CompatSet, label: str) -> list[CompatSystem]:
     """The model alone: predictor output for each query (pooled) against target-encoder stem vectors."""
     systems = model_systems(embedder, cset.pairs, label, context=False)
-    return [CompatSystem(s.name, s.scores) for s in systems]
+    return [CompatSystem(s.name, s.scores, refs=s.refs) for s in systems]
 
 
 def baseline_compat_systems(cset: CompatSet, sample_rate: int, seed: int = 0) -> list[CompatSystem]:
@@ -336,10 +338,13 @@ def baseline_compat_systems(cset: CompatSet, sample_rate: int, seed: int = 0) ->
 CONFORM = Conform(max_transpose=5, max_stretch=0.08)  # the variants' range: +-1..5 semitones, x0.92..1.08
 
 
-def musical_compat_systems(cset: CompatSet, model: CompatSystem, sample_rate: int) -> list[CompatSystem]:
+def musical_compat_systems(cset: CompatSet, model: CompatSystem, sample_rate: int,
+                           centres: Mapping[str, np.ndarray] | None = None) -> list[CompatSystem]:
     """Features alone and fused with `model` (analysis.compatibility.DEFAULT_WEIGHTS), without conforming and
-    conforming within CONFORM; each standardised over its protocol's gallery without the query's own song."""
-    inputs = pair_inputs(cset.pairs, model.scores, sample_rate)
+    conforming within CONFORM; each standardised over its protocol's gallery without the query's own song;
+    with `centres`, the model's cosine is discounted for hubs within an instrument, as the service does."""
+    hub = hub_matrix(centres, cset.labels.queries.instruments, model.refs)
+    inputs = pair_inputs(cset.pairs, model.scores, sample_rate, hub)
     allowed = ~relevance(cset.labels).excluded
     conforms = {"": Conform(), f" (conforming +-{CONFORM.max_transpose} st, +-{CONFORM.max_stretch:.0%})": CONFORM}
     out = []
@@ -388,13 +393,15 @@ def run_compatibility(
     cset = compat_set(songs)
     systems: list[CompatSystem] = []
     sample_rate = 16_000
+    centres = None
     for path, label in zip(checkpoints, checkpoint_labels(checkpoints), strict=True):
         embedder = Embedder.from_checkpoint(path, device=device, batch_size=batch_size)
         sample_rate = embedder.sample_rate
+        centres = centres if systems else embedder.query_centres
         systems += model_compat_systems(embedder, cset, f"{label} [{embedder.cfg.name}]")
         del embedder
     if musical and systems:
-        systems += musical_compat_systems(cset, systems[0], sample_rate)
+        systems += musical_compat_systems(cset, systems[0], sample_rate, centres)
     if baselines:
         systems += baseline_compat_systems(cset, sample_rate, seed)
     report = evaluate_compatibility(cset, systems, n_boot, seed)

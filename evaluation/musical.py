@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.alignment import UNPITCHED_INSTRUMENTS
-from analysis.compatibility import CompatWeights, Conform, Similarities, fuse, similarities
+from analysis.compatibility import (
+    DEFAULT_HUB_DISCOUNT,
+    CompatWeights,
+    Conform,
+    Similarities,
+    discount_hubs,
+    fuse,
+    similarities,
+)
 from analysis.music import FEATURES, analyse
 from evaluation.songs import QueryPair
 
@@ -43,13 +51,25 @@ class MusicalInputs:
     query_instruments: np.ndarray
     ref_instruments: np.ndarray
     model: np.ndarray
+    hub: np.ndarray | None = None  # [Q, R] each stem's cosine with the queried instrument's mean query direction
 
 
-def pair_inputs(pairs: Sequence[QueryPair], model: np.ndarray, sample_rate: int) -> MusicalInputs:
+def hub_matrix(centres: Mapping[str, np.ndarray] | None, query_instruments: np.ndarray,
+               refs: np.ndarray | None) -> np.ndarray | None:
+    """[Q, R] each reference vector's cosine with its query's instrument's mean query direction; None without
+    centres or reference vectors."""
+    if centres is None or refs is None:
+        return None
+    directions = np.stack([centres.get(str(i), np.zeros(refs.shape[1], np.float32)) for i in query_instruments])
+    return directions @ refs.T
+
+
+def pair_inputs(pairs: Sequence[QueryPair], model: np.ndarray, sample_rate: int,
+                hub: np.ndarray | None = None) -> MusicalInputs:
     """MusicalInputs of query pairs: every mix (query) and stem (reference) analysed once."""
     instruments = np.asarray([p.instrument for p in pairs])
     return MusicalInputs(analyse_waves([p.mix for p in pairs], sample_rate),
-                         analyse_waves([p.stem for p in pairs], sample_rate), instruments, instruments, model)
+                         analyse_waves([p.stem for p in pairs], sample_rate), instruments, instruments, model, hub)
 
 
 def candidate_mask(inputs: MusicalInputs, protocol: str, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -106,14 +126,23 @@ class MusicalSystem:
 
 
 def musical_systems(inputs: MusicalInputs, weights: CompatWeights, conforms: Mapping[str, Conform],
-                    allowed: np.ndarray | None = None) -> list[MusicalSystem]:
+                    allowed: np.ndarray | None = None,
+                    hub_discount: float = DEFAULT_HUB_DISCOUNT) -> list[MusicalSystem]:
     """The features alone (the model's weight 0) and the fusion with the model, for each conforming in
-    `conforms` (a name suffix -> Conform), as the service ranks a query's candidates."""
+    `conforms` (a name suffix -> Conform), as the service ranks a query's candidates: within one instrument
+    (protocol B) the model's cosine is discounted for hubs (when `inputs.hub` is known). With a discount and
+    hubs, the fusion without the discount is measured too."""
     masks = {p: candidate_mask(inputs, p, allowed) for p in ("A", "B")}
+    within = replace(inputs, model=discount_hubs(inputs.model, inputs.hub, hub_discount))
     out = []
     for suffix, conform in conforms.items():
         sims = musical_similarities(inputs, conform)
-        for name, w in ((f"features alone{suffix}", replace(weights, model=0.0)), (f"fused{suffix}", weights)):
-            a, b = (fused_matrix(inputs, sims, w, masks[p]) for p in ("A", "B"))
+        systems = [(f"features alone{suffix}", replace(weights, model=0.0), within),
+                   (f"fused{suffix}", weights, within)]
+        if inputs.hub is not None and hub_discount and not suffix:
+            systems.append((f"fused, no hub discount{suffix}", weights, inputs))
+        for name, w, b_inputs in systems:
+            a = fused_matrix(inputs, sims, w, masks["A"])
+            b = fused_matrix(b_inputs, sims, w, masks["B"])
             out.append(MusicalSystem(name, a, b, sims.transpose, sims.stretch))
     return out

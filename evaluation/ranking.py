@@ -218,6 +218,14 @@ def rank_relevant(
     )
 
 
+def distinct_top_hits(top: np.ndarray, draws: int = 1) -> float:
+    """How many different references are some query's top hit (per draw, for stacked random draws): few means
+    hubs, references that top many unrelated queries."""
+    if draws <= 1:
+        return float(len(np.unique(top)))
+    return float(np.mean([len(np.unique(part)) for part in np.array_split(top, draws)]))
+
+
 def evaluate_scores(
     scores: np.ndarray, labels: Labels, instruments: list[str], n_boot: int = 1000, seed: int = 0,
     scores_b: np.ndarray | None = None,
@@ -236,6 +244,7 @@ def evaluate_scores(
         same_song = (labels.ref_songs[top] == labels.query_songs) & (top != labels.truth)
         metrics = summarise_ranks(rank, pool)
         metrics["same_song_rate"] = float(same_song.mean() * 100)
+        metrics["distinct_top1"] = float(distinct_top_hits(top, len(labels.truth) // max(1, len(set(labels.truth)))))
         per_inst = {
             i: float(np.mean(rank[labels.query_instruments == i] <= 1) * 100)
             for i in instruments

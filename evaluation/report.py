@@ -82,6 +82,10 @@ def retrieval_markdown(report: Mapping[str, Any]) -> str:
         for n, r in systems.items()
     ]
     parts.append(table(["system", *insts], rows))
+    parts.append(f"\n## Hubness: distinct stems that are some query's top hit (of {report['queries']} queries)\n")
+    parts.append(table(["system", "A", "B"], [[n, fmt(r["A"]["metrics"].get("distinct_top1", math.nan), 0),
+                                               fmt(r["B"]["metrics"].get("distinct_top1", math.nan), 0)]
+                                              for n, r in systems.items()]))
     parts.append("\n## Failure analysis of the top hit (protocol A, % of queries; paper Figure 2)\n")
     for name, r in systems.items():
         parts.append(f"\n**{name}**\n")
@@ -304,6 +308,10 @@ def compatibility_markdown(report: Mapping[str, Any]) -> str:
             parts.append(f"\n## Top hit, {level} relevance, protocol {protocol} (% of queries)\n")
             rows = [[n, *(fmt(r[protocol][level]["top1"][c]) for c in TOP1)] for n, r in systems.items()]
             parts.append(table(["system", *TOP1], rows))
+    parts.append(f"\n## Hubness: distinct stems that are some query's top hit (of {report['queries']} queries; "
+                 "conformable level)\n")
+    parts.append(table(["system", *_PROTOCOLS], [[n, *(fmt(r[p]["conformable"].get("distinct_top1", math.nan), 0)
+                                                      for p in _PROTOCOLS)] for n, r in systems.items()]))
     return "\n".join(parts) + "\n"
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from analysis.compatibility import DEFAULT_WEIGHTS, Conform
 from evaluation.baselines import mash_features, mashability, random_scores
-from evaluation.musical import musical_systems, pair_inputs
+from evaluation.musical import hub_matrix, musical_systems, pair_inputs
 from evaluation.ranking import Labels, evaluate_scores
 from evaluation.songs import EvalSong, query_pairs
 from model.embed import Embedder
@@ -31,6 +31,7 @@ class System:
     scores: np.ndarray
     labels: Labels
     scores_b: np.ndarray | None = None  # protocol B's own matrix, where the system standardises per gallery
+    refs: np.ndarray | None = None  # [R, D] the reference vectors of a model system
 
 
 def pair_labels(pairs: Sequence[QueryPair]) -> Labels:
@@ -54,7 +55,7 @@ def model_systems(
     t0 = time.perf_counter()
     rs = embed_pairs(embedder, pairs, reference="target")
     labels = Labels.of(rs)
-    systems = [System(f"{label} · target", rs.queries @ rs.refs.T, labels)]
+    systems = [System(f"{label} · target", rs.queries @ rs.refs.T, labels, refs=rs.refs)]
     if context:
         refs = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs], "context")])
         systems.append(System(f"{label} · context", rs.queries @ refs.T, labels))
@@ -102,14 +103,17 @@ def evaluate_retrieval(
     systems: list[System] = []
     instruments: list[str] = []
     sample_rate = 16_000
+    centres = None
     for path, label in zip(checkpoints, checkpoint_labels(checkpoints), strict=True):
         embedder = Embedder.from_checkpoint(path, device=device, batch_size=batch_size)
         sample_rate = embedder.sample_rate
+        centres = centres if systems else embedder.query_centres
         instruments = instruments or list(embedder.vocabulary.names)
         systems += model_systems(embedder, pairs, f"{label} [{embedder.cfg.name}]")
         del embedder
     if musical and systems:
-        inputs = pair_inputs(pairs, systems[0].scores, sample_rate)
+        hub = hub_matrix(centres, np.asarray([p.instrument for p in pairs]), systems[0].refs)
+        inputs = pair_inputs(pairs, systems[0].scores, sample_rate, hub)
         for m in musical_systems(inputs, DEFAULT_WEIGHTS, {"": Conform()}):
             name = m.name if m.name.startswith("features") else f"{m.name}: {systems[0].name} + features"
             systems.append(System(name, m.scores, pair_labels(pairs), m.scores_b))

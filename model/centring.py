@@ -1,13 +1,21 @@
-"""Fits the positional mean frames that the Embedder removes before alignment (see StemJEPA.frame_centre_*).
+"""Centres of the model's outputs, fitted on training data only: the positional mean frames that the Embedder
+removes before alignment (see StemJEPA.frame_centre_*), and the per-instrument mean query directions that the
+ranking uses against hub stems (a sidecar file beside the checkpoint).
 
-The means are taken over full 8 s training chunks: for the reference encoder over target stems, for the
-predictor per instrument over the contexts it is asked to complete. Training data only, never evaluation data.
+The frame means are taken over full 8 s training chunks: for the reference encoder over target stems, for the
+predictor per instrument over the contexts it is asked to complete.
 """
 
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from model.dataset import PairDataset
 from model.embed import Embedder
+from model.files import atomic_write
+from model.validate import QueryPair
 
 
 @torch.inference_mode()
@@ -31,3 +39,25 @@ def fit_frame_centres(embedder: Embedder, dataset: PairDataset, chunks: int, see
     model.frame_centre_pred.copy_(pred_sum / pred_count.clamp(min=1)[:, None, None])
     per_instrument = zip(embedder.vocabulary.names, pred_count.tolist(), strict=True)
     return {"chunks": chunks, **{name: int(count) for name, count in per_instrument}}
+
+
+@torch.inference_mode()
+def fit_query_centres(embedder: Embedder, pairs: Sequence[QueryPair]) -> dict[str, np.ndarray]:
+    """Per instrument, the unit direction of the mean pooled prediction [dim] over query pairs (mixes of a
+    song's other stems; training data only). Stems near it score high with every query of that instrument:
+    the hubs that top unrelated queries."""
+    out: dict[str, np.ndarray] = {}
+    for name in embedder.vocabulary.names:
+        mixes = [p.mix for p in pairs if p.instrument == name]
+        if not mixes:
+            continue
+        mean = np.mean([e.vector for e in embedder.predict(mixes, [name] * len(mixes))], axis=0)
+        out[name] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return out
+
+
+def save_query_centres(path: Path, centres: dict[str, np.ndarray], checkpoint_hash: str, data: str) -> None:
+    """Writes the centres with the hash of the checkpoint they belong to and what data they came from."""
+    names = sorted(centres)
+    atomic_write(path, lambda f: np.savez(f, names=np.array(names), centres=np.stack([centres[n] for n in names]),
+                                          checkpoint_hash=np.array(checkpoint_hash), data=np.array(data)))

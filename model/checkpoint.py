@@ -5,9 +5,11 @@ A training checkpoint also holds the optimiser, scheduler and RNG states for an 
 (inference) checkpoint keeps only the networks, optionally in float16.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from model.config import ModelConfig, RunConfig, from_dict, to_dict
@@ -15,6 +17,8 @@ from model.errors import CheckpointError
 from model.files import atomic_write, file_sha256
 from model.instruments import InstrumentVocabulary
 from model.jepa import StemJEPA
+
+log = logging.getLogger(__name__)
 
 FORMAT = "stemjepa-checkpoint"
 FORMAT_VERSION = 1
@@ -110,3 +114,23 @@ def build_model(ckpt: dict[str, Any]) -> StemJEPA:
     if unexpected or set(missing) - {"frame_centre_ref", "frame_centre_pred"}:
         raise CheckpointError(f"checkpoint does not fit its config: missing {missing}, unexpected {unexpected}")
     return model
+
+
+QUERY_CENTRES_SUFFIX = ".query-centres.npz"
+
+
+def query_centres_path(checkpoint: Path) -> Path:
+    """The sidecar file of a checkpoint's query centres (model.centring): `<name>.query-centres.npz` beside it."""
+    return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + QUERY_CENTRES_SUFFIX)
+
+
+def load_query_centres(path: Path, checkpoint_hash: str) -> dict[str, np.ndarray] | None:
+    """The query centres saved for the checkpoint with `checkpoint_hash` (instrument -> unit vector [dim]);
+    None when the file is absent or belongs to another checkpoint."""
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        if str(z["checkpoint_hash"]) != checkpoint_hash:
+            log.warning("ignoring %s: made for another checkpoint", path.name)
+            return None
+        return {str(n): np.asarray(c, dtype=np.float32) for n, c in zip(z["names"], z["centres"], strict=True)}

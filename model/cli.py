@@ -103,3 +103,26 @@ def split(
 
     n_fit, n_holdout = split_songs(source, fit, holdout, holdout_songs, seed)
     typer.echo(f"{n_fit} songs to fit in {fit}, {n_holdout} held out in {holdout}")
+
+
+def query_centres(
+    data: Annotated[list[Path], typer.Option("--data", help="Training songs (never evaluation data); repeatable.")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Checkpoint; default: the bundled one.")] = None,  # noqa: E501
+) -> None:
+    """Fit the per-instrument mean query directions of a checkpoint on training songs and write them beside it
+    (`<checkpoint>.query-centres.npz`); the service's ranking discounts stems near them (hubs)."""
+    from model.centring import fit_query_centres, save_query_centres
+    from model.checkpoint import default_checkpoint_path, query_centres_path
+    from model.embed import Embedder
+    from model.multitrack import decode_song, discover
+    from model.validate import query_pairs
+
+    path = checkpoint or default_checkpoint_path()
+    embedder = Embedder.from_checkpoint(path, device="cpu")
+    songs = [(s.song_id, decode_song(s, embedder.sample_rate)) for root in data
+             for s in discover(root, embedder.vocabulary).songs]
+    pairs = query_pairs(songs)
+    centres = fit_query_centres(embedder, pairs)
+    out = query_centres_path(path)
+    save_query_centres(out, centres, embedder.checkpoint_hash, ", ".join(str(d) for d in data))
+    typer.echo(f"{out}: centres of {', '.join(sorted(centres))} from {len(pairs)} queries of {len(songs)} songs")

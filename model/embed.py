@@ -20,7 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from model.audio import Source, load_mono
-from model.checkpoint import build_model, default_checkpoint_path, load_checkpoint
+from model.checkpoint import (
+    build_model,
+    default_checkpoint_path,
+    load_checkpoint,
+    load_query_centres,
+    query_centres_path,
+)
 from model.config import ModelConfig
 from model.files import file_sha256
 from model.instruments import InstrumentVocabulary
@@ -68,6 +74,9 @@ class Embedder:
         self.checkpoint_hash = checkpoint_hash
         self.batch_size = batch_size
         self.vocabulary = InstrumentVocabulary.from_names(self.cfg.instruments)
+        # Per instrument, the mean query direction (model.centring.fit_query_centres), when the checkpoint has
+        # its sidecar file: the ranking discounts stems near it, which would otherwise top unrelated queries.
+        self.query_centres: dict[str, np.ndarray] | None = None
         self._window = self.cfg.audio.chunk_samples
         self._patch_samples = self.cfg.encoder.patch_size * self.cfg.audio.hop_length
 
@@ -80,7 +89,10 @@ class Embedder:
         ckpt = load_checkpoint(path)
         model = build_model(ckpt)
         log.info("loaded %s (%s, step %s)", path, model.cfg.name, ckpt.get("step"))
-        return cls(model, device, reference, file_sha256(path), batch_size)
+        digest = file_sha256(path)
+        embedder = cls(model, device, reference, digest, batch_size)
+        embedder.query_centres = load_query_centres(query_centres_path(path), digest)
+        return embedder
 
     # ---- facts other packages need -------------------------------------------------------------
     @property

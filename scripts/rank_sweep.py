@@ -26,9 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from analysis.compatibility import DEFAULT_WEIGHTS, CompatWeights, Conform, musical_shortlist
+from analysis.compatibility import DEFAULT_WEIGHTS, CompatWeights, Conform, discount_hubs, musical_shortlist
 from evaluation.compatibility import compat_set, evaluate_compat_scores, model_compat_systems, relevance
-from evaluation.musical import MusicalInputs, candidate_mask, fused_matrix, musical_similarities, pair_inputs
+from evaluation.musical import (
+    MusicalInputs,
+    candidate_mask,
+    fused_matrix,
+    hub_matrix,
+    musical_similarities,
+    pair_inputs,
+)
 from evaluation.ranking import evaluate_scores
 from evaluation.retrieval import model_systems, pair_labels
 from evaluation.songs import load_songs, query_pairs
@@ -59,6 +66,8 @@ def main() -> None:
     p.add_argument("--cache", type=Path, default=Path("runs/rank-sweep"))
     p.add_argument("--out", type=Path, default=Path("runs/rank-sweep/sweep.json"))
     p.add_argument("--conform", action="store_true", help="Sweep only the costs and limits of conforming.")
+    p.add_argument("--hub", action="store_true", help="Sweep only the hub discount of the model's cosine within "
+                   "an instrument (needs the checkpoint's query centres: `stemjepa query-centres`).")
     p.add_argument("--pool", action="store_true", help="Measure only the candidate pool size: the fusion over "
                    "the model's top N per query, as the service re-ranks its rank_pool.")
     args = p.parse_args()
@@ -99,6 +108,19 @@ def main() -> None:
     if args.pool:
         _pool_sweep(sib, cset, allowed)
         return
+    if args.hub:
+        def hubs(name: str, pairs: Any) -> np.ndarray:
+            cache = args.cache / f"hub-{name}.npy"
+            if not cache.is_file():
+                refs = np.stack([e.vector for e in embedder.embed_stems([p.stem for p in pairs])])
+                matrix = hub_matrix(embedder.query_centres, np.asarray([p.instrument for p in pairs]), refs)
+                assert matrix is not None, "the checkpoint has no query centres: run `stemjepa query-centres`"
+                np.save(cache, matrix)
+            return np.load(cache)
+
+        _hub_sweep(replace(musdb, hub=hubs("musdb", musdb_pairs)), musdb_labels, insts,
+                   replace(sib, hub=hubs("siblings", cset.pairs)), cset, allowed)
+        return
     rows: list[dict[str, Any]] = [{"weights": {"model": 1.0}, "tolerance": 0.04, **score(CompatWeights(), 0.04)}]
     for tolerance in TOLERANCES:
         for values in itertools.product(*GRID.values()):
@@ -131,6 +153,32 @@ def _compat(sib: MusicalInputs, cset: object, allowed: np.ndarray, conform: Conf
                                transpose=sims.transpose, stretch=sims.stretch)
     return {f"{level} {proto} mAP": c[proto][level]["metrics"]["mAP"] for level in ("exact", "conformed")
             for proto in ("A", "B")}
+
+
+def _hub_sweep(musdb: MusicalInputs, musdb_labels: Any, insts: list[str], sib: MusicalInputs, cset: Any,
+               allowed: np.ndarray) -> None:
+    """Protocol B (within an instrument, where the discount applies): MUSDB train R@1 and the selection set's
+    exact-level mAP of the fused ranking and of the model alone, and how many distinct stems are some query's
+    top hit (mean over instruments), for each discount."""
+    print("hub discount -> protocol B: MUSDB train R@1, selection exact mAP, distinct top-1 stems (fused | model)")
+    for discount in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
+        line = [f"  {discount:4.2f}:"]
+        for name, inputs, al in (("musdb", musdb, None), ("siblings", sib, allowed)):
+            within = replace(inputs, model=discount_hubs(inputs.model, inputs.hub, discount))
+            mask = candidate_mask(inputs, "B", al)
+            fused = fused_matrix(within, musical_similarities(inputs, Conform()), DEFAULT_WEIGHTS, mask)
+            model = np.where(mask, within.model, -1e30)
+            for label, matrix in (("fused", fused), ("model", model)):
+                if name == "musdb":
+                    value = evaluate_scores(matrix, musdb_labels, insts, n_boot=0)["B"]["metrics"]["R@1"]
+                else:
+                    value = evaluate_compat_scores(matrix, cset.labels, cset.instruments,
+                                                   n_boot=0)["B"]["exact"]["metrics"]["mAP"]
+                top = matrix.argmax(axis=1)
+                distinct = np.mean([len(np.unique(top[inputs.query_instruments == i]))
+                                    for i in np.unique(inputs.query_instruments)])
+                line.append(f"{name} {label} {value:5.1f} ({distinct:4.1f} distinct)")
+        print(" | ".join(line))
 
 
 def _pool_sweep(sib: MusicalInputs, cset: object, allowed: np.ndarray) -> None:

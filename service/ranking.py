@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.compatibility import PARTS, CompatWeights, Conform, fuse, similarities
+from analysis.compatibility import PARTS, CompatWeights, Conform, discount_hubs, fuse, similarities
 from analysis.key import Key, camelot_compatible, key_name, key_of_index
 from analysis.music import FEATURES
 
@@ -30,6 +30,7 @@ class Ranking:
     bpm_max: float | None = None
     key: Key | None = None
     key_match: str = "exact"
+    hub_discount: float = 0.0
 
     @property
     def filtered(self) -> bool:
@@ -77,15 +78,18 @@ def _passes(ranking: Ranking, bpm: np.ndarray, keys: list[Key | None], analysed:
 
 
 def rank(query_features: np.ndarray, model_scores: np.ndarray, rows: np.ndarray, analysed: np.ndarray,
-         ranking: Ranking) -> list[Ranked]:
-    """Candidates (model cosines [R], feature rows [R, F], analysed mask [R]) in ranking order, filtered.
+         ranking: Ranking, hub: np.ndarray | None = None) -> list[Ranked]:
+    """Candidates (model cosines [R], feature rows [R, F], analysed mask [R]) in ranking order, filtered. `hub`
+    [R]: each candidate's cosine with the queried instrument's mean query direction, given when all candidates
+    are of that instrument; the fusion then discounts the model's cosine by `ranking.hub_discount` times it.
 
     Returns every candidate that passes the filters, best first.
     """
     if len(model_scores) == 0:
         return []
     sims = similarities(query_features[None, :], rows, ranking.conform)
-    fused = fuse(model_scores[None, :], sims, ranking.weights, analysed=analysed)[0]
+    model_part = discount_hubs(model_scores, hub, ranking.hub_discount)
+    fused = fuse(model_part[None, :], sims, ranking.weights, analysed=analysed)[0]
     transpose = np.where(analysed, sims.transpose[0], 0)
     stretch = np.where(analysed, sims.stretch[0], 1.0)
     bpm = rows[:, FEATURES.column("bpm")] * stretch

@@ -108,7 +108,7 @@ class Retriever:
         pitched = params.instrument not in s.unpitched_instruments
         return Ranking(mode, s.rank_weights().for_instrument(params.instrument, s.unpitched_instruments),
                        Conform(transpose, stretch, pitched, s.rank_tempo_tolerance), params.bpm_min, params.bpm_max,
-                       key, params.key_match)
+                       key, params.key_match, s.rank_hub_discount)
 
     def check_params(self, params: RetrieveParams) -> None:
         """Rejects bad parameters before any audio is decoded (422)."""
@@ -151,7 +151,8 @@ class Retriever:
         if ranking.rank == "fused" and searched > len(hits):
             hits += self._musical_candidates(emb, analysis, params, ranking, scope, {h.stem_id for h in hits})
         rows, analysed = self.catalogue.analysis_rows([h.stem_id for h in hits])
-        ranked = rank(analysis.vector(), np.array([h.score for h in hits]), rows, analysed, ranking)
+        ranked = rank(analysis.vector(), np.array([h.score for h in hits]), rows, analysed, ranking,
+                      self._hubs(hits, params) if ranking.hub_discount else None)
         top = ranked[: params.k]
         records = {r.id: r for r in self.catalogue.stems([hits[r.index].stem_id for r in top])}
         t1 = time.perf_counter()
@@ -174,6 +175,16 @@ class Retriever:
             results=results,
         )
         return response, t1 - t0, t2 - t1
+
+    def _hubs(self, hits: list[Hit], params: RetrieveParams) -> np.ndarray | None:
+        """Each hit's cosine with the queried instrument's mean query direction, when the search stayed within
+        that instrument and the checkpoint has query centres (the hub discount needs both)."""
+        centres = self.embedder.query_centres
+        if not params.instrument_filter or centres is None or params.instrument not in centres:
+            return None
+        ids = [h.stem_id for h in hits]
+        scores = self.catalogue.scores_of(centres[params.instrument], ids, params.instrument)
+        return np.array([scores.get(i, 0.0) for i in ids])
 
     def _musical_candidates(self, emb: Embedding, analysis: Analysis, params: RetrieveParams, ranking: Ranking,
                             scope: str | None, have: set[int]) -> list[Hit]:

@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from analysis.alignment import DEFAULT_FUSION, MIN_OVERLAP_SECONDS, UNPITCHED_INSTRUMENTS, FusionWeights
-from analysis.compatibility import DEFAULT_TEMPO_TOLERANCE, CompatWeights
+from analysis.compatibility import DEFAULT_HUB_DISCOUNT, DEFAULT_TEMPO_TOLERANCE, CompatWeights
 from analysis.compatibility import DEFAULT_WEIGHTS as RANK_WEIGHTS
 from indexer.settings import StorageSettings
 
@@ -110,6 +110,11 @@ class ServiceSettings(StorageSettings):
     )
     rank_rhythm_weight: float = Field(
         RANK_WEIGHTS.rhythm, ge=0, description="Weight of the folded-tempogram correlation in the fused ranking.",
+    )
+    rank_hub_discount: float = Field(
+        DEFAULT_HUB_DISCOUNT, ge=0, le=2, description="Within one instrument, the fused ranking takes the model's "
+        "cosine less this times the stem's cosine with the instrument's mean query direction (the checkpoint's "
+        "query-centres file), so hub stems stop topping unrelated queries. Chosen with the weights.",
     )
     rank_tempo_tolerance: float = Field(
         DEFAULT_TEMPO_TOLERANCE, gt=0, le=0.5, description="Tempo mismatch (fraction, beyond the allowed stretch) "

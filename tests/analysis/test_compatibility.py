@@ -82,3 +82,25 @@ def test_fusion_standardises_parts_over_the_candidates_and_skips_unanalysed_ones
     np.testing.assert_allclose(fused[0], expected)
     assert CompatWeights(key=1.0, chroma=1.0, tempo=1.0).for_instrument("drums") == CompatWeights(tempo=1.0)
     np.testing.assert_allclose(fuse(model, sims, CompatWeights()), zscore_rows(model))
+
+
+def test_the_hub_discount_lets_a_fitting_stem_overtake_a_stem_that_tops_every_query() -> None:
+    """Two candidates in the same key and tempo as the query: the hub has the higher model cosine only because
+    it lies near the instrument's mean query direction; discounted, the other stem ranks first."""
+    from dataclasses import replace
+
+    from analysis.compatibility import discount_hubs
+    from service.ranking import Ranking, rank
+
+    q = row(0, 120.0)
+    rows = np.stack([row(0, 120.0), row(0, 120.0), row(6, 90.0)])
+    model = np.array([0.62, 0.55, 0.1])
+    hub = np.array([0.9, 0.2, 0.0])
+    np.testing.assert_array_equal(discount_hubs(model, None, 0.75), model)
+    np.testing.assert_allclose(discount_hubs(model, hub, 0.5), model - 0.5 * hub)
+    analysed = np.ones(3, bool)
+    base = Ranking("fused", CompatWeights(model=1.0, key=2.0, chroma=0.0, tempo=1.0, rhythm=0.0), Conform())
+    plain = rank(q, model, rows, analysed, base)
+    assert plain[0].index == 0
+    discounted = rank(q, model, rows, analysed, replace(base, hub_discount=0.75), hub)
+    assert discounted[0].index == 1 and discounted[-1].index == 2

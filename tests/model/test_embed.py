@@ -83,3 +83,22 @@ def test_frame_centres_remove_the_positional_code(tmp_path, tiny_checkpoint, mul
     after = embedder.embed_stem(wave)
     np.testing.assert_allclose(before.vector, after.vector, atol=1e-6)
     assert not np.allclose(before.frames, after.frames)
+
+
+def test_query_centres_command_writes_the_sidecar_that_the_embedder_loads(tmp_path, tiny_checkpoint, multitrack_dir):
+    """`stemjepa query-centres` fits one unit direction per instrument on training songs, beside the checkpoint;
+    Embedder.from_checkpoint then carries them, and a retrained checkpoint no longer does."""
+    from typer.testing import CliRunner
+
+    from model.checkpoint import query_centres_path
+    from stemjepa.cli import app
+
+    result = CliRunner().invoke(app, ["query-centres", "--data", str(multitrack_dir), "-c", str(tiny_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert query_centres_path(tiny_checkpoint).is_file()
+    embedder = Embedder.from_checkpoint(tiny_checkpoint, device="cpu")
+    assert embedder.query_centres is not None and set(embedder.query_centres) == set(embedder.vocabulary.names)
+    for v in embedder.query_centres.values():
+        assert v.shape == (embedder.dim,) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
+    tiny_checkpoint.write_bytes(tiny_checkpoint.read_bytes() + b"\0")  # another file: the centres no longer fit
+    assert Embedder.from_checkpoint(tiny_checkpoint, device="cpu").query_centres is None

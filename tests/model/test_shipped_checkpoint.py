@@ -37,3 +37,24 @@ def test_validation_r_at_1_matches_the_model_card():
     one_query = 100.0 / metrics["A"]["queries"]
     assert metrics["A"]["R@1"] == pytest.approx(card["A"]["R@1"], abs=one_query)
     assert metrics["B"]["R@1"] == pytest.approx(card["B"]["R@1"], abs=one_query)
+
+
+def test_shipped_query_centres_belong_to_the_shipped_checkpoint(tmp_path):
+    """The hub discount's per-instrument directions load with the checkpoint, one unit vector per instrument;
+    a centres file made for another checkpoint is ignored rather than applied."""
+    import numpy as np
+
+    from model.centring import save_query_centres
+    from model.checkpoint import load_query_centres, query_centres_path
+
+    embedder = Embedder.from_checkpoint(None, device="cpu")
+    centres = embedder.query_centres
+    assert centres is not None and set(centres) == set(embedder.vocabulary.names)
+    for v in centres.values():
+        assert v.shape == (embedder.dim,) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
+    other = tmp_path / "other.query-centres.npz"
+    save_query_centres(other, centres, "0" * 64, "test")
+    assert load_query_centres(other, "0" * 64) is not None
+    assert load_query_centres(other, embedder.checkpoint_hash) is None
+    assert load_query_centres(tmp_path / "absent.npz", embedder.checkpoint_hash) is None
+    assert query_centres_path(tmp_path / "a.pt") == tmp_path / "a.query-centres.npz"
