@@ -13,15 +13,27 @@ const state = {
   mixBuffer: null,      // decoded query for playback and drawing
   results: [],
   selected: null,       // the result in the player
-  stemBuffers: new Map(),
+  previous: null,       // the result heard before it, for A/B
+  stemBuffers: new Map(),  // "id|transpose|stretch" -> decoded audio
+  offsets: new Map(),   // stem id -> the offset last set for it, so A/B keeps each stem's place
   offset: 0,            // seconds, positive = stem starts this far into the mix
+  conformed: true,      // play the stem transposed and stretched as suggested
+  loop: null,           // {start, end} seconds of the mix, while looping
   playing: null,        // {sources, t0, from}
   ctx: null,
 };
 window.stemFinder = state;
 
 // ---- small helpers ------------------------------------------------------------------------------------------
-function fmtSigned(s, digits = 3) { return (s >= 0 ? "+" : "−") + Math.abs(s).toFixed(digits) + " s"; }
+// Offsets of a minute or more read as m:ss.ss, so that long songs' offsets stay on one line.
+function fmtSigned(s, digits = 3) {
+  const a = Math.abs(s), sign = s >= 0 ? "+" : "−";
+  if (a < 60) return sign + a.toFixed(digits) + " s";
+  const m = Math.floor(a / 60);
+  return `${sign}${m}:${(a - 60 * m).toFixed(digits).padStart(3 + digits, "0")}`;
+}
+// An offset's confidence (probability that it is the stem's own place), as a short label; "" when unknown.
+function fmtConfidence(p) { return p == null ? "" : `${Math.round(100 * p)} %`; }
 function fmtTime(s) { const m = Math.floor(s / 60); return `${m}:${(s - 60 * m).toFixed(1).padStart(4, "0")}`; }
 function esc(text) { const d = document.createElement("div"); d.textContent = text == null ? "" : String(text); return d.innerHTML; }
 function setState(name) { document.body.dataset.state = name;
@@ -178,6 +190,8 @@ async function search() {
   if (!state.queryFile || !state.instrument) return;
   showError(null); stopPlayback();
   $("#results-list").innerHTML = ""; $("#results-meta").textContent = ""; $("#player").classList.add("hidden");
+  $("#results-tools").classList.add("hidden");
+  state.selected = null; state.previous = null; state.offsets.clear(); state.loop = null;
   setState("loading");
   $("#search-btn").disabled = true;
   const form = new FormData();
@@ -187,6 +201,8 @@ async function search() {
   form.append("instrument_filter", $("#filter-input").checked ? "true" : "false");
   if ($("#start-input").value) form.append("start", $("#start-input").value);
   if ($("#duration-input").value) form.append("duration", $("#duration-input").value);
+  if ($("#transpose-input").value) form.append("max_transpose", $("#transpose-input").value);
+  if ($("#stretch-input").value) form.append("max_stretch", String(+$("#stretch-input").value / 100));
   form.append("curve", "true");
   try {
     const body = await api("/retrieve", { method: "POST", body: form });
@@ -200,74 +216,240 @@ async function search() {
   updateSearchButton();
 }
 
-// "· 120 BPM · A minor (8A)", with the suggested conforming when there is one.
+// ---- musical labels ----------------------------------------------------------------------------------------
+// Camelot codes are "8A" (minor) / "8B" (major): neighbours on the wheel mix harmonically.
+function camelotCompatible(a, b) {
+  if (!a || !b) return false;
+  const na = parseInt(a, 10), nb = parseInt(b, 10), la = a.slice(-1), lb = b.slice(-1);
+  if (na === nb) return true;
+  const d = (na - nb + 12) % 12;
+  return la === lb && (d === 1 || d === 11);
+}
+function camelotOrder(code) { return code ? parseInt(code, 10) * 2 + (code.slice(-1) === "B" ? 1 : 0) : 1e9; }
+function signedInt(n) { return (n > 0 ? "+" : "−") + Math.abs(n); }
+
+// "120 BPM · A minor (8A)", then what the suggested conforming makes of it.
 function musical(r) {
-  if (!r.bpm) return "";
-  let text = ` · ${r.bpm.toFixed(0)} BPM · ${esc(r.key || "")}${r.camelot ? ` (${esc(r.camelot)})` : ""}`;
-  if (r.transpose_semitones) text += ` · ${r.transpose_semitones > 0 ? "+" : ""}${r.transpose_semitones} st`;
-  if (r.stretch_ratio !== 1) text += ` · ×${r.stretch_ratio.toFixed(3)} tempo`;
+  if (!r.bpm) return "not analysed yet";
+  let text = `${r.bpm.toFixed(1)} BPM · ${r.key || "key unknown"}${r.camelot ? ` (${r.camelot})` : ""}`;
+  const moves = [];
+  if (r.transpose_semitones) moves.push(`${signedInt(r.transpose_semitones)} semitone${Math.abs(r.transpose_semitones) === 1 ? "" : "s"}`);
+  if (r.stretch_ratio !== 1) moves.push(`tempo ×${r.stretch_ratio.toFixed(3)}`);
+  if (moves.length) text += ` → ${moves.join(", ")} → ${r.conformed_bpm.toFixed(1)} BPM · ${r.conformed_key}` +
+    `${r.conformed_camelot ? ` (${r.conformed_camelot})` : ""}`;
   return text;
+}
+
+// A short "why it fits" from the score parts and the conformed key and tempo, against the mix's.
+function whyItFits(r, q, modelRank) {
+  const bits = [];
+  const key = r.conformed_camelot || r.camelot;
+  if (key && q.camelot) {
+    const shifted = r.transpose_semitones ? ` after ${signedInt(r.transpose_semitones)} st` : "";
+    if (key === q.camelot) bits.push(`in the mix's key${shifted}`);
+    else if (camelotCompatible(key, q.camelot)) bits.push(`${key} sits next to the mix's ${q.camelot}${shifted}`);
+    else bits.push(`${key} is far from the mix's ${q.camelot} on the wheel`);
+  }
+  const bpm = r.conformed_bpm || r.bpm;
+  if (bpm && q.bpm) {
+    const ratio = bpm / q.bpm;
+    const folds = [[1, ""], [2, " (double time)"], [0.5, " (half time)"]];
+    const [fold, label] = folds.reduce((best, f) => Math.abs(Math.log(ratio / f[0])) < Math.abs(Math.log(ratio / best[0])) ? f : best);
+    const off = 100 * Math.abs(ratio / fold - 1);
+    const stretched = r.stretch_ratio !== 1 ? ` after stretching ×${r.stretch_ratio.toFixed(3)}` : "";
+    bits.push(off < 1.5 ? `same tempo${label}${stretched}` : `tempo ${off.toFixed(0)} % off${label}`);
+  }
+  if (modelRank) bits.push(`#${modelRank} on sound alone`);
+  return bits.join(" · ");
 }
 
 function renderResults(body) {
   const t = body.timings;
   const q = body.query;
-  const feel = q.bpm ? ` · mix ${q.bpm.toFixed(0)} BPM, ${q.key || "key unknown"}${q.camelot ? ` (${q.camelot})` : ""}` : "";
+  const feel = q.bpm ? ` · your mix: ${q.bpm.toFixed(1)} BPM, ${q.key || "key unknown"}${q.camelot ? ` (${q.camelot})` : ""}` : "";
   $("#results-meta").textContent = `${body.results.length} of ${body.catalogue.searched} ${body.catalogue.instrument_filter ?
-    body.query.instrument + " " : ""}stems · ${Math.round(t.total_ms)} ms${feel}`;
+    body.query.instrument + " " : ""}stems · ${(t.total_ms / 1000).toFixed(1)} s${feel}`;
+  const byModel = [...body.results].sort((a, b) => b.score_parts.model - a.score_parts.model);
   const list = $("#results-list");
   list.innerHTML = "";
   body.results.forEach((r) => {
     const li = document.createElement("li");
-    li.className = "result"; li.dataset.stemId = r.stem_id;
+    li.className = "result"; li.dataset.stemId = r.stem_id; li.dataset.rank = r.rank;
+    li.dataset.bpm = r.conformed_bpm || r.bpm || ""; li.dataset.camelot = r.conformed_camelot || r.camelot || "";
     const title = r.title || `song ${r.song_id}`;
     li.innerHTML = `
-      <div class="rank">${r.rank}</div>
-      <div><div class="r-title">${esc(title)}${r.artist ? ` <span class="muted">— ${esc(r.artist)}</span>` : ""}</div>
+      <div class="rank" title="rank ${r.rank} of ${body.catalogue.searched} stems searched">${r.rank}</div>
+      <div class="r-main"><div class="r-title">${esc(title)}${r.artist ? ` <span class="muted">— ${esc(r.artist)}</span>` : ""}</div>
         <div class="r-sub"><span class="chip">${esc(r.instrument)}</span>${esc(r.name)}${r.duration_seconds ?
-          " · " + fmtTime(r.duration_seconds) : ""}${musical(r)}</div>
-        <div class="bar" title="model similarity"><i style="width:${Math.max(2, Math.min(100, r.score_parts.model * 100)).toFixed(1)}%"></i></div></div>
+          " · " + fmtTime(r.duration_seconds) : ""}</div>
+        <div class="r-music">${esc(musical(r))}</div>
+        <div class="r-why">${esc(whyItFits(r, q, byModel.indexOf(r) + 1))}</div></div>
       <div class="stats">
-        <span class="k">score</span><span class="k">top</span><span class="k">offset</span>
-        <span class="v">${r.score.toFixed(3)}</span><span class="v">${(100 * r.normalised_rank).toFixed(1)}%</span>
-        <span class="v">${fmtSigned(r.offset_seconds, 2)}</span></div>
+        <span class="k" title="the score the list is ranked by (see the API docs)">fit</span><span class="k">starts at</span>
+        <span class="v">${r.score.toFixed(2)}</span>
+        <span class="v offset-v" title="offset (its confidence)">${fmtSigned(r.offset_seconds, 2)}${r.offset_confidence == null ? "" :
+          ` <span class="muted conf">${fmtConfidence(r.offset_confidence)}</span>`}</span>
+        <span></span><span class="v bars-v">${esc(fmtBars(r.offset_seconds, body.query))}</span></div>
       <button class="play-small" type="button" title="Play aligned with the mix">▶</button>`;
     li.addEventListener("click", () => openResult(r, false));
     li.querySelector(".play-small").addEventListener("click", (ev) => { ev.stopPropagation(); openResult(r, true); });
     list.appendChild(li);
   });
+  $("#results-tools").classList.toggle("hidden", !body.results.length);
+  applyTools();
 }
 
-async function openResult(r, autoplay) {
+// Sorting and filtering the shown results by BPM and key, in the page (the conformed values: what you would play).
+function applyTools() {
+  const q = state.response && state.response.query;
+  const sort = $("#sort-select").value, lo = parseFloat($("#bpm-min-filter").value), hi = parseFloat($("#bpm-max-filter").value);
+  const keyMode = $("#key-filter").value;
+  const rows = [...document.querySelectorAll("#results-list .result")];
+  let shown = 0;
+  rows.forEach((li) => {
+    const bpm = parseFloat(li.dataset.bpm), code = li.dataset.camelot;
+    let ok = true;
+    if (!Number.isNaN(lo)) ok = ok && bpm >= lo;
+    if (!Number.isNaN(hi)) ok = ok && bpm <= hi;
+    if (keyMode === "same") ok = ok && !!q && code === q.camelot;
+    if (keyMode === "compatible") ok = ok && !!q && camelotCompatible(code, q.camelot);
+    li.classList.toggle("hidden", !ok);
+    shown += ok ? 1 : 0;
+  });
+  const value = (li) => sort === "fit" ? +li.dataset.rank : sort === "key" ? camelotOrder(li.dataset.camelot)
+    : (parseFloat(li.dataset.bpm) || 1e9) * (sort === "-bpm" ? -1 : 1);
+  rows.sort((a, b) => value(a) - value(b) || +a.dataset.rank - +b.dataset.rank).forEach((li) => $("#results-list").appendChild(li));
+  $("#tools-count").textContent = shown === rows.length ? "" : `${shown} of ${rows.length} shown`;
+}
+
+// "bar 3 · beat 2 +12 ms": a time of the mix on its beat grid (bar 1 starts at the first downbeat).
+function fmtBars(seconds, q) {
+  const g = beatGrid(q);
+  if (!g) return "";
+  const beats = (seconds - g.downbeat) / g.period, whole = Math.round(beats);
+  const rest = Math.round((beats - whole) * g.period * 1000);
+  const bar = Math.floor(whole / g.perBar) + 1, beat = ((whole % g.perBar) + g.perBar) % g.perBar + 1;
+  return `bar ${bar} · beat ${beat}${rest ? ` ${rest > 0 ? "+" : "−"}${Math.abs(rest)} ms` : ""}`;
+}
+function beatGrid(q) {
+  q = q || (state.response && state.response.query);
+  if (!q || !q.beat_period_seconds) return null;
+  return { period: q.beat_period_seconds, perBar: q.beats_per_bar || 4, downbeat: q.downbeat_seconds || 0 };
+}
+
+// The stem as it is, or conformed to the mix (transposed and stretched as suggested).
+function conforming(r) {
+  const on = state.conformed && (r.transpose_semitones !== 0 || r.stretch_ratio !== 1);
+  return on ? { transpose: r.transpose_semitones, stretch: r.stretch_ratio } : { transpose: 0, stretch: 1 };
+}
+function stemUrl(r) {
+  const c = conforming(r);
+  return c.transpose || c.stretch !== 1 ? `${r.audio_url}?transpose=${c.transpose}&stretch=${c.stretch}` : r.audio_url;
+}
+function bufferKey(r) { const c = conforming(r); return `${r.stem_id}|${c.transpose}|${c.stretch}`; }
+function currentStem() { return state.selected && state.stemBuffers.get(bufferKey(state.selected)); }
+
+function updateExport() {
+  const r = state.selected;
+  if (!r) return;
+  const c = conforming(r);
+  const mixDur = state.mixBuffer ? state.mixBuffer.duration : state.response.query.duration_seconds;
+  const url = (format) => `/stems/${r.stem_id}/export?transpose=${c.transpose}&stretch=${c.stretch}` +
+    `&offset=${state.offset.toFixed(4)}&duration=${mixDur.toFixed(3)}&format=${format}`;
+  $("#export-wav").href = url("wav"); $("#export-flac").href = url("flac");
+}
+
+async function openResult(r, autoplay, from = 0) {
   stopPlayback();
-  state.selected = r; state.offset = r.offset_seconds;
+  if (state.selected && state.selected !== r) { state.offsets.set(state.selected.stem_id, state.offset); state.previous = state.selected; }
+  state.selected = r; state.offset = state.offsets.has(r.stem_id) ? state.offsets.get(r.stem_id) : r.offset_seconds;
+  $("#ab-btn").disabled = !state.previous;
+  $("#ab-btn").textContent = state.previous ? `A/B: ${state.previous.rank}` : "A/B";
+  const c = conforming(r);
+  $("#conformed-toggle").disabled = r.transpose_semitones === 0 && r.stretch_ratio === 1;
+  $("#conformed-what").textContent = $("#conformed-toggle").disabled ? "(nothing to change)"
+    : `(${[r.transpose_semitones ? `${signedInt(r.transpose_semitones)} st` : "", r.stretch_ratio !== 1 ? `×${r.stretch_ratio.toFixed(3)}` : ""].filter(Boolean).join(", ")})`;
   document.querySelectorAll(".result").forEach((el) => el.classList.toggle("selected", el.dataset.stemId === String(r.stem_id)));
   const player = $("#player");
   player.classList.remove("hidden");
-  $("#player-what").textContent = `${r.title || "song " + r.song_id} · ${r.name} (${r.instrument}) · alignment ${r.alignment_score.toFixed(3)}`;
+  $("#player-what").textContent = `#${r.rank} · ${r.title || "song " + r.song_id} · ${r.name} (${r.instrument})`;
   player.dataset.ready = "false";
-  try {
-    if (!state.stemBuffers.has(r.stem_id)) {
-      const res = await fetch(r.audio_url);
-      if (!res.ok) throw new ApiError(res.status, "audio_unavailable", "The stem's audio could not be loaded.");
-      state.stemBuffers.set(r.stem_id, await audioCtx().decodeAudioData(await res.arrayBuffer()));
-    }
-  } catch (e) { showError(e.code ? e : { code: "audio_unavailable", message: "The stem's audio could not be decoded." }); return; }
+  player.dataset.conformed = String(c.transpose !== 0 || c.stretch !== 1);
+  player.dataset.stemUrl = stemUrl(r);
+  if (!(await loadStem(r))) return;
   if (state.selected !== r) return;
   const offsets = [r.offset_seconds, ...(r.offset_alternatives_seconds || [])];
   const range = Math.max(10, Math.ceil(Math.max(...offsets.map(Math.abs)) + 2));
   const alternatives = $("#offset-alternatives");
   alternatives.innerHTML = "";
-  (r.offset_alternatives_seconds || []).forEach((seconds) => {
+  const runnersUp = r.offset_alternatives && r.offset_alternatives.length ? r.offset_alternatives
+    : (r.offset_alternatives_seconds || []).map((seconds) => ({ offset_seconds: seconds, confidence: null }));
+  runnersUp.forEach(({ offset_seconds: seconds, confidence }) => {
     const b = document.createElement("button");
     b.type = "button"; b.className = "alternative"; b.textContent = `also fits at ${fmtSigned(seconds, 2)}`;
+    if (confidence != null) {
+      const label = document.createElement("span");
+      label.className = "conf"; label.textContent = ` · ${fmtConfidence(confidence)}`;
+      label.title = "estimated probability that this is the stem's own place";
+      b.appendChild(label);
+    }
     b.addEventListener("click", () => setOffset(seconds));
     alternatives.appendChild(b);
   });
   const slider = $("#offset-slider"); slider.min = -range; slider.max = range;
   player.dataset.ready = "true";
-  setOffset(r.offset_seconds);
-  if (autoplay) play(0);
+  $("#beat-nudges").classList.toggle("hidden", !beatGrid());
+  setOffset(state.offset);
+  if (autoplay) play(from);
+}
+
+async function loadStem(r) {
+  const key = bufferKey(r);
+  try {
+    if (!state.stemBuffers.has(key)) {
+      const res = await fetch(stemUrl(r));
+      if (!res.ok) throw new ApiError(res.status, "audio_unavailable", "The stem's audio could not be loaded.");
+      state.stemBuffers.set(key, await audioCtx().decodeAudioData(await res.arrayBuffer()));
+    }
+  } catch (e) { showError(e.code ? e : { code: "audio_unavailable", message: "The stem's audio could not be decoded." }); return false; }
+  return true;
+}
+
+// Conformed / original: the same stem reloaded (cached per conforming), playback resumed where it was.
+async function toggleConformed() {
+  state.conformed = $("#conformed-toggle").checked;
+  const r = state.selected;
+  if (!r) return;
+  const pos = state.playing ? playPosition() : null;
+  stopPlayback();
+  const c = conforming(r);
+  $("#player").dataset.conformed = String(c.transpose !== 0 || c.stretch !== 1);
+  $("#player").dataset.stemUrl = stemUrl(r);
+  if (!(await loadStem(r)) || state.selected !== r) return;
+  updateExport(); redraw();
+  if (pos != null) play(pos);
+}
+
+// A/B: the stem heard before, at the same place of the mix, each with its own offset.
+function switchAB() {
+  if (!state.previous) return;
+  const pos = state.playing ? playPosition() : null;
+  openResult(state.previous, pos != null, pos || 0);
+}
+
+function setLoop(on) {
+  $("#loop-toggle").checked = on;
+  if (!on) { state.loop = null; return; }
+  let start = parseFloat($("#loop-start").value), end = parseFloat($("#loop-end").value);
+  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
+    // Default: the two bars of the mix from the downbeat before the playhead (8 s without a beat grid).
+    const g = beatGrid(), at = state.playing ? playPosition() : Math.max(0, state.offset);
+    if (g) { start = Math.max(0, g.downbeat + Math.floor((at - g.downbeat) / (g.period * g.perBar)) * g.period * g.perBar); end = start + 2 * g.perBar * g.period; }
+    else { start = Math.max(0, at); end = start + 8; }
+    $("#loop-start").value = start.toFixed(2); $("#loop-end").value = end.toFixed(2);
+  }
+  state.loop = { start, end };
+  if (state.playing) { const pos = playPosition(); if (pos < start || pos >= end) play(start); }
 }
 
 // ---- aligned playback --------------------------------------------------------------------------------------
@@ -275,9 +457,15 @@ function setOffset(seconds) {
   state.offset = Math.round(seconds * 1000) / 1000;
   $("#offset-slider").value = state.offset;
   $("#offset-value").textContent = fmtSigned(state.offset);
-  const moved = state.selected ? state.offset - state.selected.offset_seconds : 0;
-  $("#offset-note").textContent = Math.abs(moved) > 1e-6 ? `(${fmtSigned(moved)} from the suggestion)` : "(suggested)";
+  $("#offset-bars").textContent = fmtBars(state.offset);
+  // Compared at the millisecond the display shows, so the suggestion itself never reads "+0.000 s from" it.
+  const moved = state.selected ? Math.round((state.offset - state.selected.offset_seconds) * 1000) / 1000 : 0;
+  const sure = state.selected ? fmtConfidence(state.selected.offset_confidence) : "";
+  $("#offset-note").textContent = moved !== 0 ? `(${fmtSigned(moved)} from the suggestion)`
+    : sure ? `(suggested, ${sure} confident)` : "(suggested)";
   $("#player").dataset.offset = String(state.offset);
+  if (state.selected) state.offsets.set(state.selected.stem_id, state.offset);
+  updateExport();
   redraw();
   if (state.playing) { const pos = playPosition(); play(pos); }
 }
@@ -288,8 +476,9 @@ function playPosition() {
 }
 
 function play(from) {
-  const stem = state.selected && state.stemBuffers.get(state.selected.stem_id);
+  const stem = currentStem();
   if (!stem) return;
+  if (state.loop && (from < state.loop.start || from >= state.loop.end)) from = state.loop.start;
   stopPlayback(true);
   const ctx = audioCtx();
   const t0 = ctx.currentTime + 0.06;  // a little lead so both starts are scheduled ahead of the clock
@@ -327,6 +516,7 @@ function stopPlayback(restarting) {
 function tick() {
   if (!state.playing) return;
   const pos = playPosition();
+  if (state.loop && pos >= state.loop.end) { play(state.loop.start); return; }
   if (pos > state.playing.end + 0.1) { stopPlayback(); return; }
   redraw(pos);
   requestAnimationFrame(tick);
@@ -364,7 +554,7 @@ function drawWave(canvas, buffer, t0, t1, color, shift = 0) {
 }
 
 function timeline() {
-  const stem = state.selected && state.stemBuffers.get(state.selected.stem_id);
+  const stem = currentStem();
   const mixDur = state.mixBuffer ? state.mixBuffer.duration : (state.response ? state.response.query.duration_seconds : 10);
   const t0 = Math.min(0, state.offset), t1 = Math.max(mixDur, state.offset + (stem ? stem.duration : 0));
   return { t0, t1, stem };
@@ -378,31 +568,49 @@ function redraw(playhead) {
   lanes.forEach(({ g, w, h }) => {
     const x0 = ((0 - t0) / (t1 - t0)) * w;
     g.fillStyle = "#ffffff22"; g.fillRect(x0, 0, 1, h);
+    if (state.loop) {
+      g.fillStyle = "#60a5fa22";
+      g.fillRect(((state.loop.start - t0) / (t1 - t0)) * w, 0, ((state.loop.end - state.loop.start) / (t1 - t0)) * w, h);
+    }
     if (playhead != null) { g.fillStyle = "#fbbf24"; g.fillRect(((playhead - t0) / (t1 - t0)) * w, 0, 2, h); }
   });
   drawCurve();
 }
 
+// The fused curve (model + onsets + accents + harmony at 10 ms: the one that chose the offset) when the answer
+// has it, with the model's frame curve as an optional layer; each scaled to its own range.
 function drawCurve() {
   const { g, w, h } = fitCanvas($("#curve"));
   const c = state.selected && state.selected.curve;
-  if (!c || !c.offsets_seconds.length) {
-    g.fillStyle = "#8b93a3"; g.fillText("no curve for this result", 10, 20); return;
+  const layers = [];
+  if (c && c.fused && c.fused.length) layers.push({ xs: c.fused_offsets_seconds, ys: c.fused, color: "#34d399", name: "fit" });
+  if (c && c.offsets_seconds.length && (!layers.length || $("#model-curve-toggle").checked)) {
+    layers.push({ xs: c.offsets_seconds, ys: c.similarity, color: "#60a5fa", name: "model" });
   }
-  const xs = c.offsets_seconds, ys = c.similarity;
-  const x0 = xs[0], x1 = xs[xs.length - 1] + 1e-9;
-  let lo = Math.min(...ys), hi = Math.max(...ys); if (hi - lo < 1e-6) { hi += 0.01; lo -= 0.01; }
-  const px = (x) => ((x - x0) / (x1 - x0)) * (w - 20) + 10, py = (y) => h - 16 - ((y - lo) / (hi - lo)) * (h - 30);
+  $("#curve").dataset.layers = layers.map((l) => l.name).join(",");
+  if (!layers.length) { g.fillStyle = "#8b93a3"; g.fillText("no curve for this result", 10, 20); return; }
+  const x0 = Math.min(...layers.map((l) => l.xs[0])), x1 = Math.max(...layers.map((l) => l.xs[l.xs.length - 1])) + 1e-9;
+  const px = (x) => ((x - x0) / (x1 - x0)) * (w - 20) + 10;
   g.strokeStyle = "#2a2f3a"; g.lineWidth = 1;
   g.beginPath(); g.moveTo(px(0), 4); g.lineTo(px(0), h - 14); g.stroke();
-  g.strokeStyle = "#60a5fa"; g.lineWidth = 1.6; g.beginPath();
-  xs.forEach((x, i) => (i ? g.lineTo(px(x), py(ys[i])) : g.moveTo(px(x), py(ys[i]))));
-  g.stroke();
+  const grid = beatGrid();
+  if (grid) {  // the mix's bar lines, where the stem's start would land on a downbeat
+    g.fillStyle = "#ffffff14";
+    const bar = grid.period * grid.perBar;
+    for (let x = grid.downbeat + Math.ceil((x0 - grid.downbeat) / bar) * bar; x < x1; x += bar) g.fillRect(px(x), 4, 1, h - 18);
+  }
+  layers.forEach(({ xs, ys, color }) => {
+    let lo = Math.min(...ys), hi = Math.max(...ys); if (hi - lo < 1e-6) { hi += 0.01; lo -= 0.01; }
+    const py = (y) => h - 16 - ((y - lo) / (hi - lo)) * (h - 30);
+    g.strokeStyle = color; g.lineWidth = 1.5; g.beginPath();
+    xs.forEach((x, i) => (i ? g.lineTo(px(x), py(ys[i])) : g.moveTo(px(x), py(ys[i]))));
+    g.stroke();
+  });
   g.fillStyle = "#34d399"; g.fillRect(px(state.selected.offset_seconds) - 1, 4, 2, h - 18);
   g.fillStyle = "#fbbf24"; g.fillRect(px(state.offset) - 1, 4, 2, h - 18);
   g.fillStyle = "#8b93a3"; g.font = "11px system-ui";
-  g.fillText(fmtSigned(x0, 1), 4, h - 2); g.fillText(fmtSigned(x1, 1), w - 52, h - 2);
-  g.fillText(`similarity ${lo.toFixed(2)}–${hi.toFixed(2)}`, 10, 12);
+  g.fillText(fmtSigned(x0, 1), 4, h - 2); g.fillText(fmtSigned(x1, 1), w - 60, h - 2);
+  g.fillText(layers.map((l) => l.name === "fit" ? "green: fused fit" : "blue: model frames").join(" · "), 10, 12);
   state.curveMap = { x0, x1, w };
 }
 
@@ -424,6 +632,18 @@ function wire() {
   $("#offset-slider").addEventListener("input", (e) => setOffset(+e.target.value));
   document.querySelectorAll("[data-nudge]").forEach((b) => b.addEventListener("click", () => setOffset(state.offset + +b.dataset.nudge)));
   $("#offset-reset").addEventListener("click", () => state.selected && setOffset(state.selected.offset_seconds));
+  document.querySelectorAll("[data-nudge-beats]").forEach((b) => b.addEventListener("click", () => {
+    const g = beatGrid(); if (!g) return;
+    const n = b.dataset.nudgeBeats, beats = n === "bar" ? g.perBar : n === "-bar" ? -g.perBar : +n;
+    setOffset(state.offset + beats * g.period);
+  }));
+  $("#conformed-toggle").addEventListener("change", toggleConformed);
+  $("#ab-btn").addEventListener("click", switchAB);
+  $("#loop-toggle").addEventListener("change", (e) => setLoop(e.target.checked));
+  ["#loop-start", "#loop-end"].forEach((s) => $(s).addEventListener("change", () => $("#loop-toggle").checked && setLoop(true)));
+  ["#sort-select", "#key-filter"].forEach((s) => $(s).addEventListener("change", applyTools));
+  ["#bpm-min-filter", "#bpm-max-filter"].forEach((s) => $(s).addEventListener("input", applyTools));
+  $("#model-curve-toggle").addEventListener("change", () => drawCurve());
   $("#mix-gain").addEventListener("input", (e) => state.playing && (state.playing.gains.mixGain.gain.value = +e.target.value));
   $("#stem-gain").addEventListener("input", (e) => state.playing && (state.playing.gains.stemGain.gain.value = +e.target.value));
   $("#curve").addEventListener("click", (e) => {
@@ -433,6 +653,7 @@ function wire() {
   });
   document.addEventListener("keydown", (e) => {
     if (e.code === "Space" && state.selected && e.target.tagName !== "INPUT") { e.preventDefault(); $("#play-btn").click(); }
+    if (e.code === "KeyB" && state.previous && e.target.tagName !== "INPUT") switchAB();
   });
   window.addEventListener("resize", () => redraw());
 }
