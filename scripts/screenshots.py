@@ -53,4 +53,5 @@ def main(url: str = "http://127.0.0.1:8000", out: Path = REPO / "docs" / "img") 
 
 
 if __name__ == "__main__":
-    main(*(sys.argv[1:2] or []), *([Path(sys.argv[2])] if len(sys.argv) > 2 else []))
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000",
+         Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "docs" / "img")
