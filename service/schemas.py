@@ -45,6 +45,11 @@ class CatalogueInfo(BaseModel):
                             "searched stems and, with rank=fused, the `rank_pool` whose musical features fit best "
                             "(all of a catalogue that size or smaller).")
     matching: int = Field(0, description="Candidates that passed the BPM and key filters.")
+    build: int = Field(0, description="The published index build that answered (every part of one answer comes "
+                       "from one build).")
+    unavailable: int = Field(0, description="Candidates of that build that could not be served (their stem was "
+                             "removed from the catalogue after the build was published); the next candidates took "
+                             "their places.")
 
 
 class Timings(BaseModel):
