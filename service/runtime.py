@@ -33,7 +33,7 @@ class Runtime:
         self.catalogue: Catalogue | None = None
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
-        self.stem_audio = StemAudio(settings.cache_dir)
+        self.stem_audio = StemAudio(settings.cache_dir, settings.catalogue_dir)
         self.jobs: JobQueue | None = None
         self.runner: JobRunner | None = None
         self.load_error: str | None = None
