@@ -27,6 +27,7 @@ from analysis.key import camelot, key_name, parse_key
 from analysis.music import Analysis, analyse
 from analysis.signature import Signature, stretched, time_scale
 from indexer.catalog import Build, Catalogue, Hit, StemRecord
+from model.audio import DecodeLimits
 from model.embed import Embedder, Embedding
 from service.batching import MicroBatcher
 from service.errors import invalid
@@ -47,6 +48,11 @@ from service.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 RANKS = ("fused", "model")
+
+
+def decode_limits(s: ServiceSettings) -> DecodeLimits:
+    """What decoding one upload may take, from the settings."""
+    return DecodeLimits(s.max_sample_rate, s.max_channels, s.max_audio_seconds, s.max_decoded_samples)
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,9 @@ class Retriever:
     """Runs the retrieval stages against one embedder and one catalogue."""
 
     def __init__(self, embedder: Embedder, catalogue: Catalogue, batcher: MicroBatcher,
-                 settings: ServiceSettings, metrics: Metrics) -> None:
+                 settings: ServiceSettings, metrics: Metrics, decodes: anyio.CapacityLimiter | None = None) -> None:
         self.embedder = embedder
+        self.decodes = decodes or anyio.CapacityLimiter(settings.max_concurrent_decodes)  # shared with stem audio
         self.catalogue = catalogue
         self.batcher = batcher
         self.settings = settings
@@ -125,10 +132,11 @@ class Retriever:
         ranking = self.ranking(params)
         t0 = time.perf_counter()
         s = self.settings
-        limits = IntakeLimits(self.embedder.sample_rate, s.max_upload_bytes, s.max_audio_seconds, s.min_audio_seconds,
+        limits = IntakeLimits(self.embedder.sample_rate, s.max_upload_bytes, decode_limits(s), s.min_audio_seconds,
                               s.silence_dbfs)
         query = await anyio.to_thread.run_sync(
-            lambda: read_query(Upload(data, filename, content_type), limits, params.start, params.duration)
+            lambda: read_query(Upload(data, filename, content_type), limits, params.start, params.duration),
+            limiter=self.decodes,
         )
         t1 = time.perf_counter()
         # The embedding (batcher thread) and the analysis (a worker thread) of the same decoded wave overlap.

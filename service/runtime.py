@@ -10,6 +10,8 @@ database and index volume, and none needs a restart to see a new build.
 import logging
 import threading
 
+import anyio
+
 from indexer.catalog import Catalogue
 from indexer.jobs import JobQueue, JobRecord, JobRunner
 from indexer.settings import IndexerSettings
@@ -33,6 +35,9 @@ class Runtime:
         self.catalogue: Catalogue | None = None
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
+        # One bound on decodes at once, uploads and catalogue streams together: each may take up to
+        # max_decoded_samples of memory (README, Limits); the others wait in the event loop, not in a thread.
+        self.decodes = anyio.CapacityLimiter(settings.max_concurrent_decodes)
         self.stem_audio = StemAudio(settings.cache_dir, settings.catalogue_dir)
         self.jobs: JobQueue | None = None
         self.runner: JobRunner | None = None
@@ -90,7 +95,8 @@ class Runtime:
             self.catalogue = catalogue
             self.batcher = MicroBatcher(embedder.predict, self.settings.batch_max_size, self.settings.batch_wait_ms,
                                         on_batch=self.metrics.observe_batch)
-            self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics)
+            self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics,
+                                       self.decodes)
             self.metrics.catalogue_stems.set(catalogue.size(None))
             self.metrics.ready.set(1)
             self.load_error = None

@@ -74,5 +74,5 @@ async def stem_audio(catalogue: CatalogueDep, runtime: RuntimeDep, stem_id: Stem
     record = await anyio.to_thread.run_sync(catalogue.stem, stem_id)
     if record is None:
         raise not_found(f"no stem {stem_id}")
-    path, media_type = await anyio.to_thread.run_sync(runtime.stem_audio.file_for, record)
+    path, media_type = await anyio.to_thread.run_sync(runtime.stem_audio.file_for, record, limiter=runtime.decodes)
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})

@@ -52,6 +52,9 @@ CASES = {
     "NaN-filled float wav": (wav_bytes(np.full(16_000 * 4, np.nan, dtype=np.float32), subtype="FLOAT"), "nan.wav", 400),
     "10 min over the limit": (wav_bytes(0.1 * np.ones(8_000 * 600, dtype=np.float32), sr=8_000), "long.wav", 413),
     "unsupported type": (b"plain text", "notes.txt", 415),
+    "384 kHz, over the rate limit": (wav_bytes(0.1 * np.ones(384_000, dtype=np.float32), sr=384_000), "hi.wav", 413),
+    "9 channels": (wav_bytes(0.1 * np.ones((16_000, 9), dtype=np.float32)), "many.wav", 413),
+    "mp3 header saying 1 s, 400 s follow": (mp3_bytes(1.0) + mp3_bytes(400.0), "lying.mp3", 413),
 }
 
 
@@ -77,6 +80,20 @@ def test_missing_file_field_gets_422(client: TestClient) -> None:
     err = assert_error(client.post("/retrieve", data={"instrument": "bass"}), 422, "invalid_parameter")
     assert any("file" in d["loc"] for d in err["detail"])
     assert_error(client.post("/retrieve"), 422)
+
+
+def test_upload_decoding_to_too_many_samples_gets_413_from_its_header(client: TestClient, indexed: ServiceSettings,
+                                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sr, channels = 192_000, 2
+    frames = indexed.max_decoded_samples // channels + sr  # 1 s over; 150 s, within max_audio_seconds
+    path = tmp_path / "wide.flac"
+    with sf.SoundFile(path, "w", sr, channels, format="FLAC") as f:  # written in blocks: the test stays small
+        block = np.zeros((sr, channels), dtype=np.float32)
+        block[::100] = 0.1
+        for _ in range(frames // sr):
+            f.write(block)
+    err = assert_error(post(client, path.read_bytes(), "wide.flac"), 413, "too_large")
+    assert f"the limit is {indexed.max_decoded_samples}" in err["message"] and "/" not in err["message"]
 
 
 def test_upload_over_the_byte_limit_gets_413(small_limits: TestClient) -> None:
