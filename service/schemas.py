@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from service.params import MAX_SOURCE, NO_NUL
+
 
 class ErrorInfo(BaseModel):
     status: int = Field(description="HTTP status, repeated in the body.")
@@ -173,7 +175,8 @@ class SongPage(BaseModel):
 
 class IndexJobRequest(BaseModel):
     source: str | None = Field(
-        None, description="Folder to index, relative to the configured catalogue_dir; empty = all of it."
+        None, max_length=MAX_SOURCE, pattern=NO_NUL,
+        description="Folder to index, relative to the configured catalogue_dir; empty = all of it.",
     )
     rebuild: bool = Field(False, description="Re-embed every stem instead of only new or changed ones.")
 

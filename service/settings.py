@@ -152,6 +152,9 @@ class ServiceSettings(StorageSettings):
     index_jobs_poll_seconds: float = Field(
         2.0, gt=0, description="How often this process's job runner looks for jobs queued by other replicas (s).",
     )
+    max_queued_jobs: int = Field(
+        20, gt=0, description="Most index jobs waiting to run (all replicas); POST /index-jobs beyond it: 429.",
+    )
     catalogue_poll_seconds: float = Field(
         5.0, ge=0, description="How often the API looks for an index build published by another process (a "
         "worker, another replica) and loads it (s); 0: only after its own jobs.",

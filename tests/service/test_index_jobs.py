@@ -157,3 +157,50 @@ def test_a_hit_whose_stem_was_removed_since_its_build_is_replaced_and_counted(ow
         assert again["catalogue"]["unavailable"] == 1 and again["catalogue"]["build"] == first["catalogue"]["build"]
         everything = _retrieve(client, 16)
         assert len(everything["results"]) == 15 and everything["catalogue"]["unavailable"] == 1
+
+
+def test_an_api_started_before_any_index_waits_for_one_and_can_index_its_own(tmp_path: Path, indexed: ServiceSettings,
+                                                                           catalogue_dir: Path) -> None:
+    from indexer.db import upgrade
+
+    songs = tmp_path / "catalogue" / "songs"
+    for i in range(2):
+        shutil.copytree(catalogue_dir / "songs" / f"song{i}", songs / f"song{i}")
+    settings = indexed.model_copy(update={
+        "index_dir": tmp_path / "index", "db_url": f"sqlite:///{tmp_path / 'catalogue.sqlite'}",
+        "catalogue_dir": tmp_path / "catalogue", "cache_dir": tmp_path / "cache", "catalogue_poll_seconds": 0.0,
+        "index_jobs_poll_seconds": 0.1})
+    upgrade(settings.database_url)  # compose's migrate step
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "loading"
+        assert "no index build is published yet" in ready.json()["detail"] and str(tmp_path) not in ready.text
+        assert client.get("/healthz").status_code == 200
+        busy = client.get("/stems")
+        assert busy.status_code == 503 and "no index build" in busy.json()["error"]["message"]
+        job = client.post("/index-jobs", json={"source": "songs"}, headers=KEY)
+        assert job.status_code == 202, job.text
+        assert _wait(client, job.json()["id"])["status"] == "succeeded"
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.get("/readyz").json()["status"] == "ready"
+        assert client.get("/stems").json()["total"] == 8
+
+
+def test_the_job_queue_is_bounded_and_jobs_left_running_are_failed_at_start(own_index: ServiceSettings) -> None:
+    from indexer.jobs import JobQueue, mark_running
+
+    queue = JobQueue(own_index.database_url)
+    stale = queue.submit(str(own_index.catalogue_dir / "songs"))
+    mark_running(queue.sessions, stale.id)  # a runner killed mid-job left this row
+    settings = own_index.model_copy(update={"max_queued_jobs": 2, "run_index_jobs": False})
+    with TestClient(create_app(settings)) as client:
+        codes = [client.post("/index-jobs", json={"source": "songs"}, headers=KEY).status_code for _ in range(3)]
+        assert codes == [202, 202, 429]
+        runner = JobRunner(IndexerSettings.over(settings, workers=0), client.app.state.runtime.embedder)
+        runner.run_once()  # a runner starting up: the row it finds 'running' outlived its runner
+        old = client.get(f"/index-jobs/{stale.id}", headers=KEY).json()
+        assert old["status"] == "failed" and "interrupted" in old["message"]
+        runner.queue.close()
+    queue.close()
