@@ -43,9 +43,11 @@ def _features(n: int, seed: int) -> np.ndarray:
 
 
 class SyntheticCatalogue:
-    """The read side of indexer.catalog.Catalogue that the retriever uses, over n stems: clustered unit
-    vectors in one exact inner-product index per instrument, and frame sequences drawn from a small pool.
-    Songs hold one stem per instrument."""
+    """The read side of indexer.catalog.Catalogue (and of its one build, `current()`) that the retriever uses,
+    over n stems: clustered unit vectors in one exact inner-product index per instrument, and frame sequences
+    drawn from a small pool. Songs hold one stem per instrument."""
+
+    number = 0  # the build number a real catalogue's build has
 
     def __init__(
         self, n: int, dim: int, frame_dim: int, instruments: Sequence[str], frames_per_stem: int, seed: int = 0
@@ -69,6 +71,12 @@ class SyntheticCatalogue:
         self.pool = pool / np.linalg.norm(pool, axis=-1, keepdims=True)
         self.n = n
 
+    def current(self) -> "SyntheticCatalogue":
+        return self
+
+    def stem_ids_of_songs(self, song_ids: Sequence[int]) -> np.ndarray:
+        return np.zeros(0, np.int64)  # the benchmark excludes no songs
+
     def size(self, instrument: str | None = None) -> int:
         if instrument is None:
             return self.n
@@ -76,7 +84,7 @@ class SyntheticCatalogue:
         return int(index.ntotal) if index is not None else 0
 
     def search(
-        self, vector: np.ndarray, k: int, instrument: str | None = None, exclude_song_ids: Sequence[int] = ()
+        self, vector: np.ndarray, k: int, instrument: str | None = None, exclude_ids: np.ndarray | None = None
     ) -> list[Any]:
         from indexer.catalog import Hit
 
@@ -116,7 +124,7 @@ class SyntheticCatalogue:
         return self.features[idx], np.ones(len(idx), dtype=bool)
 
     def analysed_stems(self, instrument: str | None = None,
-                       exclude_song_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+                       exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         ids = np.arange(self.n, dtype=np.int64)
         if instrument is not None:
             ids = ids[ids % len(self.instruments) == self.instruments.index(instrument)]
@@ -173,7 +181,7 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
                 n, embedder.dim, embedder.frame_dim, embedder.vocabulary.names, frames_per_stem
             )
             runtime = Runtime(settings, Metrics())
-            # Duck-typed: the retriever reads only size/search/stems/frames/analysis_rows/signature.
+            # Duck-typed: the retriever reads only current/size/search/stems/frames/analysis_rows/signature.
             runtime.attach(embedder, catalogue)  # type: ignore[arg-type]
             with TestClient(create_app(settings, runtime)) as client:
                 for seconds in plan.mix_seconds:

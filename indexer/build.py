@@ -1,12 +1,13 @@
 """The indexer's write side: `build_index` (catalogue -> published build) and `remove_stems`.
 
 A job (one row of indexer.jobs) takes the index directory's lock, checks the published build belongs to the
-same checkpoint, reconciles (after a crash), syncs the catalogue into SQL, embeds what is pending (local
-processes or Ray), committing durable batches, and publishes a new build. Each stage is timed and logged with
-its counts.
+same checkpoint (or runs as a rebuild: asked for, or one under way that it resumes; indexer.generation),
+reconciles (after a crash), syncs the catalogue into SQL, embeds what is pending (local processes or Ray),
+committing durable batches, and publishes a new build. A rebuild is blue/green: the published build serves
+until the rebuilt one replaces it, and a failed rebuild leaves it in service. Each stage is timed and logged
+with its counts.
 """
 
-import fcntl
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from analysis.music import ANALYSIS_VERSION
-from indexer import jobs
-from indexer.chunks import list_chunks
+from indexer import generation, jobs
 from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.decode import FileTask
 from indexer.errors import IndexerError
+from indexer.lock import index_lock
 from indexer.manifest import check_model, read_manifest
 from indexer.pipeline import Outcome, run_local
 from indexer.publish import PublishReport, publish, reconcile
@@ -73,18 +74,6 @@ class IndexReport:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-@contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """One writer per index directory (an OS lock, released if the process dies)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise IndexerError(f"another index job holds {index_dir}") from exc
-        yield
 
 
 @contextmanager
@@ -149,12 +138,14 @@ def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embe
     """Indexes `catalogue` (folder, manifest CSV/JSONL or .stem.mp4) into settings' database and index dir,
     as job `job_id` (a row of indexer.jobs; a new row when None).
 
-    Idempotent and resumable: what is indexed is skipped, an interrupted job continues. The database must be
-    migrated (`indexer.db.upgrade`).
+    Idempotent and resumable: what is indexed is skipped, an interrupted job continues (an interrupted
+    rebuild continues as a rebuild). The database must be migrated (`indexer.db.upgrade`). A failure is
+    recorded in the job's row in words without SQL or server paths (jobs.public_error) and raised.
 
     Raises:
-        IndexMismatchError: the published build is from another checkpoint and `options.rebuild` is False.
-        IndexerError: another job holds the index directory.
+        IndexMismatchError: the published build is from another checkpoint and no rebuild is asked for or
+            under way.
+        IndexBusyError: another job holds the index directory.
     """
     started = time.perf_counter()
     db = make_engine(settings.database_url)
@@ -167,7 +158,9 @@ def build_index(catalogue: str | Path, settings: IndexerSettings, embedder: Embe
         try:
             report = run.execute(embedder)
         except BaseException as exc:
-            jobs.mark_failed(sessions, job_id, f"{type(exc).__name__}: {exc}")
+            log.error("index job %d failed: %s: %s", job_id, type(exc).__name__, exc)
+            roots = (Path(catalogue).resolve(), Path(settings.index_dir).resolve())
+            jobs.mark_failed(sessions, job_id, jobs.public_error(exc, roots))
             raise
     finally:
         db.dispose()
@@ -204,13 +197,14 @@ class _Run:
                                                                 batch_size=settings.batch_size)
             facts = model_facts(embedder)
             previous = read_manifest(index_dir)
-            if previous is not None and self.options.rebuild:
-                _reset(sessions, index_dir)
-                previous = None
-            if previous is not None:
+            rebuild = generation.resume(index_dir, previous, embedder.checkpoint_hash, self.options.rebuild)
+            if rebuild is None and previous is not None:
                 check_model(previous, embedder.checkpoint_hash, embedder.embedding_version)
+            if rebuild is not None and not self.options.rebuild:
+                with sessions() as s, s.begin():
+                    jobs.record(s, job_id, rebuild=True)  # it resumes one
             with _stage("reconcile", times):
-                reconcile(sessions, index_dir, previous, embedder.checkpoint_hash)
+                reconcile(sessions, index_dir, previous, embedder.checkpoint_hash, rebuild)
             with _stage("sync", times):
                 synced = sync_catalogue(sessions, self.catalogue, embedder.vocabulary, prune=self.options.prune,
                                         retry_failed=self.options.retry_failed)
@@ -225,7 +219,7 @@ class _Run:
             writer = Writer(sessions, index_dir, embedder.checkpoint_hash, job_id, settings.commit_stems,
                             settings.commit_seconds,
                             lambda w: self._tell(Progress("embed", w.done, total, w.audio_seconds, w.failed)),
-                            embedder.dim, embedder.frame_dim)
+                            embedder.dim, embedder.frame_dim, rebuild.generation if rebuild else "")
             self._tell(Progress("embed", 0, total))
             with _stage("embed", times):
                 for outcome in _outcomes(self.options.engine, tasks, embedder, settings):
@@ -233,7 +227,9 @@ class _Run:
                 writer.commit()
             with _stage("publish", times):
                 self._tell(Progress("publish", writer.done, total, writer.audio_seconds, writer.failed))
-                published = publish(sessions, index_dir, facts, settings, previous)
+                published = publish(sessions, index_dir, facts, settings, previous, fresh=rebuild is not None)
+            if rebuild is not None:
+                generation.finish(index_dir)
             report = _report(job_id, synced.source, synced, writer, published, keys, times)
             jobs.mark_succeeded(sessions, job_id, published.build, published.stems, published.removed)
         return report
@@ -250,21 +246,13 @@ def _report(job_id: int, source: str, synced: Any, writer: Writer, published: Pu
         stage_seconds=times)
 
 
-def _reset(sessions: sessionmaker, index_dir: Path) -> None:
-    """Before a rebuild: every stem is re-embedded; chunks of the old model are dropped."""
-    for path in list_chunks(index_dir):
-        path.unlink()
-    with sessions() as s, s.begin():
-        s.execute(update(Stem).where(Stem.status == StemStatus.INDEXED).values(status=StemStatus.PENDING))
-    log.info("rebuild: every stem queued for re-embedding")
-
-
 def remove_stems(settings: IndexerSettings, stem_ids: Sequence[int] = (), song_ids: Sequence[int] = (),
                  embedder_facts: dict[str, Any] | None = None) -> PublishReport:
     """Deletes stems (and whole songs) from SQL and publishes a build without their vectors and frames.
 
     Raises:
         CatalogueNotFoundError: nothing has been published in settings' index dir yet.
+        IndexerError: a rebuild is under way (it would publish over the build this removes from).
     """
     from indexer.manifest import require_manifest
 
@@ -275,6 +263,9 @@ def remove_stems(settings: IndexerSettings, stem_ids: Sequence[int] = (), song_i
         sessions = session_factory(db)
         with index_lock(index_dir):
             previous = require_manifest(index_dir)
+            pending = generation.read(index_dir)
+            if pending is not None and not generation.published(pending, previous):
+                raise IndexerError("a rebuild is under way; run `stemjepa index` to finish it first")
             build_keys = ("build", "instruments", "frame_packs", "counts", "format", "created_at")
             facts = embedder_facts or {k: v for k, v in previous.items() if k not in build_keys}
             with sessions() as s, s.begin():

@@ -5,7 +5,8 @@ vectors, frames, analyses, facts) -> mark those SQL rows 'indexed' with their an
 two leaves a chunk whose rows still say otherwise; the next run rolls them forward from the chunk.
 Publishing folds chunks into the FAISS indexes, a frame pack and the analysis packs, writes the manifest,
 and only then deletes the chunks. A stem that was embedded before and only analysed now is in a chunk with
-`embedded` False: a zero vector and no frames, which publishing does not fold.
+`embedded` False: a zero vector and no frames, which publishing does not fold. A chunk of a rebuild carries
+the rebuild's generation (indexer.generation); other chunks carry an empty one.
 """
 
 import io
@@ -38,6 +39,7 @@ class Chunk:
     embedded: np.ndarray | None = None  # [N] bool; None = all (chunks of releases before analysis)
     analyses: list[StoredAnalysis | None] | None = None  # per stem; None = not read or not stored
     analysis_version: int | None = None
+    generation: str = ""  # the rebuild generation that wrote it ("" outside rebuilds)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,7 +101,7 @@ def write_chunk(index_dir: Path, chunk: Chunk) -> Path:
         "ids": chunk.ids.astype(np.int64), "vectors": chunk.vectors.astype(np.float32), "counts": counts,
         "frames": frames, "sha256": np.array(chunk.sha256), "duration": chunk.duration_seconds.astype(np.float64),
         "sample_rate": chunk.sample_rate.astype(np.int64), "checkpoint": np.array(chunk.checkpoint_hash),
-        "embedded": chunk.is_embedded(), **_analysis_arrays(chunk),
+        "embedded": chunk.is_embedded(), "generation": np.array(chunk.generation), **_analysis_arrays(chunk),
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -125,8 +127,9 @@ def read_chunk(path: Path, arrays: bool = True) -> Chunk:
                 empty = (np.zeros((0, 5), np.float16), np.zeros((0, 12), np.float16), np.zeros((0, 1), np.float32))
                 analyses = [StoredAnalysis(z["features"][i], *empty) if present else None
                             for i, present in enumerate(z["has_analysis"])]
+        generation = str(z["generation"]) if "generation" in z else ""
         return Chunk(z["ids"], vectors, frames, [str(s) for s in z["sha256"]], z["duration"], z["sample_rate"],
-                     str(z["checkpoint"]), counts, embedded, analyses, version)
+                     str(z["checkpoint"]), counts, embedded, analyses, version, generation)
 
 
 def chunk_ids(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,12 @@
 
 The schema changes only through the Alembic revisions in `migrations/` (`upgrade`); nothing here creates
 tables. SQLite (the embedded default) runs in WAL mode so the service reads while an index job writes.
+
+Which stems a published build holds is recorded per row as a span of build numbers: `published_build` (the
+first build of the span) and `retired_build` (the first build without the stem, NULL while it is still in),
+written by each publish before its manifest (indexer.publish). `shown_in(n)` selects build n's stems, so an
+API replica that serves build n lists exactly the stems it can search, whatever a running index job has
+done to the rows' `status` (the write side's own bookkeeping) since.
 """
 
 import enum
@@ -12,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Engine,
     Float,
@@ -20,9 +27,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     event,
     inspect,
+    or_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
@@ -96,12 +105,21 @@ class Stem(Base):
     beats_per_bar: Mapped[int | None] = mapped_column(Integer)
     downbeat_seconds: Mapped[float | None] = mapped_column(Float)  # first bar start, s
     analysis_version: Mapped[int | None] = mapped_column(Integer)
+    # the span of published builds that hold the stem: [published_build, retired_build); NULL: in none
+    published_build: Mapped[int | None] = mapped_column(Integer)
+    retired_build: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True, default=StemStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     song: Mapped[Song] = relationship(back_populates="stems")
+
+
+def shown_in(build: int) -> ColumnElement[bool]:
+    """The stems published build `build` holds (a condition on the stems table)."""
+    return and_(Stem.published_build.is_not(None), Stem.published_build <= build,
+                or_(Stem.retired_build.is_(None), Stem.retired_build > build))
 
 
 class IndexJob(Base):

@@ -6,6 +6,12 @@ status = 'queued'` that exactly one claimant wins, on SQLite and PostgreSQL alik
 runner is `JobRunner`: a background thread of the API process by default, or `stemjepa index-worker` (the
 GPU worker of docker compose). Status and progress are read from the database, so every replica answers for
 every job. Nothing here migrates: the schema must be at head (compose's `migrate`, the demo's set-up).
+
+The runner holds the index directory's lock (indexer.lock) from before it claims a job until the job ends, so
+a job is 'running' only while its runner lives: a runner that holds the lock and finds rows still 'running'
+knows their runner died (`kill -9`, a lost machine) and marks them failed. The queue is bounded (`submit`
+refuses beyond `max_queued`). A failed job's row says what went wrong without SQL or server paths
+(`public_error`); the log keeps the details.
 """
 
 import logging
@@ -13,13 +19,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.db import IndexJob, JobStatus, make_engine, require_schema, session_factory, utcnow
+from indexer.errors import IndexerError
+from indexer.lock import IndexBusyError, index_lock
 from indexer.settings import IndexerSettings
 from model.embed import Embedder
+from model.errors import StemJepaError, redact_paths
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +117,24 @@ def mark_failed(sessions: sessionmaker, job_id: int, error: str) -> None:
         record(s, job_id, status=JobStatus.FAILED, error=error, finished_at=utcnow())
 
 
+INTERRUPTED = "interrupted: the process running the job stopped before it finished"
+
+
+def public_error(exc: BaseException, roots: tuple[str | Path, ...] = ()) -> str:
+    """What a failed job's row says: a domain error's message (or a missing or unreadable catalogue's) with
+    paths under `roots` (the catalogue) shown relative to them and any other path by its file name; for
+    anything else (a database error, a bug) only its kind, since its text may hold SQL and paths."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return INTERRUPTED
+    if isinstance(exc, StemJepaError | FileNotFoundError | NotADirectoryError | PermissionError | ValueError):
+        return redact_paths(f"{type(exc).__name__}: {exc}", roots)
+    return f"{type(exc).__name__}: internal error; the indexer's log has the details"
+
+
+class JobQueueFullError(IndexerError):
+    """As many jobs as the queue holds are waiting already."""
+
+
 # ---- the queue ----------------------------------------------------------------------------------------------
 class JobQueue:
     """The index_jobs table of one database as a queue. Safe to share between threads."""
@@ -120,8 +148,16 @@ class JobQueue:
     def sessions(self) -> sessionmaker:
         return self._sessions
 
-    def submit(self, catalogue: str, rebuild: bool = False, engine: str = "local") -> JobRecord:
-        """Queues a job over `catalogue` (a folder, manifest or .stem.mp4 the runners can read)."""
+    def submit(self, catalogue: str, rebuild: bool = False, engine: str = "local",
+               max_queued: int | None = None) -> JobRecord:
+        """Queues a job over `catalogue` (a folder, manifest or .stem.mp4 the runners can read).
+
+        Raises:
+            JobQueueFullError: `max_queued` jobs are queued already (replicas that submit at the same moment
+                may each pass the check once: the bound holds to within their number).
+        """
+        if max_queued is not None and self.queued() >= max_queued:
+            raise JobQueueFullError(f"{max_queued} index jobs are queued already; try again when one has run")
         job = self.get(insert_job(self._sessions, catalogue, engine, rebuild))
         assert job is not None
         return job
@@ -130,6 +166,21 @@ class JobQueue:
         with self._sessions() as s:
             job = s.get(IndexJob, job_id)
             return JobRecord.of(job) if job is not None else None
+
+    def queued(self) -> int:
+        """How many jobs wait to be claimed."""
+        with self._sessions() as s:
+            return int(s.scalar(select(func.count()).where(IndexJob.status == JobStatus.QUEUED)) or 0)
+
+    def fail_stale(self) -> int:
+        """Marks every 'running' job failed (interrupted); returns how many. Only for a caller that holds the
+        index directory's lock: then no job is running, and a row saying otherwise outlived its runner."""
+        with self._sessions() as s, s.begin():
+            n = s.execute(update(IndexJob).where(IndexJob.status == JobStatus.RUNNING).values(
+                status=JobStatus.FAILED, error=INTERRUPTED, finished_at=utcnow())).rowcount
+        if n:
+            log.warning("%d index jobs were left running by a runner that stopped; marked failed", n)
+        return int(n or 0)
 
     def recent(self, limit: int = 20) -> list[JobRecord]:
         """The most recent jobs first."""
@@ -178,19 +229,26 @@ class JobRunner:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> JobRecord | None:
-        """Claims and runs one queued job; returns its final record, or None when none was queued. A failed
-        job is recorded in its row (and logged), never raised."""
+        """Claims and runs one queued job; returns its final record, or None when none was queued or another
+        job (a `stemjepa index`, another runner) holds the index directory. A failed job is recorded in its row
+        (and logged), never raised. Jobs left 'running' by a runner that died are marked failed first."""
         from indexer.build import IndexOptions, build_index
 
-        job = self.queue.claim()
-        if job is None:
-            return None
-        log.info("index job %d: %s%s", job.id, job.catalogue, " (rebuild)" if job.rebuild else "")
-        options = IndexOptions(engine="ray" if job.engine == "ray" else "local", rebuild=job.rebuild)
         try:
-            build_index(job.catalogue, self.settings, self.embedder, options, job_id=job.id)
-        except Exception:  # recorded in the job's row by build_index; the runner goes on with the next job
-            log.exception("index job %d failed", job.id)
+            with index_lock(Path(self.settings.index_dir)):
+                self.queue.fail_stale()
+                job = self.queue.claim()
+                if job is None:
+                    return None
+                log.info("index job %d: %s%s", job.id, job.catalogue, " (rebuild)" if job.rebuild else "")
+                options = IndexOptions(engine="ray" if job.engine == "ray" else "local", rebuild=job.rebuild)
+                try:
+                    build_index(job.catalogue, self.settings, self.embedder, options, job_id=job.id)
+                except Exception:  # recorded in the job's row by build_index; the runner goes on with the next job
+                    log.exception("index job %d failed", job.id)
+        except IndexBusyError:
+            log.debug("the index directory is busy; queued jobs wait for the next poll")
+            return None
         done = self.queue.get(job.id)
         assert done is not None
         if done.status == JobStatus.SUCCEEDED and self.on_success is not None:

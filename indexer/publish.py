@@ -4,10 +4,13 @@
 between chunk and SQL commit) are rolled forward, and so are analyses in chunks that SQL does not record;
 rows 'indexed' whose vectors are in neither a chunk nor a published frame pack are rolled back to
 'pending', and rows whose analysis is in neither a chunk nor a published analysis pack are marked
-unanalysed. `publish` then applies SQL to the FAISS indexes: removes ids that are no longer indexed in SQL,
-adds chunk vectors not yet in an index, converts an instrument's index to IVF above the threshold, writes
-new index files, a frame pack and analysis packs (temporary name, then rename), writes the manifest last,
-and only then deletes the folded chunks and files no manifest needs any more.
+unanalysed; build spans (published_build, retired_build) that name a build never published are cleared. In
+a rebuild (indexer.generation) only the chunks of its generation count: the published build is not durable
+for the new one. `publish` then applies SQL to the FAISS indexes: removes ids that are no longer indexed in
+SQL, adds chunk vectors not yet in an index (a rebuild starts from empty indexes and packs), converts an
+instrument's index to IVF above the threshold, writes new index files, a frame pack and analysis packs
+(temporary name, then rename), records in SQL which stems the new build adds and retires, writes the
+manifest last, and only then deletes the folded chunks and files no manifest needs any more.
 """
 
 import logging
@@ -19,14 +22,15 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.music import ANALYSIS_VERSION
 from indexer import vectors
 from indexer.analyses import KINDS, analysed_ids, pack_names, plan_analyses, write_analysis_packs
 from indexer.chunks import chunk_ids, list_chunks, read_chunk
-from indexer.db import Stem, StemStatus, utcnow
+from indexer.db import Stem, StemStatus, shown_in, utcnow
 from indexer.frames import read_pack_ids, write_pack
+from indexer.generation import Generation
 from indexer.manifest import write_manifest
 from indexer.settings import IndexerSettings
 from indexer.writer import analysis_values
@@ -51,19 +55,33 @@ def _manifest_ids(index_dir: Path, manifest: dict[str, Any] | None) -> set[int]:
     return {int(i) for name in manifest["frame_packs"] for i in read_pack_ids(index_dir, name)}
 
 
+def _batches(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
 def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] | None,
-              checkpoint_hash: str) -> tuple[int, int]:
-    """Rolls chunk-committed rows forward and undurable 'indexed' rows back; returns (forward, back)."""
+              checkpoint_hash: str, rebuild: Generation | None = None) -> tuple[int, int]:
+    """Rolls chunk-committed rows forward and undurable 'indexed' rows back; returns (forward, back).
+
+    `manifest` is the published one; in a `rebuild` only chunks of its generation are durable.
+    """
     remove_temporaries(index_dir)
     remove_temporaries(index_dir / "chunks")
-    durable = _manifest_ids(index_dir, manifest)
-    analysed = set(analysed_ids(index_dir, manifest))
+    base = None if rebuild is not None else manifest
+    durable = _manifest_ids(index_dir, base)
+    analysed = set(analysed_ids(index_dir, base))
     forward = analyses_forward = 0
     with sessions() as s, s.begin():
+        _clear_unpublished_spans(s, -1 if manifest is None else int(manifest["build"]))
         for path in list_chunks(index_dir):
             c = read_chunk(path, arrays=False)
             if c.checkpoint_hash != checkpoint_hash:
                 log.warning("dropping %s: embedded by another checkpoint", path.name)
+                path.unlink()
+                continue
+            if rebuild is not None and c.generation != rebuild.generation:
+                log.info("dropping %s: not embedded by this rebuild", path.name)
                 path.unlink()
                 continue
             embedded = c.is_embedded()
@@ -85,17 +103,38 @@ def reconcile(sessions: sessionmaker, index_dir: Path, manifest: dict[str, Any] 
                 forward += res.rowcount  # type: ignore[attr-defined]
         indexed = set(s.scalars(select(Stem.id).where(Stem.status == StemStatus.INDEXED)))
         lost = sorted(indexed - durable)
-        for start in range(0, len(lost), 500):
-            s.execute(update(Stem).where(Stem.id.in_(lost[start : start + 500])).values(status=StemStatus.PENDING))
+        for batch in _batches(lost):
+            s.execute(update(Stem).where(Stem.id.in_(batch)).values(status=StemStatus.PENDING))
         claimed = set(s.scalars(select(Stem.id).where(Stem.analysis_version.is_not(None))))
         unanalysed = sorted(claimed - analysed)
-        for start in range(0, len(unanalysed), 500):
-            s.execute(update(Stem).where(Stem.id.in_(unanalysed[start : start + 500])).values(analysis_version=None))
-    if forward or lost or analyses_forward or unanalysed:
+        for batch in _batches(unanalysed):
+            s.execute(update(Stem).where(Stem.id.in_(batch)).values(analysis_version=None))
+    if rebuild is not None:
+        log.info("rebuild %s: %d stems re-embedded so far, %d to go", rebuild.generation[:8], len(durable), len(lost))
+    elif forward or lost or analyses_forward or unanalysed:
         log.info("reconciled: %d stems rolled forward from chunks, %d re-queued (no durable vector); "
                  "%d analyses rolled forward, %d to redo (no durable analysis)",
                  forward, len(lost), analyses_forward, len(unanalysed))
     return forward, len(lost)
+
+
+def _clear_unpublished_spans(s: Session, published: int) -> None:
+    """Build spans that name a build after the `published` one (-1: none) were written by a publish killed
+    before its manifest: that build was never served."""
+    s.execute(update(Stem).where(Stem.published_build > published).values(published_build=None, retired_build=None))
+    s.execute(update(Stem).where(Stem.retired_build > published).values(retired_build=None))
+
+
+def _record_spans(sessions: sessionmaker, previous: int, build: int, held: set[int]) -> None:
+    """Records in SQL that `build` holds exactly `held`: stems it adds start their span at `build`, stems of
+    the `previous` build (-1: none) it drops end theirs there. Written before the manifest, so a replica
+    still serving `previous` keeps listing what it can search."""
+    with sessions() as s, s.begin():
+        shown = set(s.scalars(select(Stem.id).where(shown_in(previous))))
+        for batch in _batches(sorted(held - shown)):
+            s.execute(update(Stem).where(Stem.id.in_(batch)).values(published_build=build, retired_build=None))
+        for batch in _batches(sorted(shown - held)):
+            s.execute(update(Stem).where(Stem.id.in_(batch)).values(retired_build=build))
 
 
 def _file_name(build: int, instrument: str) -> str:
@@ -121,12 +160,14 @@ def _fold_chunks(plan: list[tuple[Path, list[int]]], indexes: dict[str, Any], li
 
 
 def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], settings: IndexerSettings,
-            previous: dict[str, Any] | None) -> PublishReport:
-    """Publishes SQL's indexed stems as a new build over `previous` (None: start from empty)."""
+            previous: dict[str, Any] | None, fresh: bool = False) -> PublishReport:
+    """Publishes SQL's indexed stems as a new build over `previous` (None: nothing published yet); `fresh`
+    (a rebuild) starts from empty indexes and packs instead of the previous build's."""
     with sessions() as s:
         rows = s.execute(select(Stem.id, Stem.instrument).where(Stem.status == StemStatus.INDEXED))
         live = {int(i): inst for i, inst in rows}
-    old_entries: dict[str, Any] = previous["instruments"] if previous else {}
+    base = None if fresh else previous
+    old_entries: dict[str, Any] = base["instruments"] if base else {}
     indexes = {inst: vectors.read(index_dir / e["file"]) for inst, e in old_entries.items()}
     changed: set[str] = set()
     report = PublishReport(build=None)
@@ -151,21 +192,23 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
         with sessions() as s, s.begin():
             s.execute(update(Stem).where(Stem.id.in_(lost)).values(status=StemStatus.PENDING))
         report.lost = len(lost)
-    if previous is not None and not changed and not report.added and not chunk_paths:
-        report.build, report.stems = int(previous["build"]), sum(int(e["count"]) for e in old_entries.values())
+    if base is not None and not changed and not report.added and not chunk_paths:
+        report.build, report.stems = int(base["build"]), sum(int(e["count"]) for e in old_entries.values())
         report.instruments = old_entries
         return report
 
     build = int(previous["build"]) + 1 if previous else _next_build(index_dir)
-    packs = list(previous["frame_packs"]) if previous else []
+    packs = list(base["frame_packs"]) if base else []
     if report.added:
         name = f"frames-{build:06d}"
         write_pack(index_dir, name, _fold_chunks(plan, indexes, live, int(facts["dim"]), changed), total_rows,
                    int(facts["frame_dim"]))
         packs.append(name)
     packs = [p for p in packs if any(int(i) in live for i in read_pack_ids(index_dir, p))]
-    analysis_packs = _publish_analyses(index_dir, build, chunk_paths, live, previous)
+    analysis_packs = _publish_analyses(index_dir, build, chunk_paths, live, base)
     entries = _write_indexes(index_dir, build, indexes, changed, old_entries, settings)
+    held = {int(i) for idx in indexes.values() for i in vectors.index_ids(idx)}
+    _record_spans(sessions, -1 if previous is None else int(previous["build"]), build, held)
     with sessions() as s:
         count_songs = select(func.count(func.distinct(Stem.song_id))).where(Stem.status == StemStatus.INDEXED)
         songs = int(s.execute(count_songs).scalar_one())
@@ -218,7 +261,8 @@ def _write_indexes(index_dir: Path, build: int, indexes: dict[str, Any], changed
 
 
 def _next_build(index_dir: Path) -> int:
-    """After a rebuild (no previous manifest), numbering continues past any files left in the folder."""
+    """Without a published manifest (never published, or lost), numbering continues past any files left in the
+    folder."""
     numbers = [int(m.group(1)) for p in index_dir.glob("*-*")
                if (m := re.match(r"(?:vectors|frames|features|onsets|chroma|beats)-(\d+)", p.name))]
     return max(numbers, default=0) + 1

@@ -34,8 +34,9 @@ class Writer:
 
     def __init__(self, sessions: sessionmaker, index_dir: Path, checkpoint_hash: str, job_id: int | None,
                  commit_stems: int, commit_seconds: float, on_commit: Callable[["Writer"], None] | None = None,
-                 dim: int = 0, frame_dim: int = 0) -> None:
+                 dim: int = 0, frame_dim: int = 0, generation: str = "") -> None:
         self.sessions = sessions
+        self.generation = generation  # of the rebuild this run is (indexer.generation), "" otherwise
         self.dim = dim
         self.frame_dim = frame_dim
         self.index_dir = index_dir
@@ -70,6 +71,7 @@ class Writer:
             embedded=np.array([o.embedded for o in ok], dtype=bool),
             analyses=[o.analysis for o in ok],
             analysis_version=ANALYSIS_VERSION,
+            generation=self.generation,
         )
 
     def add(self, outcome: Outcome) -> None:

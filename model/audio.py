@@ -1,8 +1,14 @@
 """Audio decoding, downmixing, resampling and levels: the first step of every audio -> vector path.
 
-soundfile (libsndfile) reads wav/flac/ogg/mp3; PyAV (FFmpeg) reads mp4/m4a/aac and every stream of a
-multi-stream `.stem.mp4`, and is the fallback for anything libsndfile refuses. Resampling is soxr's
-high-quality mode. Every failure becomes an AudioDecodeError naming the file.
+soundfile (libsndfile) reads wav/flac/ogg/aiff; PyAV (FFmpeg) reads mp3/mp4/m4a/aac and every stream of a
+multi-stream `.stem.mp4`, and is the fallback for anything libsndfile refuses. mp3 goes to FFmpeg because
+libsndfile stops at the frame count its header gives, which can be far short of the audio (and is then cut
+silently); FFmpeg decodes to the end. Resampling is soxr's high-quality mode. Every failure becomes an
+AudioDecodeError naming the file.
+
+DecodeLimits bound what one decode may take: sample rate, channels, duration and decoded samples are checked
+from the header before anything is decoded, and again while FFmpeg decodes (headers lie; libsndfile never
+reads past its header's count), so a small upload cannot expand into gigabytes (AudioLimitError).
 """
 
 import io
@@ -16,12 +22,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from model.errors import AudioDecodeError
+from model.errors import AudioDecodeError, AudioLimitError
 
 log = logging.getLogger(__name__)
 
-SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
-AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | frozenset({".mp4", ".m4a", ".aac", ".opus", ".webm", ".mka"})
+SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"})
+AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | frozenset({".mp3", ".mp4", ".m4a", ".aac", ".opus", ".webm", ".mka"})
 
 Source = str | Path | BinaryIO
 
@@ -36,6 +42,34 @@ class Audio:
     @property
     def duration(self) -> float:
         return self.samples.shape[-1] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """The most one decode may produce: sample rate (Hz), channels, duration (s) and decoded samples (frames x
+    channels, the float32 values held at once: 4 bytes each, and the decoder's copy doubles that)."""
+
+    max_sample_rate: int
+    max_channels: int
+    max_seconds: float
+    max_samples: int
+
+    def check(self, source: "Source", sample_rate: int, channels: int, frames: int | None = None) -> None:
+        """Raises AudioLimitError when a stream of `channels` at `sample_rate` Hz, `frames` long (when known,
+        from the header or decoded so far), is over a limit."""
+        name = _name(source)
+        if sample_rate > self.max_sample_rate:
+            raise AudioLimitError(name, f"sample rate {sample_rate} Hz; the limit is {self.max_sample_rate} Hz")
+        if channels > self.max_channels:
+            raise AudioLimitError(name, f"{channels} channels; the limit is {self.max_channels}")
+        if frames is None or sample_rate <= 0:
+            return
+        if frames / sample_rate > self.max_seconds:
+            raise AudioLimitError(name, f"the audio lasts {frames / sample_rate:.1f} s; the limit is "
+                                        f"{self.max_seconds:g} s")
+        if frames * channels > self.max_samples:
+            raise AudioLimitError(name, f"{frames * channels} samples ({frames / sample_rate:.1f} s x {channels} "
+                                        f"channels at {sample_rate} Hz); the limit is {self.max_samples}")
 
 
 def _name(source: Source) -> str:
@@ -54,13 +88,25 @@ def _check(audio: Audio, source: Source) -> Audio:
     return audio
 
 
-def _read_soundfile(source: Source) -> Audio:
-    data, sr = sf.read(source, dtype="float32", always_2d=True)  # [T, C]
-    return Audio(np.ascontiguousarray(data.T), int(sr))
+def _read_soundfile(source: Source, limits: DecodeLimits | None) -> Audio:
+    with sf.SoundFile(source) as f:
+        if limits is not None:  # libsndfile reads no further than the header's frame count
+            limits.check(source, int(f.samplerate), int(f.channels), int(f.frames))
+        data = f.read(dtype="float32", always_2d=True)  # [T, C]
+        sr = int(f.samplerate)
+    return Audio(data.T, sr)  # a view: no second copy of what may be the largest array of a request
 
 
-def _decode_av_streams(source: Source, only: int | None) -> list[Audio]:
-    """Decodes every audio stream (or the `only`-th) with FFmpeg; returns them in stream order."""
+def _header_frames(stream: av.audio.stream.AudioStream, sample_rate: int) -> int | None:
+    if stream.duration is None or stream.time_base is None:
+        return None
+    return int(float(stream.duration * stream.time_base) * sample_rate)
+
+
+def _decode_av_streams(source: Source, only: int | None, limits: DecodeLimits | None = None) -> list[Audio]:
+    """Decodes every audio stream (or the `only`-th) with FFmpeg; returns them in stream order. With
+    `limits`, each stream's header is checked first, and every decoded frame as it comes (all streams'
+    samples count together)."""
     try:
         container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -77,13 +123,26 @@ def _decode_av_streams(source: Source, only: int | None) -> list[Audio]:
         chunks: dict[int, list[np.ndarray]] = {i: [] for i in indices}
         resamplers = {s.index: av.AudioResampler(format="fltp") for s in streams}
         rates = {s.index: int(s.codec_context.sample_rate or s.rate or 0) for s in streams}
+        frames, decoded = dict.fromkeys(indices, 0), 0
+        if limits is not None:
+            for s in streams:
+                limits.check(source, rates[s.index], int(s.codec_context.channels), _header_frames(s, rates[s.index]))
         try:
             for packet in container.demux(*streams):
                 for frame in packet.decode():
                     assert isinstance(frame, av.AudioFrame)  # demuxed from audio streams only
-                    for out in resamplers[packet.stream.index].resample(frame):
-                        chunks[packet.stream.index].append(out.to_ndarray())
-                        rates[packet.stream.index] = int(out.sample_rate)
+                    idx = packet.stream.index
+                    if limits is not None:  # the header may have lied: count what is decoded
+                        channels = len(frame.layout.channels)
+                        frames[idx] += frame.samples
+                        decoded += frame.samples * channels
+                        limits.check(source, int(frame.sample_rate), channels, frames[idx])
+                        if decoded > limits.max_samples:
+                            raise AudioLimitError(_name(source), f"over {limits.max_samples} samples decoded (all "
+                                                                 "streams), the limit")
+                    for out in resamplers[idx].resample(frame):
+                        chunks[idx].append(out.to_ndarray())
+                        rates[idx] = int(out.sample_rate)
             for idx, resampler in resamplers.items():
                 for out in resampler.resample(None):
                     chunks[idx].append(out.to_ndarray())
@@ -93,7 +152,9 @@ def _decode_av_streams(source: Source, only: int | None) -> list[Audio]:
     for i in indices:
         if not chunks[i]:
             raise AudioDecodeError(_name(source), f"audio stream {i} decoded to no samples")
-        result.append(Audio(np.concatenate(chunks[i], axis=1).astype(np.float32), rates[i]))
+        samples = np.concatenate(chunks[i], axis=1).astype(np.float32, copy=False)
+        chunks[i].clear()  # the blocks go as soon as they are joined: one copy at a time, not two per stream
+        result.append(Audio(samples, rates[i]))
     return result
 
 
@@ -102,10 +163,11 @@ def _rewind(source: Source) -> None:
         source.seek(0)
 
 
-def read_audio(source: Source, stream: int | None = None) -> Audio:
-    """Decodes one audio stream (the first unless `stream` is given) at its native rate.
+def read_audio(source: Source, stream: int | None = None, limits: DecodeLimits | None = None) -> Audio:
+    """Decodes one audio stream (the first unless `stream` is given) at its native rate, within `limits`.
 
     Raises:
+        AudioLimitError: over a limit (found from the header, or while decoding).
         AudioDecodeError: missing, empty, corrupt or non-audio input, or non-finite samples.
     """
     if isinstance(source, str | Path):
@@ -118,11 +180,11 @@ def read_audio(source: Source, stream: int | None = None) -> Audio:
         raise AudioDecodeError(_name(source), "empty file")
     if stream is None and _suffix(source) in SOUNDFILE_SUFFIXES:
         try:
-            return _check(_read_soundfile(source), source)
+            return _check(_read_soundfile(source, limits), source)
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             log.debug("soundfile refused %s (%s); trying FFmpeg", _name(source), exc)
             _rewind(source)
-    return _check(_decode_av_streams(source, stream)[0], source)
+    return _check(_decode_av_streams(source, stream, limits)[0], source)
 
 
 def read_streams(source: Source) -> list[Audio]:
@@ -134,8 +196,10 @@ def read_streams(source: Source) -> list[Audio]:
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """[C, T] or [T] -> [T] by averaging channels."""
-    return samples if samples.ndim == 1 else samples.mean(axis=0)
+    """[C, T] or [T] -> [T] by averaging channels (one channel: a view, no copy)."""
+    if samples.ndim == 1:
+        return samples
+    return samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -147,9 +211,10 @@ def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.ascontiguousarray(soxr.resample(wave.T, sr_in, sr_out, quality="HQ").T.astype(np.float32))
 
 
-def load_mono(source: Source, sample_rate: int = 16_000, stream: int | None = None) -> np.ndarray:
-    """Decodes, downmixes and resamples to a mono float32 signal [T] at `sample_rate` Hz."""
-    audio = read_audio(source, stream)
+def load_mono(source: Source, sample_rate: int = 16_000, stream: int | None = None,
+              limits: DecodeLimits | None = None) -> np.ndarray:
+    """Decodes (within `limits`), downmixes and resamples to a mono float32 signal [T] at `sample_rate` Hz."""
+    audio = read_audio(source, stream, limits)
     return resample(to_mono(audio.samples), audio.sample_rate, sample_rate)
 
 

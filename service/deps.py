@@ -30,11 +30,22 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 def get_ready_runtime(runtime: RuntimeDep) -> Runtime:
     """The runtime once model and index are loaded; 503 before."""
     if not runtime.ready:
-        raise not_ready(runtime.load_error or "the model and index are still loading")
+        raise not_ready(runtime.load_error or runtime.waiting or "the model and index are still loading")
     return runtime
 
 
 ReadyRuntimeDep = Annotated[Runtime, Depends(get_ready_runtime)]
+
+
+def get_jobs_runtime(runtime: RuntimeDep) -> Runtime:
+    """The runtime once its job queue is open, which it is before any index exists (so the API can index its
+    own catalogue); 503 before."""
+    if runtime.jobs is None:
+        raise not_ready(runtime.load_error or "the model is still loading")
+    return runtime
+
+
+JobsRuntimeDep = Annotated[Runtime, Depends(get_jobs_runtime)]
 
 
 def get_retriever(runtime: ReadyRuntimeDep) -> Retriever:

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from model.errors import AudioDecodeError, CheckpointError, UnknownInstrumentError
+from model.errors import AudioDecodeError, CheckpointError, UnknownInstrumentError, redact_paths
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AudioDecodeError)
     async def _decode(request: Request, exc: AudioDecodeError) -> JSONResponse:
-        message = f"the upload could not be decoded as audio: {exc.reason}"
+        message = f"the upload could not be decoded as audio: {redact_paths(exc.reason)}"
         return _counted(request, error_response(400, "undecodable_audio", message), "undecodable_audio")
 
     @app.exception_handler(UnknownInstrumentError)
@@ -119,5 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        response = error_response(500, "internal_error", "internal error; the server log has the details")
+        # The server drops the connection after an unhandled error: say so, so the client does not reuse it.
+        response = error_response(500, "internal_error", "internal error; the server log has the details",
+                                  headers={"Connection": "close"})
         return _counted(request, response, "internal_error")

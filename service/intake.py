@@ -1,8 +1,9 @@
 """Upload intake: checks type, size and duration of a query file, decodes it and cuts the requested section.
 
 Every rejection is a ServiceError with the status the API promises: 415 for a type that is not audio,
-413 for a file or an audio duration over the limits, 400 for undecodable audio, too little audio or
-silence, 422 for a section outside the audio.
+413 for a file, duration, sample rate, channel count or decoded size over the limits (from the header before
+decoding, or found while decoding), 400 for undecodable audio, too little audio or silence, 422 for a section
+outside the audio.
 """
 
 import io
@@ -10,11 +11,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-import soundfile as sf
 
-from model.audio import AUDIO_SUFFIXES, SOUNDFILE_SUFFIXES, load_mono, rms_dbfs
+from model.audio import AUDIO_SUFFIXES, DecodeLimits, load_mono, rms_dbfs
+from model.errors import AudioLimitError
 from service.errors import ServiceError, bad_audio, invalid, too_large, unsupported_type
 
 log = logging.getLogger(__name__)
@@ -53,23 +53,6 @@ def audio_suffix(filename: str | None, content_type: str | None) -> str:
     )
 
 
-def probe_seconds(data: bytes, suffix: str) -> float | None:
-    """Duration from the file header without decoding, or None when the header does not say."""
-    if suffix in SOUNDFILE_SUFFIXES:
-        try:
-            info = sf.info(io.BytesIO(data))
-            return float(info.frames) / info.samplerate if info.samplerate else None
-        except (sf.LibsndfileError, RuntimeError, TypeError):
-            pass
-    try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if container.duration is None:
-                return None
-            return float(container.duration) / av.time_base
-    except (av.error.FFmpegError, OSError, ValueError):
-        return None  # the decoder will say what is wrong
-
-
 @dataclass(frozen=True)
 class Upload:
     """An uploaded file as the request carried it."""
@@ -81,12 +64,12 @@ class Upload:
 
 @dataclass(frozen=True)
 class IntakeLimits:
-    """What an upload must satisfy: at most max_bytes and max_seconds, at least min_seconds of audio (after
-    the cut) louder than silence_dbfs (RMS); decoded at sample_rate Hz."""
+    """What an upload must satisfy: at most max_bytes and what `decode` allows (max_seconds among it), at
+    least min_seconds of audio (after the cut) louder than silence_dbfs (RMS); decoded at sample_rate Hz."""
 
     sample_rate: int
     max_bytes: int
-    max_seconds: float
+    decode: DecodeLimits
     min_seconds: float
     silence_dbfs: float
 
@@ -100,15 +83,13 @@ def read_query(upload: Upload, limits: IntakeLimits, start: float | None = None,
         raise bad_audio("the uploaded file is empty")
     if len(data) > limits.max_bytes:
         raise too_large(f"the upload has {len(data)} bytes; the limit is {limits.max_bytes}")
-    probed = probe_seconds(data, suffix)
-    if probed is not None and probed > limits.max_seconds:
-        raise too_large(f"the audio lasts {probed:.1f} s; the limit is {limits.max_seconds:g} s")
     stream = io.BytesIO(data)
     stream.name = f"upload{suffix}"
-    wave = load_mono(stream, sr)
+    try:
+        wave = load_mono(stream, sr, limits=limits.decode)
+    except AudioLimitError as exc:
+        raise too_large(exc.reason) from exc
     total = len(wave) / sr
-    if total > limits.max_seconds:
-        raise too_large(f"the audio lasts {total:.1f} s; the limit is {limits.max_seconds:g} s")
     begin = 0.0 if start is None else start
     if begin < 0 or (duration is not None and duration <= 0):
         raise invalid("start must be >= 0 and duration > 0")

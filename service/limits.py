@@ -1,4 +1,6 @@
-"""Request body limit as ASGI middleware: a body over the limit is answered 413 before it is parsed."""
+"""Request body limit as ASGI middleware: a body over the limit is answered 413 before it is parsed, whether its
+size is declared (Content-Length) or found while it streams in (chunked): then whatever the app makes of the
+cut-off body (a multipart parser's 400) is replaced by the 413."""
 
 import json
 
@@ -27,19 +29,25 @@ class BodySizeLimit:
             await self._reject(send)
             return
         received = 0
-        started = False
+        started = over = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    over = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if over:  # the app answered a body it could not read whole: the answer is ours
+                if not started:
+                    started = True
+                    await self._reject(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -48,6 +56,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
+                started = True
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:

@@ -5,6 +5,12 @@ query is analysed (tempo, beats, key, signature); search the catalogue for the m
 rank them by the fused score with the stored analyses (service.ranking), conformed and filtered; align each
 result by frame cross-correlation fused with band-onset, accent and chroma correlation at 10 ms (against the
 stored signatures: no catalogue audio is decoded); then assemble the answer.
+
+A request reads one published build from search to alignment (`Catalogue.current()`), so an index job that
+publishes meanwhile never mixes two builds into one answer, and the answer names its build. A hit whose
+metadata row is gone (deleted by an index job after its build was published) is not served: the next
+candidate takes its place and the answer counts it in `catalogue.unavailable`, never silently returning
+fewer than k results.
 """
 
 import asyncio
@@ -20,7 +26,8 @@ from analysis.compatibility import Conform, musical_shortlist
 from analysis.key import camelot, key_name, parse_key
 from analysis.music import Analysis, analyse
 from analysis.signature import Signature, stretched, time_scale
-from indexer.catalog import Catalogue, Hit, StemRecord
+from indexer.catalog import Build, Catalogue, Hit, StemRecord
+from model.audio import DecodeLimits
 from model.embed import Embedder, Embedding
 from service.batching import MicroBatcher
 from service.errors import invalid
@@ -41,6 +48,11 @@ from service.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 RANKS = ("fused", "model")
+
+
+def decode_limits(s: ServiceSettings) -> DecodeLimits:
+    """What decoding one upload may take, from the settings."""
+    return DecodeLimits(s.max_sample_rate, s.max_channels, s.max_audio_seconds, s.max_decoded_samples)
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,9 @@ class Retriever:
     """Runs the retrieval stages against one embedder and one catalogue."""
 
     def __init__(self, embedder: Embedder, catalogue: Catalogue, batcher: MicroBatcher,
-                 settings: ServiceSettings, metrics: Metrics) -> None:
+                 settings: ServiceSettings, metrics: Metrics, decodes: anyio.CapacityLimiter | None = None) -> None:
         self.embedder = embedder
+        self.decodes = decodes or anyio.CapacityLimiter(settings.max_concurrent_decodes)  # shared with stem audio
         self.catalogue = catalogue
         self.batcher = batcher
         self.settings = settings
@@ -119,10 +132,11 @@ class Retriever:
         ranking = self.ranking(params)
         t0 = time.perf_counter()
         s = self.settings
-        limits = IntakeLimits(self.embedder.sample_rate, s.max_upload_bytes, s.max_audio_seconds, s.min_audio_seconds,
+        limits = IntakeLimits(self.embedder.sample_rate, s.max_upload_bytes, decode_limits(s), s.min_audio_seconds,
                               s.silence_dbfs)
         query = await anyio.to_thread.run_sync(
-            lambda: read_query(Upload(data, filename, content_type), limits, params.start, params.duration)
+            lambda: read_query(Upload(data, filename, content_type), limits, params.start, params.duration),
+            limiter=self.decodes,
         )
         t1 = time.perf_counter()
         # The embedding (batcher thread) and the analysis (a worker thread) of the same decoded wave overlap.
@@ -144,31 +158,41 @@ class Retriever:
     def _search_and_align(self, query: QueryAudio, emb: Embedding, analysis: Analysis, params: RetrieveParams,
                           ranking: Ranking) -> tuple[RetrieveResponse, float, float]:
         t0 = time.perf_counter()
+        build = self.catalogue.current()
         scope = params.instrument if params.instrument_filter else None
-        searched = self.catalogue.size(scope)
+        searched = build.size(scope)
+        exclude = self.catalogue.stem_ids_of_songs(params.exclude_song_ids) if params.exclude_song_ids else None
         pool = max(params.k, min(self.settings.rank_pool, searched))
-        hits = list(self.catalogue.search(emb.vector, pool, instrument=scope, exclude_song_ids=params.exclude_song_ids))
+        hits = list(build.search(emb.vector, pool, scope, exclude))
         if ranking.rank == "fused" and searched > len(hits):
-            hits += self._musical_candidates(emb, analysis, params, ranking, scope, {h.stem_id for h in hits})
-        rows, analysed = self.catalogue.analysis_rows([h.stem_id for h in hits])
+            hits += self._musical_candidates(build, emb, analysis, ranking, scope, exclude,
+                                             {h.stem_id for h in hits})
+        rows, analysed = build.analysis_rows([h.stem_id for h in hits])
         ranked = rank(analysis.vector(), np.array([h.score for h in hits]), rows, analysed, ranking,
-                      self._hubs(hits, params) if ranking.hub_discount else None)
-        top = ranked[: params.k]
-        records = {r.id: r for r in self.catalogue.stems([hits[r.index].stem_id for r in top])}
+                      self._hubs(build, hits, params) if ranking.hub_discount else None)
         t1 = time.perf_counter()
         results: list[RetrieveResult] = []
-        for item in top:
-            record = records.get(hits[item.index].stem_id)
-            if record is None:  # removed between search and lookup by a concurrent index job
-                continue
-            results.append(self._result(len(results) + 1, item, record, emb, query, analysis.signature,
-                                        max(searched, 1), params))
+        unavailable, at = 0, 0
+        while len(results) < params.k and at < len(ranked):
+            window = ranked[at : at + params.k - len(results)]
+            at += len(window)
+            records = {r.id: r for r in self.catalogue.stems([hits[r.index].stem_id for r in window])}
+            for item in window:
+                record = records.get(hits[item.index].stem_id)
+                if record is None:
+                    unavailable += 1
+                    continue
+                results.append(self._result(build, len(results) + 1, item, record, emb, query, analysis.signature,
+                                            max(searched, 1), params))
+        if unavailable:
+            log.warning("build %d: %d hits have no metadata row any more (removed by an index job since); "
+                        "later candidates took their places", build.number, unavailable)
         t2 = time.perf_counter()
         response = RetrieveResponse(
             query=_query_info(query, params, analysis),
-            catalogue=CatalogueInfo(searched=searched, total=self.catalogue.size(None),
+            catalogue=CatalogueInfo(searched=searched, total=build.size(None),
                                     instrument_filter=params.instrument_filter, candidates=len(hits),
-                                    matching=len(ranked)),
+                                    matching=len(ranked), build=build.number, unavailable=unavailable),
             model=f"{self.embedder.cfg.name}@{self.embedder.checkpoint_hash[:12]}",
             rank=ranking.rank,
             timings=Timings(decode_ms=0, embed_ms=0, analyse_ms=0, search_ms=0, align_ms=0, total_ms=0),
@@ -176,37 +200,37 @@ class Retriever:
         )
         return response, t1 - t0, t2 - t1
 
-    def _hubs(self, hits: list[Hit], params: RetrieveParams) -> np.ndarray | None:
+    def _hubs(self, build: Build, hits: list[Hit], params: RetrieveParams) -> np.ndarray | None:
         """Each hit's cosine with the queried instrument's mean query direction, when the search stayed within
         that instrument and the checkpoint has query centres (the hub discount needs both)."""
         centres = self.embedder.query_centres
         if not params.instrument_filter or centres is None or params.instrument not in centres:
             return None
         ids = [h.stem_id for h in hits]
-        scores = self.catalogue.scores_of(centres[params.instrument], ids, params.instrument)
+        scores = build.scores_of(centres[params.instrument], ids, params.instrument)
         return np.array([scores.get(i, 0.0) for i in ids])
 
-    def _musical_candidates(self, emb: Embedding, analysis: Analysis, params: RetrieveParams, ranking: Ranking,
-                            scope: str | None, have: set[int]) -> list[Hit]:
+    def _musical_candidates(self, build: Build, emb: Embedding, analysis: Analysis, ranking: Ranking,
+                            scope: str | None, exclude: np.ndarray | None, have: set[int]) -> list[Hit]:
         """The `rank_pool` stems whose musical features alone fit best, beyond the model's nearest: within an
         instrument the model ranks close to chance, so its neighbours alone would leave most compatible stems
         of a large catalogue out of the fusion (MODEL_CARD.md measures the pool size)."""
-        ids, rows = self.catalogue.analysed_stems(scope, params.exclude_song_ids)
+        ids, rows = build.analysed_stems(scope, exclude)
         short = musical_shortlist(analysis.vector(), rows, ranking.weights, self.settings.rank_pool, ranking.conform)
         extra = [int(ids[i]) for i in short if int(ids[i]) not in have]
-        scores = self.catalogue.scores_of(emb.vector, extra, scope)
+        scores = build.scores_of(emb.vector, extra, scope)
         return [Hit(i, scores[i]) for i in extra if i in scores]
 
-    def _result(self, rank_: int, item: Ranked, record: StemRecord, emb: Embedding, query: QueryAudio,
-                query_sig: Signature, searched: int, params: RetrieveParams) -> RetrieveResult:
+    def _result(self, build: Build, rank_: int, item: Ranked, record: StemRecord, emb: Embedding,
+                query: QueryAudio, query_sig: Signature, searched: int, params: RetrieveParams) -> RetrieveResult:
         fs = self.embedder.frame_seconds
-        frames = self.catalogue.frames(record.id)
+        frames = build.frames(record.id)
         if item.stretch != 1.0:  # align the stem as it will be played: conformed to the mix's tempo
             frames = _unit_rows(time_scale(frames, item.stretch))
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
         offset, refined, alternatives = aligned.offset_seconds, False, []
         if rank_ <= self.settings.refine_top:
-            better = self._refine(record, item.stretch, query_sig, offset, aligned.curve)
+            better = self._refine(build, record, item.stretch, query_sig, offset, aligned.curve)
             if better:
                 offset, alternatives, refined = better[0], better[1:], True
         curve = None
@@ -233,11 +257,11 @@ class Retriever:
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, record: StemRecord, stretch: float, query_sig: Signature, coarse: float,
+    def _refine(self, build: Build, record: StemRecord, stretch: float, query_sig: Signature, coarse: float,
                 curve: alignment.Curve) -> list[float]:
         """Refined offset first, then up to `offset_alternatives` runners-up; empty to keep the coarse one
         (also for a stem whose analysis the build does not hold)."""
-        stem_sig = self.catalogue.signature(record.id)
+        stem_sig = build.signature(record.id)
         if stem_sig is None:
             return []
         stem_sig = stretched(stem_sig, stretch)

@@ -2,18 +2,24 @@
 its runner), and its readiness.
 
 Loading happens off the request path (a background thread by default) so the process answers /healthz at
-once and /readyz says 503 until both the model and the index are in memory. A watcher thread picks up index
-builds published by other processes (an index worker, another replica's runner): replicas share one
-database and index volume, and none needs a restart to see a new build.
+once and /readyz says 503 until both the model and the index are in memory. With no index published yet
+(a first `docker compose up` starts the API beside the indexer), the model loads, the job queue and runner
+start (so the API can index its own catalogue), /readyz says 503 with the reason, and the watcher thread
+retries until a build appears. The watcher also picks up builds published by other processes (an index
+worker, another replica's runner): replicas share one database and index volume, and none needs a restart to
+see a new build.
 """
 
 import logging
 import threading
 
-from indexer.catalog import Catalogue
+import anyio
+
+from indexer.catalog import Catalogue, CatalogueNotFoundError
 from indexer.jobs import JobQueue, JobRecord, JobRunner
 from indexer.settings import IndexerSettings
 from model.embed import Embedder
+from model.errors import redact_paths
 from service.batching import MicroBatcher
 from service.conform import Conformer
 from service.metrics import Metrics
@@ -34,11 +40,15 @@ class Runtime:
         self.catalogue: Catalogue | None = None
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
-        self.stem_audio = StemAudio(settings.cache_dir)
+        # One bound on decodes at once, uploads and catalogue streams together: each may take up to
+        # max_decoded_samples of memory (README, Limits); the others wait in the event loop, not in a thread.
+        self.decodes = anyio.CapacityLimiter(settings.max_concurrent_decodes)
+        self.stem_audio = StemAudio(settings.cache_dir, settings.catalogue_dir)
         self.conformer = Conformer(self.stem_audio, settings.cache_dir, settings.conform_workers)
         self.jobs: JobQueue | None = None
         self.runner: JobRunner | None = None
         self.load_error: str | None = None
+        self.waiting: str | None = None  # why the runtime is not ready yet while it waits for an index
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
@@ -64,26 +74,46 @@ class Runtime:
     def _load_logged(self) -> None:
         try:
             self.load()
-        except Exception as exc:  # reported by /readyz; the process keeps answering /healthz
+        except Exception as exc:  # reported by /readyz (without server paths); the process keeps answering /healthz
             log.exception("loading model or index failed")
-            self.load_error = f"{type(exc).__name__}: {exc}"
+            self.load_error = redact_paths(f"{type(exc).__name__}: {exc}", self._roots())
+
+    def _roots(self) -> list[str]:
+        s = self.settings
+        return [str(p) for p in (s.catalogue_dir, s.index_dir, s.cache_dir) if p is not None]
 
     def load(self) -> None:
-        """Loads model and catalogue, opens the job queue, and starts the job runner (unless settings say
-        another process runs the jobs) and the watcher for builds published elsewhere."""
+        """Loads the model, opens the job queue, starts the job runner (unless settings say another process
+        runs the jobs), opens the catalogue if a build is published (else waits for one: `waiting` says why),
+        and starts the watcher that retries it and picks up builds published elsewhere."""
         s = self.settings
         embedder = Embedder.from_checkpoint(s.checkpoint, device=s.device, batch_size=s.embed_batch_size)
         self.embedder = embedder
-        catalogue = Catalogue.open(s.database_url, s.index_dir, checkpoint_hash=embedder.checkpoint_hash,
-                                   embedding_version=embedder.embedding_version)
         self.jobs = JobQueue(s.database_url)
-        self.attach(embedder, catalogue)
         if s.run_index_jobs:
             self.runner = JobRunner(IndexerSettings.over(s), embedder, self._job_succeeded, s.index_jobs_poll_seconds)
             self.runner.start()
-        if s.catalogue_poll_seconds > 0:
+        self._open_catalogue()
+        if s.catalogue_poll_seconds > 0 or self.catalogue is None:
             self._watcher = threading.Thread(target=self._watch, name="stemjepa-catalogue-watch", daemon=True)
             self._watcher.start()
+
+    def _open_catalogue(self) -> bool:
+        """Opens the published build and becomes ready; False (saying why in `waiting`) while there is none."""
+        s, embedder = self.settings, self.embedder
+        assert embedder is not None
+        try:
+            catalogue = Catalogue.open(s.database_url, s.index_dir, checkpoint_hash=embedder.checkpoint_hash,
+                                       embedding_version=embedder.embedding_version)
+        except CatalogueNotFoundError as exc:
+            reason = redact_paths(str(exc), self._roots())
+            if reason != self.waiting:
+                log.warning("not ready, waiting for an index build: %s", exc)
+            self.waiting = f"no index build is published yet ({reason}); index the catalogue (POST /index-jobs " \
+                           "or `stemjepa index`) and this server loads it"
+            return False
+        self.attach(embedder, catalogue)
+        return True
 
     def attach(self, embedder: Embedder, catalogue: Catalogue) -> None:
         """Makes the runtime ready with an already loaded model and catalogue."""
@@ -92,15 +122,18 @@ class Runtime:
             self.catalogue = catalogue
             self.batcher = MicroBatcher(embedder.predict, self.settings.batch_max_size, self.settings.batch_wait_ms,
                                         on_batch=self.metrics.observe_batch)
-            self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics)
+            self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics,
+                                       self.decodes)
             self.metrics.catalogue_stems.set(catalogue.size(None))
             self.metrics.ready.set(1)
-            self.load_error = None
+            self.load_error = self.waiting = None
         log.info("ready: model %s on %s, %d stems", embedder.cfg.name, embedder.device, catalogue.size(None))
 
     def refresh_catalogue(self) -> bool:
-        """Picks up a newer published index build, if there is one; True if it did."""
-        if self.catalogue is None or not self.catalogue.refresh():
+        """Picks up a newer published index build (the first one, while waiting for it); True if it did."""
+        if self.catalogue is None:
+            return self.embedder is not None and self._open_catalogue()
+        if not self.catalogue.refresh():
             return False
         self.metrics.catalogue_stems.set(self.catalogue.size(None))
         return True
@@ -110,7 +143,10 @@ class Runtime:
         self.refresh_catalogue()
 
     def _watch(self) -> None:
-        while not self._closed.wait(self.settings.catalogue_poll_seconds):
+        s = self.settings
+        while not self._closed.wait(s.catalogue_poll_seconds or s.index_jobs_poll_seconds):
+            if s.catalogue_poll_seconds <= 0 and self.catalogue is not None:
+                return  # it only waited for the first build
             try:
                 self.refresh_catalogue()
             except Exception:  # e.g. a build of another checkpoint: keep serving the one loaded, say why
@@ -119,7 +155,7 @@ class Runtime:
     def submit_job(self, source: str, rebuild: bool) -> JobRecord:
         """Queues an index job; this process's runner (if it runs one) starts it at once."""
         assert self.jobs is not None
-        job = self.jobs.submit(source, rebuild)
+        job = self.jobs.submit(source, rebuild, max_queued=self.settings.max_queued_jobs)
         if self.runner is not None:
             self.runner.wake()
         return job

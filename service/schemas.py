@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from service.params import MAX_SOURCE, NO_NUL
+
 
 class ErrorInfo(BaseModel):
     status: int = Field(description="HTTP status, repeated in the body.")
@@ -45,6 +47,11 @@ class CatalogueInfo(BaseModel):
                             "searched stems and, with rank=fused, the `rank_pool` whose musical features fit best "
                             "(all of a catalogue that size or smaller).")
     matching: int = Field(0, description="Candidates that passed the BPM and key filters.")
+    build: int = Field(0, description="The published index build that answered (every part of one answer comes "
+                       "from one build).")
+    unavailable: int = Field(0, description="Candidates of that build that could not be served (their stem was "
+                             "removed from the catalogue after the build was published); the next candidates took "
+                             "their places.")
 
 
 class Timings(BaseModel):
@@ -168,7 +175,8 @@ class SongPage(BaseModel):
 
 class IndexJobRequest(BaseModel):
     source: str | None = Field(
-        None, description="Folder to index, relative to the configured catalogue_dir; empty = all of it."
+        None, max_length=MAX_SOURCE, pattern=NO_NUL,
+        description="Folder to index, relative to the configured catalogue_dir; empty = all of it.",
     )
     rebuild: bool = Field(False, description="Re-embed every stem instead of only new or changed ones.")
 

@@ -44,6 +44,18 @@ class ServiceSettings(StorageSettings):
         50 * 1024 * 1024, gt=0, description="Largest accepted request body (bytes); larger: 413."
     )
     max_audio_seconds: float = Field(300.0, gt=0, description="Longest accepted query audio (s); longer: 413.")
+    max_sample_rate: int = Field(
+        192_000, gt=0, description="Highest accepted sample rate of query audio (Hz), from the header; higher: 413."
+    )
+    max_channels: int = Field(8, gt=0, description="Most channels accepted in query audio; more: 413.")
+    max_decoded_samples: int = Field(
+        28_800_000, gt=0, description="Most samples (frames x channels, float32) one query may decode to: 300 s of "
+        "48 kHz stereo; more: 413. Checked from the header and again while decoding; with max_concurrent_decodes "
+        "it bounds decoding memory (README, Limits).",
+    )
+    max_concurrent_decodes: int = Field(
+        2, gt=0, description="Uploads (and catalogue stream extractions) decoded at once; the others wait their turn.",
+    )
     min_audio_seconds: float = Field(
         1.0, gt=0, description="Shortest accepted query audio or section (s); shorter: 400."
     )
@@ -148,6 +160,9 @@ class ServiceSettings(StorageSettings):
     )
     index_jobs_poll_seconds: float = Field(
         2.0, gt=0, description="How often this process's job runner looks for jobs queued by other replicas (s).",
+    )
+    max_queued_jobs: int = Field(
+        20, gt=0, description="Most index jobs waiting to run (all replicas); POST /index-jobs beyond it: 429.",
     )
     catalogue_poll_seconds: float = Field(
         5.0, ge=0, description="How often the API looks for an index build published by another process (a "

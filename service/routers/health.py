@@ -20,7 +20,7 @@ def healthz() -> Health:
             summary="Readiness: 200 once model and index are loaded, 503 before.")
 def readyz(runtime: RuntimeDep) -> Response:
     body = Readiness(status="ready" if runtime.ready else "loading", model_loaded=runtime.embedder is not None,
-                     index_loaded=runtime.catalogue is not None, detail=runtime.load_error)
+                     index_loaded=runtime.catalogue is not None, detail=runtime.load_error or runtime.waiting)
     if runtime.load_error:
         body.status = "failed"
     return JSONResponse(body.model_dump(), status_code=200 if runtime.ready else 503)

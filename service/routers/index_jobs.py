@@ -6,15 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from indexer.jobs import JobQueue, JobRecord
-from service.deps import ApiKeyDep, ReadyRuntimeDep
+from indexer.jobs import JobQueue, JobQueueFullError, JobRecord
+from service.deps import ApiKeyDep, JobsRuntimeDep
 from service.errors import ServiceError, invalid, not_found, not_ready
+from service.params import MAX_ID
 from service.runtime import Runtime
 from service.schemas import ErrorBody, IndexJobOut, IndexJobRequest
 
 router = APIRouter(prefix="/index-jobs", tags=["index jobs"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 429, 503)}
 
 
 def catalogue_source(catalogue_dir: FilePath | None, source: str | None) -> FilePath:
@@ -24,10 +25,14 @@ def catalogue_source(catalogue_dir: FilePath | None, source: str | None) -> File
     if source and ("\x00" in source or FilePath(source).is_absolute()):
         raise invalid("source must be a folder relative to the catalogue directory")
     root = catalogue_dir.resolve()
-    path = (root / (source or "")).resolve()
-    if not path.is_relative_to(root):
-        raise invalid("source must lie inside the catalogue directory")
-    if not path.is_dir():
+    try:
+        path = (root / (source or "")).resolve()
+        inside, folder = path.is_relative_to(root), path.is_dir()
+    except (OSError, RuntimeError):  # a name too long for the file system, a symlink loop
+        inside, folder = False, False
+    if not inside:
+        raise invalid("source must be a folder inside the catalogue directory")
+    if not folder:
         raise invalid(f"no folder {source!r} in the catalogue directory")
     return path
 
@@ -53,16 +58,19 @@ def _queue(runtime: Runtime) -> JobQueue:
 
 @router.post("", response_model=IndexJobOut, status_code=202, responses=_ERRORS,
              summary="Queue indexing (a folder of) the catalogue directory; a job runner does it in the background.")
-def create_job(runtime: ReadyRuntimeDep, _key: ApiKeyDep, body: IndexJobRequest | None = None) -> IndexJobOut:
+def create_job(runtime: JobsRuntimeDep, _key: ApiKeyDep, body: IndexJobRequest | None = None) -> IndexJobOut:
     body = body or IndexJobRequest.model_validate({})
     source = catalogue_source(runtime.settings.catalogue_dir, body.source)
     _queue(runtime)
-    return job_out(runtime.submit_job(str(source), body.rebuild))
+    try:
+        return job_out(runtime.submit_job(str(source), body.rebuild))
+    except JobQueueFullError as exc:
+        raise ServiceError(429, "too_many_requests", str(exc)) from exc
 
 
 @router.get("/{job_id}", response_model=IndexJobOut, responses=_ERRORS,
             summary="Status and progress of a job (from the database: any replica answers).")
-def get_job(runtime: ReadyRuntimeDep, _key: ApiKeyDep, job_id: Annotated[int, Path(ge=1)]) -> IndexJobOut:
+def get_job(runtime: JobsRuntimeDep, _key: ApiKeyDep, job_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> IndexJobOut:
     job = _queue(runtime).get(job_id)
     if job is None:
         raise not_found(f"no index job {job_id}")

@@ -3,9 +3,11 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import Field
 
 from service.deps import RetrieverDep, SettingsDep
 from service.errors import too_large
+from service.params import MAX_ID, MAX_LIST, MAX_NAME, NO_NUL
 from service.retrieval import RetrieveParams
 from service.schemas import ErrorBody, RetrieveResponse
 
@@ -29,12 +31,14 @@ async def retrieve(
     retriever: RetrieverDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The mix: wav, flac, ogg, mp3, m4a/mp4.")],
-    instrument: Annotated[str, Form(description="Instrument to find, from the model's vocabulary (see /info).")],
+    instrument: Annotated[str, Form(
+        max_length=MAX_NAME, pattern=NO_NUL, description="Instrument to find, from the model's vocabulary (/info).")],
     k: Annotated[int | None, Form(description="Results wanted (default: the server's default_k).")] = None,
     instrument_filter: Annotated[bool, Form(description="Search only stems of `instrument`.")] = True,
     start: Annotated[float | None, Form(ge=0, allow_inf_nan=False, description="Section start (s).")] = None,
     duration: Annotated[float | None, Form(gt=0, allow_inf_nan=False, description="Section length (s).")] = None,
-    exclude_song: Annotated[list[int] | None, Form(description="Song ids to leave out.")] = None,
+    exclude_song: Annotated[list[Annotated[int, Field(ge=0, le=MAX_ID)]] | None,
+                            Form(max_length=MAX_LIST, description="Song ids to leave out.")] = None,
     curve: Annotated[bool, Form(description="Include the similarity-vs-offset curve per result.")] = False,
     rank: Annotated[Literal["fused", "model"] | None, Form(
         description="fused: the model's cosine with key, pitch-class, tempo and rhythm similarity; model: its "
@@ -43,8 +47,8 @@ async def retrieve(
                                           description="Only stems at this BPM or more, as conformed.")] = None,
     bpm_max: Annotated[float | None, Form(ge=0, le=1000, allow_inf_nan=False,
                                           description="Only stems at this BPM or less, as conformed.")] = None,
-    key: Annotated[str | None, Form(max_length=16, description="Only stems in this key as conformed, e.g. "
-                                    "'A minor', 'F#', 'Bbm' or Camelot '8A'.")] = None,
+    key: Annotated[str | None, Form(max_length=16, pattern=NO_NUL, description="Only stems in this key as "
+                                    "conformed, e.g. 'A minor', 'F#', 'Bbm' or Camelot '8A'.")] = None,
     key_match: Annotated[Literal["exact", "compatible"], Form(
         description="exact: stems in `key`; compatible: also its Camelot neighbours (relative key, a fifth up "
         "or down).")] = "exact",

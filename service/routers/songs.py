@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from service.deps import CatalogueDep
+from service.params import MAX_TEXT, NO_NUL
 from service.schemas import ErrorBody, SongOut, SongPage
 
 router = APIRouter(prefix="/songs", tags=["stems"])
@@ -15,7 +16,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorBody}, 503: {"mo
 @router.get("", response_model=SongPage, responses=_ERRORS, summary="List songs with indexed stems.")
 def list_songs(
     catalogue: CatalogueDep,
-    q: Annotated[str | None, Query(max_length=200, description="Text in title, artist or song key.")] = None,
+    q: Annotated[str | None, Query(max_length=MAX_TEXT, pattern=NO_NUL,
+                                           description="Text in title, artist or song key.")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SongPage:

@@ -10,12 +10,13 @@ from analysis.key import KeyParseError, parse_key
 from service.conform import Conforming
 from service.deps import CatalogueDep, RuntimeDep
 from service.errors import invalid, not_found
+from service.params import MAX_ID, MAX_NAME, MAX_TEXT, NO_NUL
 from service.ranking import matching_keys
 from service.schemas import ErrorBody, StemOut, StemPage
 
 router = APIRouter(prefix="/stems", tags=["stems"])
 
-StemId = Annotated[int, Path(ge=0, le=2**62, description="Stem id (as in results).")]
+StemId = Annotated[int, Path(ge=0, le=MAX_ID, description="Stem id (as in results).")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody},
                                                503: {"model": ErrorBody}}
 
@@ -32,15 +33,17 @@ def stem_out(record: Any) -> StemOut:
 @router.get("", response_model=StemPage, responses=_NOT_FOUND, summary="List stems, filtered and paginated.")
 def list_stems(
     catalogue: CatalogueDep,
-    instrument: Annotated[str | None, Query(max_length=64, description="Only this instrument.")] = None,
-    song_id: Annotated[int | None, Query(ge=0, le=2**62, description="Only stems of this song.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in title, artist or stem name.")] = None,
+    instrument: Annotated[str | None, Query(max_length=MAX_NAME, pattern=NO_NUL,
+                                            description="Only this instrument.")] = None,
+    song_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Only stems of this song.")] = None,
+    q: Annotated[str | None, Query(max_length=MAX_TEXT, pattern=NO_NUL,
+                                           description="Text in title, artist or stem name.")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     bpm_min: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Lowest BPM.")] = None,
     bpm_max: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Highest BPM.")] = None,
-    key: Annotated[str | None, Query(max_length=16, description="Key, e.g. 'A minor', 'F#', 'Bbm' or Camelot "
-                                     "'8A'.")] = None,
+    key: Annotated[str | None, Query(max_length=16, pattern=NO_NUL, description="Key, e.g. 'A minor', 'F#', "
+                                     "'Bbm' or Camelot '8A'.")] = None,
     key_match: Annotated[Literal["exact", "compatible"], Query(
         description="exact: stems in `key`; compatible: also its Camelot neighbours (relative key, a fifth "
         "up or down).")] = "exact",
@@ -89,8 +92,9 @@ async def _record(catalogue: Any, stem_id: int) -> Any:
 async def stem_audio(catalogue: CatalogueDep, runtime: RuntimeDep, stem_id: StemId, transpose: Transpose = 0,
                      stretch: Stretch = 1.0) -> FileResponse:
     record = await _record(catalogue, stem_id)
+    # Under the one bound on decodes at once (runtime.decodes): a conforming decodes the stem first.
     path, media_type = await anyio.to_thread.run_sync(runtime.conformer.file_for, record,
-                                                      Conforming(transpose, stretch))
+                                                      Conforming(transpose, stretch), limiter=runtime.decodes)
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -111,7 +115,7 @@ async def export_stem(
 ) -> Response:
     record = await _record(catalogue, stem_id)
     data = await anyio.to_thread.run_sync(runtime.conformer.export, record, Conforming(transpose, stretch), offset,
-                                          duration, format)
+                                          duration, format, limiter=runtime.decodes)
     name = f"stem-{int(record.id)}-{record.instrument}-{Conforming(transpose, stretch).label}.{format}"
     return Response(data, media_type="audio/wav" if format == "wav" else "audio/flac",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

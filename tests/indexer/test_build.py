@@ -30,16 +30,19 @@ def _sql_indexed(db_url: str) -> list[int]:
 
 
 def assert_consistent(db_url: str, index_dir: Path, expected: int) -> Catalogue:
-    """SQL indexed rows, FAISS ids, frame sequences and analyses are the same set of `expected` stems, and
-    SQL's analysis facts are those of the stored feature rows."""
+    """SQL indexed rows, FAISS ids, frame sequences, analyses and the stems the build lists are the same set of
+    `expected` stems, and SQL's analysis facts are those of the stored feature rows."""
     ids = _sql_indexed(db_url)
     cat = Catalogue.open(db_url, index_dir)
-    faiss_ids = sorted(int(i) for idx in cat._snap.indexes.values() for i in vectors.index_ids(idx))
+    build = cat.current()
+    faiss_ids = sorted(int(i) for idx in build.indexes.values() for i in vectors.index_ids(idx))
     assert len(ids) == len(set(ids)) == expected
     assert faiss_ids == ids
-    assert sorted(cat._snap.frames.ids().tolist()) == ids
+    assert sorted(build.frame_store.ids().tolist()) == ids
     assert cat.size() == expected == cat.manifest["counts"]["stems"]
-    analyses = cat._snap.analyses
+    listed, total = cat.list_stems(limit=500)
+    assert total == expected and sorted(r.id for r in listed) == ids
+    analyses = build.analyses
     assert sorted(analyses.features_ids.tolist()) == ids == analyses.sequences["onsets"].ids().tolist()
     assert cat.manifest["counts"]["analysed"] == expected
     engine = make_engine(db_url)
@@ -149,12 +152,14 @@ def test_a_new_checkpoint_is_refused_until_rebuild(tmp_path: Path, sqlite_url: s
     with pytest.raises(IndexMismatchError):
         build_index(catalogue, settings, other)
     report = build_index(catalogue, settings, other, IndexOptions(rebuild=True))
-    assert report.added == 12
+    assert report.added == 12 and report.build == 2
     with pytest.raises(IndexMismatchError):
         Catalogue.open(sqlite_url, settings.index_dir, checkpoint_hash=embedder.checkpoint_hash)
     assert_consistent(sqlite_url, settings.index_dir, 12).close()
+    assert not (settings.index_dir / "rebuild.json").exists()
+    # the rebuilt build's files, and the previous build's, kept for a replica that may still be loading it
     assert sorted(p.name for p in settings.index_dir.glob("vectors-*")) == sorted(
-        f"vectors-000002-{i}.faiss" for i in ("bass", "drums", "other", "vocals"))
+        f"vectors-00000{b}-{i}.faiss" for b in (1, 2) for i in ("bass", "drums", "other", "vocals"))
 
 
 def test_decoding_in_worker_processes_gives_the_same_index(tmp_path: Path, sqlite_url: str, catalogue: Path,
@@ -200,7 +205,7 @@ def test_an_index_of_the_previous_release_is_migrated_and_analysed_without_reemb
     build_index(catalogue, settings, embedder)
     cat = Catalogue.open(db_url, settings.index_dir)
     frames_before = {i: cat.frames(i) for i in range(1, 13)}
-    faiss_before = {n: vectors.index_ids(idx).tolist() for n, idx in cat._snap.indexes.items()}
+    faiss_before = {n: vectors.index_ids(idx).tolist() for n, idx in cat.current().indexes.items()}
     cat.close()
     _as_previous_release(db_url, settings.index_dir)
     upgrade(db_url)  # the migration runs forward on the previous release's database
@@ -215,7 +220,7 @@ def test_an_index_of_the_previous_release_is_migrated_and_analysed_without_reemb
     report = build_index(catalogue, settings, embedder)
     assert (report.added, report.analysed, report.failed) == (0, 12, 0)
     cat = assert_consistent(db_url, settings.index_dir, 12)
-    assert {n: vectors.index_ids(idx).tolist() for n, idx in cat._snap.indexes.items()} == faiss_before
+    assert {n: vectors.index_ids(idx).tolist() for n, idx in cat.current().indexes.items()} == faiss_before
     for i, frames in frames_before.items():
         np.testing.assert_array_equal(cat.frames(i), frames)
     sig = cat.signature(1)

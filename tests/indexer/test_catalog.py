@@ -86,3 +86,37 @@ def test_refresh_loads_a_build_published_by_another_process_only_once(tmp_path: 
     assert cat.refresh() and cat.size() == 16 and cat.manifest["build"] == 2
     assert not cat.refresh()
     cat.close()
+
+
+def test_a_replica_lists_exactly_the_stems_of_the_build_it_serves(tmp_path: Path, built, catalogue: Path,
+                                                                   embedder, monkeypatch) -> None:
+    import shutil
+
+    from indexer import build as build_module
+
+    settings = make_settings(tmp_path, built[0])
+    cat = Catalogue.open(*built)
+    shutil.copytree(catalogue / "Artist 0 - Song 0", catalogue / "Artist 5 - Song 5")
+
+    def killed(*_a: object, **_k: object) -> None:
+        raise RuntimeError("killed before publishing")
+
+    monkeypatch.setattr(build_module, "publish", killed)
+    with pytest.raises(RuntimeError):
+        build_index(catalogue, settings, embedder)  # the new song's stems are committed, 'indexed', unpublished
+    monkeypatch.undo()
+    assert cat.list_stems(limit=100)[1] == 12 and cat.songs()[1] == 3
+    new = cat.list_stems(q="song 5")[0]
+    assert new == [] and cat.stem(13) is None
+
+    shutil.rmtree(catalogue / "Artist 2 - Song 2")
+    from indexer.build import IndexOptions
+
+    build_index(catalogue, settings, embedder, IndexOptions(prune=True))  # build 2: +4 of song 5, -4 of song 2
+    assert cat.list_stems(limit=100)[1] == 8  # still build 1, less song 2's deleted rows; song 5 not yet shown
+    assert {r.title for r in cat.list_stems(limit=100)[0]} == {"Song 0", "Song 1"}
+    assert cat.refresh() and cat.manifest["build"] == 2
+    page, total = cat.list_stems(limit=100)
+    assert total == 12 and {r.title for r in page} == {"Song 0", "Song 1", "Song 5"}
+    assert sorted(r.id for r in page) == sorted(cat.current().ids().tolist())
+    cat.close()

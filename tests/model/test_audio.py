@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model.audio import load_mono, read_audio, read_streams, rms_dbfs
-from model.errors import AudioDecodeError
+from model.audio import DecodeLimits, load_mono, read_audio, read_streams, rms_dbfs
+from model.errors import AudioDecodeError, AudioLimitError
 from tests.conftest import MUSDB_TRAIN, require
 
 
@@ -60,3 +60,67 @@ def test_stem_mp4_has_five_streams_summing_to_the_mix():
     assert len(streams) == 5
     mix, stems = streams[0].samples, sum(s.samples for s in streams[1:])
     assert np.sqrt(np.mean((mix - stems) ** 2)) < 0.1 * np.sqrt(np.mean(mix**2))
+
+
+def _tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
+    wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+    return np.repeat(wave[:, None], channels, axis=1)
+
+
+def _mp3(seconds: float, sr: int = 44_100) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    sf.write(buf, _tone(seconds, sr)[:, 0], sr, format="MP3")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("limit, reason", [
+    (DecodeLimits(48_000, 8, 600.0, 10**9), "sample rate 96000 Hz; the limit is 48000 Hz"),
+    (DecodeLimits(192_000, 1, 600.0, 10**9), "2 channels; the limit is 1"),
+    (DecodeLimits(192_000, 8, 10.0, 10**9), "the audio lasts 60.0 s; the limit is 10 s"),
+    (DecodeLimits(192_000, 8, 600.0, 1_000_000), "samples (60.0 s x 2 channels at 96000 Hz); the limit is 1000000"),
+])
+@pytest.mark.parametrize("suffix", [".flac", ".m4a"])
+def test_limits_are_checked_from_the_header_before_decoding(tmp_path, limit, reason, suffix):
+    import tracemalloc
+
+    import av
+
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".flac":
+        sf.write(path, _tone(60.0, 96_000, 2), 96_000)
+    else:  # through FFmpeg
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("aac", rate=96_000, layout="stereo")
+            frame = av.AudioFrame.from_ndarray(np.zeros((2, 96_000 * 60), np.float32), format="fltp", layout="stereo")
+            frame.sample_rate = 96_000
+            for p in [*s.encode(frame), *s.encode()]:
+                c.mux(p)
+    tracemalloc.start()
+    try:
+        with pytest.raises(AudioLimitError) as err:
+            read_audio(path, limits=limit)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reason in err.value.reason
+    assert peak < 96_000 * 60 * 2 * 4 / 20  # refused before the 46 MB of samples were decoded
+
+
+def test_a_header_that_understates_the_audio_is_caught_while_decoding(tmp_path):
+    path = tmp_path / "lying.mp3"
+    path.write_bytes(_mp3(1.0) + _mp3(60.0))  # the first part's header says 1 s: 61 s follow
+    assert sf.info(path).duration == pytest.approx(1.0, abs=0.05)  # libsndfile would stop there, silently
+    assert read_audio(path).duration == pytest.approx(61.0, abs=0.2)  # FFmpeg decodes mp3 to the end
+    with pytest.raises(AudioLimitError, match="the limit is 50 s"):  # FFmpeg's own estimate (46 s) passes
+        read_audio(path, limits=DecodeLimits(192_000, 8, 50.0, 10**9))
+    with pytest.raises(AudioLimitError, match=r"the limit is 2205000$"):  # 50 s of samples: the header passes
+        read_audio(path, limits=DecodeLimits(192_000, 8, 600.0, 50 * 44_100))
+
+
+def test_audio_within_the_limits_decodes_as_without_them(tmp_path):
+    sf.write(tmp_path / "ok.flac", _tone(5.0, 48_000, 2), 48_000)
+    limits = DecodeLimits(48_000, 2, 5.0, 48_000 * 5 * 2)
+    within, free = read_audio(tmp_path / "ok.flac", limits=limits), read_audio(tmp_path / "ok.flac")
+    assert within.sample_rate == 48_000 and np.array_equal(within.samples, free.samples)

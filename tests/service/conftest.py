@@ -105,3 +105,26 @@ def live_url(indexed: ServiceSettings) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def pg_indexed(tmp_path_factory: pytest.TempPathFactory, indexed: ServiceSettings,
+               catalogue_dir: Path) -> Iterator[ServiceSettings]:
+    """The same catalogue indexed into a PostgreSQL database (skips without one, saying why)."""
+    from tests.indexer.conftest import _postgres_db
+
+    databases = _postgres_db()
+    url = next(databases)
+    data = tmp_path_factory.mktemp("pg-data")
+    settings = indexed.model_copy(update={"db_url": url, "index_dir": data / "index", "cache_dir": data / "cache"})
+    index_into(settings, catalogue_dir / "songs")
+    yield settings
+    next(databases, None)  # drops the database
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A client of the generated catalogue's service on SQLite, then on PostgreSQL."""
+    name = "indexed" if request.param == "sqlite" else "pg_indexed"
+    with TestClient(create_app(request.getfixturevalue(name)), raise_server_exceptions=False) as c:
+        yield c
