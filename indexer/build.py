@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
@@ -24,6 +25,7 @@ from indexer.chunks import list_chunks
 from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.decode import FileTask
 from indexer.errors import IndexerError
+from indexer.frames import FRAME_DTYPE, FRAME_FORMATS
 from indexer.manifest import check_model, read_manifest
 from indexer.pipeline import Outcome, run_local
 from indexer.publish import PublishReport, publish, reconcile
@@ -34,7 +36,7 @@ from model.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-Engine = Literal["local", "ray"]
+Engine = Literal["local", "ray", "procs"]
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def model_facts(embedder: Embedder) -> dict[str, Any]:
     """What the manifest records about the model that embedded the build."""
     return {"checkpoint_hash": embedder.checkpoint_hash, "embedding_version": embedder.embedding_version,
             "model": embedder.cfg.name, "dim": embedder.dim, "frame_dim": embedder.frame_dim,
-            "frame_seconds": embedder.frame_seconds, "frame_dtype": "float16",
+            "frame_seconds": embedder.frame_seconds,
+            "frame_dtype": np.dtype(FRAME_DTYPE).name, "frame_format": FRAME_FORMATS[np.dtype(FRAME_DTYPE).name],
             "vocabulary": list(embedder.vocabulary.names)}
 
 
@@ -124,6 +127,10 @@ def _pending_tasks(sessions: sessionmaker) -> tuple[list[FileTask], dict[int, st
 
 def _outcomes(engine: Engine, tasks: list[FileTask], embedder: Embedder,
               settings: IndexerSettings) -> Iterator[Outcome]:
+    if engine == "procs":
+        from indexer.embedpool import run_procs
+
+        return run_procs(tasks, embedder, settings.workers, settings.threads)
     if engine == "ray":
         from indexer.ray_engine import run_ray
 
@@ -133,7 +140,8 @@ def _outcomes(engine: Engine, tasks: list[FileTask], embedder: Embedder,
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """How a job indexes: `engine` local processes or Ray; `prune` removes stems of this catalogue whose files
+    """How a job indexes: `engine` local (decode in processes, embed here), procs (decode and embed in each
+    process: indexer.embedpool) or Ray; `prune` removes stems of this catalogue whose files
     are gone; `rebuild` re-embeds everything (needed when the checkpoint changed); `retry_failed` decodes
     stems that failed before again."""
 
