@@ -46,7 +46,7 @@ def index(
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
     batch_size: int | None = typer.Option(None, "--batch-size", help="stems per embedding batch"),
     workers: int | None = typer.Option(None, "--workers", help="decoding processes (0: in-process)"),
-    engine: str = typer.Option("local", "--engine", help="local | procs (decode and embed in each worker) | ray"),
+    engine: str = typer.Option("local", "--engine", help="local | ray"),
     commit_stems: int | None = typer.Option(None, "--commit-stems", help="stems per durable commit"),
     prune: bool = typer.Option(False, "--prune", help="remove stems of this catalogue whose files are gone"),
     rebuild: bool = typer.Option(False, "--rebuild", help="re-embed everything (e.g. after a checkpoint change)"),
@@ -54,8 +54,8 @@ def index(
     migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="apply database migrations first"),
 ) -> None:
     """Index a stem catalogue: embed new stems, store vectors, frames and metadata; resumable."""
-    if engine not in ("local", "ray", "procs"):
-        raise typer.BadParameter("--engine must be 'local', 'procs' or 'ray'")
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("--engine must be 'local' or 'ray'")
     settings = load_settings(db_url=db, index_dir=index_dir, checkpoint=checkpoint, device=device,
                              batch_size=batch_size, workers=workers, commit_stems=commit_stems)
     limit_threads(settings.threads)

@@ -103,7 +103,7 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def worker_init() -> None:
+def _worker_init() -> None:
     """Decode workers exit when the indexing process dies (kill -9 included) instead of lingering."""
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
@@ -119,7 +119,7 @@ def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
             yield decode_file(task, sample_rate)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
         pending: set[Future[list[DecodedStem]]] = set()
         it = iter(tasks)
         exhausted = False
