@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from indexer import build as build_mod
 from indexer.db import upgrade as db_upgrade
 from indexer.settings import load_settings
+from model.threads import limit_threads
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
@@ -57,6 +58,7 @@ def index(
         raise typer.BadParameter("--engine must be 'local' or 'ray'")
     settings = load_settings(db_url=db, index_dir=index_dir, checkpoint=checkpoint, device=device,
                              batch_size=batch_size, workers=workers, commit_stems=commit_stems)
+    limit_threads(settings.threads)
     if migrate:
         _quiet_alembic()
         db_upgrade(settings.database_url)
@@ -96,6 +98,7 @@ def index_worker(
     from indexer.jobs import JobRunner
 
     settings = load_settings(db_url=db, index_dir=index_dir, checkpoint=checkpoint, device=device, workers=workers)
+    limit_threads(settings.threads)
     runner = JobRunner(settings, poll_seconds=poll,
                        on_success=lambda job: console.print(f"job {job.id}: build {job.build}, "
                                                             f"{job.indexed_total} stems in the index"))

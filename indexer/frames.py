@@ -1,10 +1,15 @@
 """Frame store: each stem's frame sequence [T, frame_dim] for alignment, compact and memory-mapped.
 
-Frames are kept as float16 (unit-norm rows lose < 1e-3 per value): at the default frame_dim 128 and one frame
-per 160 ms that is 128 x 2 B x 6.25 /s = 96 KB per minute of audio. A store is a list of immutable packs,
-one per published build, each two `.npy` files written atomically:
-  frames-<build>.npy      float16 [N_frames, frame_dim]   (memory-mapped when read)
+Frames are kept as 8-bit rows, each scaled by its own largest magnitude: a unit-norm row of 128 values loses
+< 4e-3 per value and < 2e-3 in a cosine. At the default frame_dim 128 and one frame per 160 ms that is
+(128 + 2) B x 6.25 /s = 2.9 MB per hour of audio (float16, format 1: 5.76 MB). A store is a list of immutable
+packs, one per published build, each two `.npy` files written atomically:
+  frames-<build>.npy      int8    [N_frames, frame_dim + 2]  row values, then the row's float16 scale in its
+                                                              last two bytes (format 2; memory-mapped)
+                          float16 [N_frames, frame_dim]      (format 1, still read)
   frames-<build>.ids.npy  int64   [N_stems, 3]            (stem id, first row, row count)
+The format of a pack is its dtype, so a store may mix packs of both formats (old builds' packs stay as they
+were until a rebuild rewrites them).
 """
 
 from collections.abc import Iterable, Sequence
@@ -12,9 +17,37 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.errors import IndexMismatchError
 from model.files import atomic_write, atomic_write_path
 
-FRAME_DTYPE = np.float16
+FRAME_DTYPE = np.int8  # new frame packs: scaled 8-bit rows (format 2)
+QUANTISED = np.dtype(np.int8)
+SCALE_BYTES = 2  # the float16 scale at the end of a quantised row
+FRAME_FORMATS = {np.dtype(np.float16).name: 1, QUANTISED.name: 2}
+READABLE = ("float16", "float32", "int8")  # row dtypes a pack may hold (the analysis packs keep float32 rows)
+
+
+def quantise(rows: np.ndarray) -> np.ndarray:
+    """Rows [T, D] float -> int8 [T, D + 2]: round(x / scale) with scale = max|x| / 127 per row, the scale as
+    float16 bytes at the end (a zero row keeps scale 0)."""
+    x = np.asarray(rows, dtype=np.float32)
+    scale = (np.abs(x).max(axis=1) / 127.0).astype(np.float16) if x.size else np.zeros(len(x), np.float16)
+    safe = np.where(scale > 0, scale.astype(np.float32), 1.0)[:, None]
+    q = np.clip(np.rint(x / safe), -127, 127).astype(np.int8)
+    return np.concatenate([q, scale.reshape(-1, 1).view(np.int8)], axis=1)
+
+
+def dequantise(packed: np.ndarray) -> np.ndarray:
+    """The inverse of `quantise`: int8 [T, D + 2] -> float32 [T, D]."""
+    packed = np.asarray(packed)
+    scale = np.ascontiguousarray(packed[:, -SCALE_BYTES:]).view(np.float16).astype(np.float32)  # [T, 1]
+    return packed[:, :-SCALE_BYTES].astype(np.float32) * scale
+
+
+def row_bytes(width: int, dtype: type | np.dtype) -> int:
+    """Bytes one stored row of `width` values takes in a pack of `dtype`."""
+    dt = np.dtype(dtype)
+    return width + SCALE_BYTES if dt == QUANTISED else width * dt.itemsize
 
 
 def pack_paths(index_dir: Path, name: str) -> tuple[Path, Path]:
@@ -24,7 +57,7 @@ def pack_paths(index_dir: Path, name: str) -> tuple[Path, Path]:
 def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray]], total_rows: int,
                frame_dim: int, dtype: type = FRAME_DTYPE) -> int:
     """Writes one pack from `items` (stem id, rows [T, frame_dim]) holding `total_rows` rows in all, stored
-    as `dtype` (the analysis packs reuse this format for their sequences).
+    as `dtype`: int8 quantises each row (`quantise`); the analysis packs reuse this format for their sequences.
 
     Rows stream into a memory-mapped temporary file, so a pack may be larger than memory. Returns the
     number of stems written.
@@ -33,12 +66,14 @@ def write_pack(index_dir: Path, name: str, items: Iterable[tuple[int, np.ndarray
     table: list[tuple[int, int, int]] = []
 
     def fill(tmp: Path) -> None:
-        data = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total_rows, frame_dim))
+        quantised = np.dtype(dtype) == QUANTISED
+        width = frame_dim + SCALE_BYTES if quantised else frame_dim
+        data = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total_rows, width))
         row = 0
         for stem_id, frames in items:
             if frames.ndim != 2 or frames.shape[1] != frame_dim:
                 raise ValueError(f"frames of stem {stem_id} have shape {frames.shape}, expected [T, {frame_dim}]")
-            data[row : row + len(frames)] = frames
+            data[row : row + len(frames)] = quantise(frames) if quantised else frames
             table.append((int(stem_id), row, len(frames)))
             row += len(frames)
         if row != total_rows:
@@ -65,6 +100,9 @@ class FrameStore:
         """Opens packs `names`; with `only` (ids), other ids (removed stems still in old packs) are hidden."""
         self.frame_dim = frame_dim
         self._data = [np.load(pack_paths(index_dir, n)[0], mmap_mode="r") for n in names]
+        for name, data in zip(names, self._data, strict=True):
+            if data.dtype.name not in READABLE:
+                raise IndexMismatchError("pack format", f"{name}: {data.dtype.name}", " or ".join(READABLE))
         tables = [np.load(pack_paths(index_dir, n)[1]) for n in names]
         if tables:
             table = np.concatenate([np.column_stack([t, np.full(len(t), i)]) for i, t in enumerate(tables)])
@@ -101,7 +139,7 @@ class FrameStore:
         if row is None:
             return None
         _, start, count, pack = (int(v) for v in row)
-        return np.asarray(self._data[pack][start : start + count], dtype=np.float32)
+        return _as_float(self._data[pack][start : start + count])
 
     def first_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids [N] ascending, the first row of each stem [N, frame_dim] float32), read into memory: the
@@ -110,5 +148,10 @@ class FrameStore:
         for pack, data in enumerate(self._data):
             at = np.flatnonzero(self._table[:, 3] == pack)
             if len(at):
-                rows[at] = data[self._table[at, 1]]
+                rows[at] = _as_float(data[self._table[at, 1]])
         return self._table[:, 0].copy(), rows
+
+
+def _as_float(rows: np.ndarray) -> np.ndarray:
+    """Stored rows of either format -> float32 [T, D]."""
+    return dequantise(rows) if rows.dtype == QUANTISED else np.asarray(rows, dtype=np.float32)

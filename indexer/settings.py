@@ -14,8 +14,8 @@ DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 class StorageSettings(BaseSettings):
     """Where the catalogue lives and which model embeds it: the same variables (STEMJEPA_INDEX_DIR,
-    STEMJEPA_DB_URL, STEMJEPA_CHECKPOINT, STEMJEPA_DEVICE) for the indexer and the service, so both agree by
-    default. Built by each side's `load_settings`, never at import."""
+    STEMJEPA_DB_URL, STEMJEPA_CHECKPOINT, STEMJEPA_DEVICE, STEMJEPA_THREADS) for the indexer and the service,
+    so both agree by default. Built by each side's `load_settings`, never at import."""
 
     model_config = SettingsConfigDict(env_prefix="STEMJEPA_", extra="ignore")
 
@@ -27,6 +27,10 @@ class StorageSettings(BaseSettings):
     )
     checkpoint: Path | None = Field(None, description="Model checkpoint; empty = the bundled default.")
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="Inference device: auto, cpu, cuda, cuda:N.")
+    threads: int = Field(
+        1, ge=0, description="Intra-op threads of torch and BLAS per process (model.threads); 0 = the libraries' "
+        "default of one per core, which spin-waits on shared cores. Decode workers and requests give the parallelism.",
+    )
 
     @field_validator("checkpoint", "db_url", mode="before")
     @classmethod

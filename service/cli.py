@@ -17,8 +17,10 @@ def run_server(settings: ServiceSettings) -> None:
     """Serves the app of `settings` with uvicorn on settings' host and port until interrupted."""
     import uvicorn
 
+    from model.threads import limit_threads
     from service.app import create_app
 
+    limit_threads(settings.threads)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 timeout_graceful_shutdown=5)
 

@@ -17,6 +17,7 @@ from indexer.errors import IndexMismatchError
 from indexer.settings import IndexerSettings
 from model.checkpoint import default_checkpoint_path, load_checkpoint
 from model.errors import CheckpointError
+from model.threads import limit_threads
 from service.app import STATIC_DIR
 from service.cli import run_server
 from service.settings import ServiceSettings, load_settings
@@ -85,6 +86,7 @@ def prepare_demo(data_dir: Path, catalogue: Path | None, songs: int, seconds: fl
         index_dir, database = data_dir / name / "index", data_dir / name / "catalogue.sqlite"
     settings = load_settings(index_dir=index_dir, db_url=f"sqlite:///{database.resolve()}",
                              checkpoint=checkpoint, cache_dir=data_dir / "cache", device="auto")
+    limit_threads(settings.threads)
     started = time.perf_counter()
     console.print(f"Index: embedding {catalogue} into {settings.index_dir} (SQLite {database}, faiss-cpu) …")
     report = index_catalogue(settings, catalogue)

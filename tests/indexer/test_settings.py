@@ -24,7 +24,7 @@ def test_storage_fields_are_shared_with_one_device_type(monkeypatch: pytest.Monk
     from service.settings import load_settings as service_settings
 
     shared = set(StorageSettings.model_fields)
-    assert shared == {"index_dir", "db_url", "checkpoint", "device"}
+    assert shared == {"index_dir", "db_url", "checkpoint", "device", "threads"}
     for cls in (IndexerSettings, ServiceSettings):
         assert issubclass(cls, StorageSettings)
         assert all(cls.model_fields[n].annotation == StorageSettings.model_fields[n].annotation for n in shared)
