@@ -19,7 +19,7 @@ from model.vit import count_parameters, encoder_flops
 
 log = logging.getLogger(__name__)
 
-PARTS = ("encoder", "train", "indexing", "retrieve", "faiss", "memory")
+PARTS = ("encoder", "train", "indexing", "retrieve", "scale", "faiss", "memory")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,17 @@ class BenchPlan:
     faiss_nprobe: tuple[int, ...] = (8, 32)
     faiss_flat: str = "fp32"  # storage of the exact index: fp32, or fp16 where fp32 would not fit
     faiss_ivf: str = "IVF{nlist},Flat"  # faiss.index_factory string; {nlist}: indexer.vectors.default_nlist
+    # scale: simulated catalogues in the real on-disk format (evaluation.scalecat), old vs new path
+    scale_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scale_mix_seconds: tuple[float, ...] = (30.0, 180.0)
+    scale_requests: int = 8  # per size, mix, variant and cache state
+    scale_pool: int = 512  # distinct 3-minute stems whose rows the packs hold
+    scale_stem_seconds: float = 180.0
+    scale_source: Path | None = None  # real stems whose onset/chroma rows fill the packs; None: synthesised
+    scale_concurrent_size: int = 10_000
+    scale_clients: int = 16
+    scale_concurrent_requests: int = 32
+    scale_concurrent_mix_seconds: float = 30.0
     parts: tuple[str, ...] = PARTS
     smoke: bool = False
 
@@ -69,6 +80,15 @@ class BenchPlan:
             requests=3,
             faiss_sizes=(2_000, 10_000),
             faiss_queries=50,
+            scale_sizes=(200,),
+            scale_mix_seconds=(6.0,),
+            scale_requests=1,
+            scale_pool=8,
+            scale_stem_seconds=20.0,
+            scale_concurrent_size=200,
+            scale_clients=2,
+            scale_concurrent_requests=2,
+            scale_concurrent_mix_seconds=6.0,
             smoke=True,
         )
 
@@ -233,8 +253,12 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
 
 
 def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any]:
-    """Bytes a catalogue stem costs: its vector (FAISS float32 + 8-byte id) and its frame sequence."""
-    from indexer.frames import FRAME_DTYPE
+    """Bytes a catalogue stem costs: its vector (FAISS float32 + 8-byte id), its frame sequence and its stored
+    alignment rows (onsets at 10 ms, chroma at 40 ms), each row as the store keeps it (indexer.frames.row_bytes:
+    8-bit values plus the row's 2-byte scale), plus the 24-byte id-table entry of each pack."""
+    from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
+    from indexer.analyses import KINDS
+    from indexer.frames import FRAME_DTYPE, row_bytes
 
     cfg = run_config(cfg_size).model
     rows, _ = cfg.encoder.grid(cfg.audio)
@@ -242,7 +266,11 @@ def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any
     frame_seconds = cfg.encoder.patch_size * cfg.audio.hop_length / cfg.audio.sample_rate
     frames = int(np.ceil(stem_seconds / frame_seconds))
     vector_bytes = dim * 4 + 8
-    frame_bytes = frames * cfg.frames.dim * np.dtype(FRAME_DTYPE).itemsize + 24
+    frame_bytes = frames * row_bytes(cfg.frames.dim, FRAME_DTYPE) + 24
+    onset_rows = round(stem_seconds / ONSET_HOP_SECONDS)
+    onset_bytes = onset_rows * row_bytes(*KINDS["onsets"]) + 24
+    chroma_bytes = onset_rows // CHROMA_HOP_STEPS * row_bytes(*KINDS["chroma"]) + 24
+    align_bytes = frame_bytes + onset_bytes + chroma_bytes
     return {
         "model": cfg_size,
         "stem_seconds": stem_seconds,
@@ -251,8 +279,11 @@ def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any
         "frame_dim": cfg.frames.dim,
         "frame_dtype": np.dtype(FRAME_DTYPE).name,
         "frame_bytes": frame_bytes,
-        "total_kib": (vector_bytes + frame_bytes) / 1024,
-        "per_million_stems_gib": (vector_bytes + frame_bytes) * 1e6 / 2**30,
+        "onset_bytes": onset_bytes,
+        "chroma_bytes": chroma_bytes,
+        "mb_per_hour": align_bytes * 3600 / stem_seconds / 1e6,  # frames + alignment rows
+        "total_kib": (vector_bytes + align_bytes) / 1024,
+        "per_million_stems_gib": (vector_bytes + align_bytes) * 1e6 / 2**30,
     }
 
 
@@ -277,6 +308,10 @@ def run_bench(plan: BenchPlan, device: str = "auto") -> dict[str, Any]:
         report["indexing"] = indexing_throughput(dev, plan)
     if "retrieve" in want:
         report["retrieve"] = _retrieve(plan, dev)
+    if "scale" in want:
+        from evaluation.servebench import scale_latency  # imports the service
+
+        report["scale"] = scale_latency(plan, dev)
     if "train" in want:
         report["train"] = [train_throughput(size, dev, plan) for size in plan.train_sizes]
     if "faiss" in want:

@@ -210,6 +210,13 @@ def bench(
         str | None, typer.Option(help="/retrieve catalogue sizes, e.g. 1000,10000,100000.")
     ] = None,
     requests: Annotated[int | None, typer.Option(help="/retrieve requests per setting.")] = None,
+    scale_sizes: Annotated[
+        str | None, typer.Option(help="Simulated catalogue sizes of the scale part, e.g. 1000,10000,100000.")
+    ] = None,
+    scale_requests: Annotated[int | None, typer.Option(help="Scale part: requests per size, mix and variant.")] = None,
+    scale_source: Annotated[
+        Path | None, typer.Option(help="Scale part: folder of real stems whose onset/chroma rows fill the packs.")
+    ] = None,
     faiss_sizes: Annotated[str | None, typer.Option(help="FAISS sweep sizes, e.g. 10000,100000,1000000.")] = None,
     faiss_dim: Annotated[
         int | None, typer.Option(help="Vector width of the FAISS sweep (default: the model's).")
@@ -230,7 +237,8 @@ def bench(
         "sizes": _names(sizes), "train_sizes": _names(train_sizes), "train_batch": train_batch,
         "train_steps": train_steps, "index_sizes": _names(index_sizes), "index_catalogue": index_catalogue,
         "index_files": index_files, "index_workers": index_workers, "catalogue_sizes": _ints(catalogue_sizes),
-        "requests": requests, "faiss_sizes": _ints(faiss_sizes), "faiss_dim": faiss_dim,
+        "requests": requests, "scale_sizes": _ints(scale_sizes), "scale_requests": scale_requests,
+        "scale_source": scale_source, "faiss_sizes": _ints(faiss_sizes), "faiss_dim": faiss_dim,
         "faiss_clusters": faiss_clusters, "faiss_nprobe": _ints(faiss_nprobe), "faiss_flat": faiss_flat,
         "faiss_ivf": faiss_ivf, "parts": _names(parts),
     }

@@ -213,3 +213,163 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
                     log.info("/retrieve %d stems, %.0f s mix: p50 %.0f ms", n, seconds, row["p50_ms"])
             del catalogue
     return rows
+
+
+# ---- at catalogue scale: the real on-disk format, cold and warm, old path beside the new ------------------------
+
+SCALE_VARIANTS: dict[str, tuple[str, int]] = {  # name -> (store format, intra-op threads)
+    "old": ("float16", 2),  # format 1 packs, library-default threads on this 2-core machine
+    "new": ("int8", 1),  # format 2 packs, STEMJEPA_THREADS=1 (today's defaults)
+}
+
+
+class ScaleCatalogue:
+    """The part of indexer.catalog.Catalogue the retriever reads beside its build: a real `Build` loaded from a
+    simulated catalogue folder (evaluation.scalecat), with made-up metadata records instead of SQL."""
+
+    def __init__(self, build: Any, instruments: Sequence[str], stem_seconds: float) -> None:
+        self.build = build
+        self.instruments = list(instruments)
+        self.stem_seconds = stem_seconds
+
+    def current(self) -> Any:
+        return self.build
+
+    def size(self, instrument: str | None = None) -> int:
+        return int(self.build.size(instrument))
+
+    def stem_ids_of_songs(self, song_ids: Sequence[int]) -> np.ndarray:
+        return np.zeros(0, np.int64)
+
+    def stems(self, ids: Iterable[int]) -> list[Any]:
+        from indexer.catalog import StemRecord
+
+        out = []
+        for i in (int(x) for x in ids):
+            inst = self.instruments[i % len(self.instruments)]
+            song = i // len(self.instruments)
+            out.append(StemRecord(i, song, f"sim/{song}", f"Song {song}", "Simulated", inst, inst,
+                                  f"sim/{song}/{inst}.flac", None, self.stem_seconds, 44_100))
+        return out
+
+
+def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = None) -> dict[str, Any]:
+    """/retrieve (Retriever.retrieve in-process, default settings: fused ranking, all k=10 hits aligned with
+    the fusion) over simulated catalogues of plan.scale_sizes stems in the real on-disk format, per mix length,
+    cold (every pack file dropped from the page cache before the request) and warm (the same request again),
+    the old and the new variant (SCALE_VARIANTS) interleaved request by request; then plan.scale_clients
+    concurrent clients at plan.scale_concurrent_size stems."""
+    if root is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return scale_latency(plan, device, Path(tmp))
+    import asyncio
+
+    from evaluation import scalecat
+    from indexer.snapshot import Build
+    from model.threads import limit_threads
+    from service.metrics import Metrics
+    from service.retrieval import RetrieveParams
+    from service.runtime import Runtime
+    from service.settings import load_settings
+
+    embedder = Embedder(random_model(plan.serve_model), device)
+    instruments = embedder.vocabulary.names
+    lay = scalecat.layout(plan.scale_stem_seconds, embedder.frame_seconds)
+    rows = scalecat.real_rows(plan.scale_source, embedder.sample_rate, plan.scale_stem_seconds)
+    settings = load_settings(load_in_background=False, cache_dir=root / "cache", batch_wait_ms=0.0, api_keys=[])
+    pool = {fmt: scalecat.write_pool(root, rows, plan.scale_pool, embedder.frame_dim, lay, fmt)
+            for fmt, _ in SCALE_VARIANTS.values()}
+    out: dict[str, Any] = {"simulated": scalecat.__doc__, "real_rows": rows.names, "pool": plan.scale_pool,
+                           "stem_seconds": plan.scale_stem_seconds, "variants": SCALE_VARIANTS, "latency": [],
+                           "concurrent": [], "pack_bytes_per_stem": {}}
+    sizes = sorted(set(plan.scale_sizes) | {plan.scale_concurrent_size})
+    for n in sizes:
+        data = clustered_vectors(n, embedder.dim, seed=n)
+        vector_dir = root / f"vectors-{n}"
+        scalecat.write_vectors(vector_dir, data, instruments)
+        features = _features(n, n)
+        runtimes, folders = {}, {}
+        for name, (fmt, _) in SCALE_VARIANTS.items():
+            folder = scalecat.write_catalogue(root, n, fmt, pool[fmt], embedder.dim, embedder.frame_dim, instruments,
+                                              features, vector_dir)
+            runtime = Runtime(settings, Metrics())
+            runtime.attach(embedder, ScaleCatalogue(Build.load(folder), instruments,  # type: ignore[arg-type]
+                                                    plan.scale_stem_seconds))
+            runtimes[name], folders[name] = runtime, folder
+            out["pack_bytes_per_stem"][fmt] = scalecat.pack_bytes(folder, n, min(n, plan.scale_pool))
+
+        def call(name: str, body: bytes, runtimes: dict[str, Any] = runtimes) -> tuple[float, float, dict[str, float]]:
+            limit_threads(SCALE_VARIANTS[name][1])
+            retriever = runtimes[name].retriever
+            assert retriever is not None
+            params = RetrieveParams(instrument=instruments[0], k=10)
+            c0, t0 = time.process_time(), time.perf_counter()
+            resp = asyncio.run(retriever.retrieve(body, "mix.wav", "audio/wav", params))
+            wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+            return wall, cpu, resp.timings.model_dump()
+
+        if n in plan.scale_sizes:
+            for seconds in plan.scale_mix_seconds:
+                call("new", mix_wav(seconds, seed=999))  # warm-up: model, allocator, imports
+                got: dict[tuple[str, str], list[tuple[float, float, dict[str, float]]]] = {}
+                for rep in range(plan.scale_requests):
+                    body = mix_wav(seconds, seed=rep)
+                    order = list(SCALE_VARIANTS) if rep % 2 == 0 else list(SCALE_VARIANTS)[::-1]
+                    for name in order:
+                        scalecat.drop_cached(folders[name])
+                        got.setdefault((name, "cold"), []).append(call(name, body))
+                        got.setdefault((name, "warm"), []).append(call(name, body))
+                for (name, temp), runs in got.items():
+                    row = {"catalogue": n, "mix_seconds": seconds, "variant": name, "format": SCALE_VARIANTS[name][0],
+                           "threads": SCALE_VARIANTS[name][1], "cache": temp, "requests": len(runs),
+                           **percentiles([r[0] for r in runs]), "median_cpu_ms": float(np.median([r[1] for r in runs]))}
+                    for stage in ("decode_ms", "embed_ms", "analyse_ms", "search_ms", "align_ms"):
+                        row[f"median_{stage}"] = float(np.median([r[2][stage] for r in runs]))
+                    out["latency"].append(row)
+                    log.info("scale %d stems, %.0f s mix, %s %s: p50 %.0f ms", n, seconds, name, temp, row["p50_ms"])
+        if n == plan.scale_concurrent_size and plan.scale_clients:
+            body = mix_wav(plan.scale_concurrent_mix_seconds, seed=0)
+            for name in SCALE_VARIANTS:
+                out["concurrent"].append({"catalogue": n, "variant": name, "clients": plan.scale_clients,
+                                          **_concurrent(runtimes[name], name, body, instruments[0], plan)})
+        for runtime in runtimes.values():
+            runtime.close()
+    return out
+
+
+def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
+    """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all, through one event loop
+    as the app's handlers would; throughput, latency percentiles and errors."""
+    import asyncio
+
+    from model.threads import limit_threads
+    from service.retrieval import RetrieveParams
+
+    limit_threads(SCALE_VARIANTS[name][1])
+    remaining = plan.scale_concurrent_requests
+    ms: list[float] = []
+    errors: list[str] = []
+
+    async def client() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            t0 = time.perf_counter()
+            try:
+                resp = await runtime.retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
+                if not resp.results:
+                    errors.append("no results")
+            except Exception as exc:  # counted, not raised: the load test reports errors
+                errors.append(f"{type(exc).__name__}: {exc}")
+            ms.append((time.perf_counter() - t0) * 1000)
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(plan.scale_clients)))
+        return time.perf_counter() - t0
+
+    c0 = time.process_time()
+    seconds = asyncio.run(main())
+    return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
+            "requests_per_s": len(ms) / seconds, "cpu_s_per_request": (time.process_time() - c0) / max(len(ms), 1),
+            **percentiles(ms)}

@@ -46,6 +46,7 @@ def test_bench_report_files(smoke_report, tmp_path):
         "Training throughput",
         "Indexing throughput",
         "/retrieve latency",
+        "/retrieve at catalogue scale",
         "FAISS",
         "Memory per stem",
         "Physical limits",
@@ -63,7 +64,7 @@ def test_clustered_vectors_are_unit_and_seeded():
 def test_memory_per_stem_counts_vector_and_frames():
     m = memory_per_stem("tiny", stem_seconds=16.0)
     assert m["vector_dim"] == 5 * 64 and m["vector_bytes"] == 320 * 4 + 8
-    assert m["frame_bytes"] == 100 * 32 * 2 + 24  # 100 frames of 160 ms, float16
+    assert m["frame_bytes"] == 100 * (32 + 2) + 24  # 100 frames of 160 ms: 8-bit values and a 2-byte scale each
 
 
 def test_time_call_and_machine_description():
@@ -82,7 +83,7 @@ def test_bench_runs_only_the_parts_asked_for():
     report = run_bench(replace(BenchPlan.smoke_plan(), parts=("memory",)), device="cpu")
     assert "memory_per_stem" in report and "encoder" not in report and "faiss" not in report
     md = bench_markdown(report)
-    assert md.count("not run (not in --parts)") == 5
+    assert md.count("not run (not in --parts)") == 6
 
 
 def test_faiss_part_measures_uniform_vectors_fp16_flat_and_chosen_probes():
