@@ -8,10 +8,13 @@ lags with two or three frames cannot win by noise. Stems shorter and longer than
 run from -(Ts - m) to Tq - m, m the minimum overlap.
 """
 
-from collections.abc import Collection, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.fft
 
 from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
 from analysis.signature import Signature
@@ -46,15 +49,24 @@ def min_overlap_frames(n_query: int, n_stem: int, min_overlap_seconds: float, fr
 
 
 def frame_curve(query: np.ndarray, stem: np.ndarray, min_overlap: int) -> Curve:
-    """Mean cosine similarity per lag between query frames [Tq, D] and stem frames [Ts, D] (unit rows)."""
+    """Mean cosine similarity per lag between query frames [Tq, D] and stem frames [Ts, D] (unit rows).
+
+    The per-lag sums of query i . stem j over i - j = lag are the cross-correlations of the frames' columns,
+    summed over D: one batched real FFT per side (float64) instead of the [Tq, Ts] matrix of products; the
+    query's transform is kept across the hits of a request."""
     Tq, Ts = len(query), len(stem)
-    sims = query @ stem.T  # [Tq, Ts]: query frame i against stem frame j, i - j = lag
-    diag = (np.arange(Tq)[:, None] - np.arange(Ts)[None, :] + Ts - 1).ravel()
-    sums = np.bincount(diag, weights=sims.ravel().astype(np.float64), minlength=Tq + Ts - 1)
-    counts = np.bincount(diag, minlength=Tq + Ts - 1)
     lags = np.arange(-(Ts - 1), Tq)
+    counts = np.minimum(Tq, Ts + lags) - np.maximum(0, lags)
     keep = counts >= min_overlap
-    return Curve(lags[keep], (sums[keep] / counts[keep]).astype(np.float32))
+    if not Tq or not Ts:
+        return Curve(lags[keep], np.zeros(int(keep.sum()), np.float32))
+    n_fft = _fft_size(Tq + Ts - 1)
+    q_spec = _memo(query, ("frames", n_fft),
+                   lambda: np.asarray(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
+    s_spec = scipy.fft.rfft(np.asarray(stem, np.float64), n_fft, axis=0)
+    full = scipy.fft.irfft(np.einsum("fd,fd->f", q_spec, np.conj(s_spec)), n_fft)  # lag L at L mod n_fft
+    sums = full[np.mod(lags[keep], n_fft)]
+    return Curve(lags[keep], (sums / counts[keep]).astype(np.float32))
 
 
 def parabolic_peak(values: np.ndarray) -> tuple[float, float]:
@@ -111,6 +123,35 @@ class FusionWeights:
 DEFAULT_FUSION = FusionWeights(onset=4.0, harmony=5.6, accent=4.0)
 
 
+# Spectra and window energies of the query's signature rows, kept across the hits of one request: the query's
+# arrays live as long as the request, and a key names their memory (address, shape, strides, dtype), which the
+# entry holds on to, so no other array can take that key while the entry lives.
+_QUERY_CACHE: "OrderedDict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+_QUERY_CACHE_SIZE = 32
+_QUERY_CACHE_LOCK = threading.Lock()
+
+
+def _memo(x: np.ndarray, tag: tuple[object, ...], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """compute(), remembered for the array `x` (unchanged while it lives) and `tag`."""
+    key = (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str, *tag)
+    with _QUERY_CACHE_LOCK:
+        hit = _QUERY_CACHE.get(key)
+        if hit is not None:
+            _QUERY_CACHE.move_to_end(key)
+            return hit[1]
+    value = compute()
+    with _QUERY_CACHE_LOCK:
+        _QUERY_CACHE[key] = (x, value)
+        while len(_QUERY_CACHE) > _QUERY_CACHE_SIZE:
+            _QUERY_CACHE.popitem(last=False)
+    return value
+
+
+def _fft_size(n: int) -> int:
+    """The fastest real-FFT length >= n (a product of small primes, not the next power of two)."""
+    return int(scipy.fft.next_fast_len(n, real=True))
+
+
 def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Energy of x[start : start + length] (clipped to x) for each start, by cumulative sums."""
     c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
@@ -122,8 +163,20 @@ def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray
 def _floored_window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Window energy, never below the window's share of the whole energy: a loud stretch is normalised
     by its own energy (it cannot win by loudness), a quiet one by the average (it cannot win by noise)."""
-    share = float(np.dot(x.astype(np.float64), x)) * min(length, len(x)) / max(len(x), 1)
+    x64 = x.astype(np.float64)
+    share = float(np.dot(x64, x64)) * min(length, len(x)) / max(len(x), 1)
     return np.maximum(_window_energy(x, starts, length), share)
+
+
+def _floored_window_energies(rows: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """_floored_window_energy of each row of `rows` [R, N] at once: [R, len(starts)]."""
+    x = rows.astype(np.float64)
+    n = x.shape[-1]
+    c = np.zeros((len(x), n + 1))
+    np.cumsum(x * x, axis=1, out=c[:, 1:])
+    lo, hi = np.clip(starts, 0, n), np.clip(starts + length, 0, n)
+    share = c[:, -1:] * (min(length, n) / max(n, 1))
+    return np.maximum(c[:, hi] - c[:, lo], share)
 
 
 def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int,
@@ -138,8 +191,8 @@ def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndar
     nor to its quietest. Lags overlapping less than `min_overlap` values score 0. `shorter_energy` replaces
     the shorter envelope's energy (for a sum of envelopes each already normalised)."""
     nq, ns = len(query_env), len(stem_env)
-    n_fft = 1 << (nq + ns - 1).bit_length()
-    full = np.fft.irfft(np.fft.rfft(query_env, n_fft) * np.conj(np.fft.rfft(stem_env, n_fft)), n_fft)
+    n_fft = _fft_size(nq + ns - 1)
+    full = scipy.fft.irfft(scipy.fft.rfft(query_env, n_fft) * np.conj(scipy.fft.rfft(stem_env, n_fft)), n_fft)
     # circular index of lag L is L mod n_fft
     num = full[np.mod(lags, n_fft)]
     if ns <= nq:  # the stem is the shorter: the query is windowed where the stem lies
@@ -157,19 +210,43 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
                           min_overlap: int) -> np.ndarray:
     """Sum of onset_correlation over every (query row, stem row) pair, in one correlation per row of the
     longer side: the shorter side's rows are each normalised by their whole energy, so by linearity their
-    pairs' sum is the correlation with the sum of the normalised rows (4 FFT correlations, not 16)."""
-    stem_is_shorter = stem_rows.shape[-1] <= query_rows.shape[-1]
+    pairs' sum is the correlation with the sum of the normalised rows (4 FFT correlations, not 16), all rows in
+    one batched transform; the query's transforms and window energies are kept across a request's hits."""
+    nq, ns = query_rows.shape[-1], stem_rows.shape[-1]
+    stem_is_shorter = ns <= nq
     shorter, longer = (stem_rows, query_rows) if stem_is_shorter else (query_rows, stem_rows)
     energies = np.einsum("ij,ij->i", shorter.astype(np.float64), shorter.astype(np.float64))
     live = energies > 0
-    total = np.zeros(len(lags))
     if not live.any():
-        return total
-    combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
-    for row in longer:
-        query_env, stem_env = (row, combined) if stem_is_shorter else (combined, row)
-        total += onset_correlation(query_env, stem_env, lags, min_overlap, shorter_energy=1.0)
-    return total
+        return np.zeros(len(lags))
+    n_fft = _fft_size(nq + ns - 1)
+
+    def combined_spectrum() -> np.ndarray:
+        combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
+        return np.asarray(scipy.fft.rfft(combined, n_fft))
+
+    def rows_spectrum() -> np.ndarray:
+        return np.asarray(scipy.fft.rfft(longer.astype(np.float64), n_fft, axis=-1))
+
+    def rows_energy() -> np.ndarray:  # floored window energy of each longer row where the shorter one lies
+        starts, length = (lags, ns) if stem_is_shorter else (-lags, nq)
+        return _floored_window_energies(longer, starts, length)
+
+    if stem_is_shorter:  # the query's rows are the longer side
+        short_spec = combined_spectrum()
+        long_spec = _memo(query_rows, ("rows", n_fft), rows_spectrum)
+        energy = _memo(query_rows, ("energy", ns, int(lags[0]), len(lags)), rows_energy)
+        product = long_spec * np.conj(short_spec)[None]
+    else:
+        short_spec = _memo(query_rows, ("combined", n_fft), combined_spectrum)
+        long_spec = rows_spectrum()
+        energy = rows_energy()
+        product = short_spec[None] * np.conj(long_spec)
+    full = scipy.fft.irfft(product, n_fft, axis=-1)  # [rows, n_fft]; circular index of lag L is L mod n_fft
+    num = full[:, np.mod(lags, n_fft)]
+    overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
+    ok = (overlap >= min_overlap)[None] & (energy > 0)
+    return np.asarray(np.where(ok, num / np.sqrt(np.where(ok, energy, 1.0)), 0.0).sum(axis=0))
 
 
 def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -191,10 +268,12 @@ def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_
     """Mean cosine of the query's and the stem's chroma over their overlap at each lag in `lags` (10 ms
     units), computed on the 40 ms chroma grid by FFT and interpolated; lags overlapping less than
     `min_overlap` 10 ms steps score the curve's minimum."""
-    q, s = query.chroma.astype(np.float64), stem.chroma.astype(np.float64)
-    nq, ns = len(q), len(s)
-    n_fft = 1 << (nq + ns - 1).bit_length()
-    full = np.fft.irfft((np.fft.rfft(q, n_fft, axis=0) * np.conj(np.fft.rfft(s, n_fft, axis=0))).sum(axis=1), n_fft)
+    nq, ns = len(query.chroma), len(stem.chroma)
+    n_fft = _fft_size(nq + ns - 1)
+    q_spec = _memo(query.chroma, ("chroma", n_fft),
+                   lambda: np.asarray(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
+    s_spec = scipy.fft.rfft(stem.chroma.astype(np.float64), n_fft, axis=0)
+    full = scipy.fft.irfft(np.einsum("fc,fc->f", q_spec, np.conj(s_spec)), n_fft)
     coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
     overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
     mean_cos = full[np.mod(coarse, n_fft)] / np.maximum(overlap, 1)

@@ -1,0 +1,303 @@
+"""Frozen copy of analysis/alignment.py before issue 18b sped up its correlations (commit 63278e0): the oracle the
+equality tests hold the fast versions to. Not imported by the product.
+
+chroma correlation of their signatures, fused.
+
+Lags count frames of the query that precede the stem: at lag L, stem frame j sounds with query frame j + L,
+so a positive offset means "start the stem L frames into the mix". Similarity at a lag is the mean cosine
+over the overlapping frames (paper section 4.3), scored only where the overlap is long enough that edge
+lags with two or three frames cannot win by noise. Stems shorter and longer than the mix both work: lags
+run from -(Ts - m) to Tq - m, m the minimum overlap.
+"""
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
+from analysis.signature import Signature
+
+# Alignment lags whose stem/mix overlap is shorter than this (s) are not scored (the service's default).
+MIN_OVERLAP_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Similarity per lag. lags: [L] int frames; similarity: [L] mean cosine over the overlap."""
+
+    lags: np.ndarray
+    similarity: np.ndarray
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """offset_seconds: where the stem starts in the query; score: the curve's (interpolated) peak."""
+
+    offset_seconds: float
+    score: float
+    curve: Curve
+
+
+def min_overlap_frames(n_query: int, n_stem: int, min_overlap_seconds: float, frame_seconds: float) -> int:
+    """The overlap a lag needs: the configured seconds, or half the shorter sequence if that is more,
+    never more than the shorter sequence itself."""
+    shorter = min(n_query, n_stem)
+    wanted = max(int(np.ceil(min_overlap_seconds / frame_seconds)), int(np.ceil(0.5 * shorter)))
+    return max(1, min(wanted, shorter))
+
+
+def frame_curve(query: np.ndarray, stem: np.ndarray, min_overlap: int) -> Curve:
+    """Mean cosine similarity per lag between query frames [Tq, D] and stem frames [Ts, D] (unit rows)."""
+    Tq, Ts = len(query), len(stem)
+    sims = query @ stem.T  # [Tq, Ts]: query frame i against stem frame j, i - j = lag
+    diag = (np.arange(Tq)[:, None] - np.arange(Ts)[None, :] + Ts - 1).ravel()
+    sums = np.bincount(diag, weights=sims.ravel().astype(np.float64), minlength=Tq + Ts - 1)
+    counts = np.bincount(diag, minlength=Tq + Ts - 1)
+    lags = np.arange(-(Ts - 1), Tq)
+    keep = counts >= min_overlap
+    return Curve(lags[keep], (sums[keep] / counts[keep]).astype(np.float32))
+
+
+def parabolic_peak(values: np.ndarray) -> tuple[float, float]:
+    """Index of the maximum of `values` [N] refined by a parabola through it and its neighbours, and the
+    parabola's height there."""
+    i = int(np.argmax(values))
+    if i == 0 or i == len(values) - 1:
+        return float(i), float(values[i])
+    a, b, c = float(values[i - 1]), float(values[i]), float(values[i + 1])
+    denom = a - 2 * b + c
+    if denom >= 0:  # flat or not a maximum: no refinement
+        return float(i), b
+    shift = 0.5 * (a - c) / denom
+    return i + shift, b - 0.25 * (a - c) * shift
+
+
+def align_frames(query: np.ndarray, stem: np.ndarray, frame_seconds: float, min_overlap_seconds: float) -> Alignment:
+    """Best lag of `stem` [Ts, D] against `query` [Tq, D], sub-frame refined, in seconds."""
+    m = min_overlap_frames(len(query), len(stem), min_overlap_seconds, frame_seconds)
+    curve = frame_curve(query, stem, m)
+    position, score = parabolic_peak(curve.similarity)
+    lag = float(curve.lags[0]) + position  # lags are consecutive integers
+    return Alignment(lag * frame_seconds, score, curve)
+
+
+# Each fused term is weighted by its own best standardised peak to this power: a cue whose curve has one
+# decisive peak counts more than one whose curve is a row of near-equal beats. Without it the accents, fine
+# for band recordings, set the beat phase of tightly quantised electronic music off (off-beat hi-hats against
+# on-beat bass); with it the sharp onsets, decisive there, keep it (MODEL_CARD.md).
+CONFIDENCE_EXPONENT = 3.0
+UNPITCHED_INSTRUMENTS: tuple[str, ...] = ("drums",)
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the alignment terms fused with the model's similarity curve (whose weight is 1): sharp band
+    onsets (attacks to 10 ms), chroma (harmony), accents (where the notes cluster, beat-scale)."""
+
+    onset: float = 0.0
+    harmony: float = 0.0
+    accent: float = 0.0
+
+    def any(self) -> bool:
+        return bool(self.onset or self.harmony or self.accent)
+
+    def for_instrument(self, instrument: str, unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> "FusionWeights":
+        """These weights for a stem of `instrument`: no chroma term for unpitched ones (drums carry no pitch
+        classes; on MUSDB train songs the term cost drums 4 points)."""
+        return replace(self, harmony=0.0) if instrument in unpitched else self
+
+
+# Fusion weights relative to the model curve's 1, chosen on MUSDB train songs by scripts/alignment_sweep.py
+# while keeping the beat phase of long audio (scripts/alignment_long.py); see MODEL_CARD.md.
+DEFAULT_FUSION = FusionWeights(onset=4.0, harmony=5.6, accent=4.0)
+
+
+def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Energy of x[start : start + length] (clipped to x) for each start, by cumulative sums."""
+    c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+    lo = np.clip(starts, 0, len(x))
+    hi = np.clip(starts + length, 0, len(x))
+    return np.asarray(c[hi] - c[lo])
+
+
+def _floored_window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Window energy, never below the window's share of the whole energy: a loud stretch is normalised
+    by its own energy (it cannot win by loudness), a quiet one by the average (it cannot win by noise)."""
+    share = float(np.dot(x.astype(np.float64), x)) * min(length, len(x)) / max(len(x), 1)
+    return np.maximum(_window_energy(x, starts, length), share)
+
+
+def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int,
+                      shorter_energy: float | None = None) -> np.ndarray:
+    """Correlation of two 10 ms onset envelopes at each lag in `lags` (10 ms units; at lag L stem value j
+    meets query value j + L), by FFT: O(N log N) for minutes of audio.
+
+    The shorter envelope is normalised by its whole energy (the "biased" estimate): a lag where only a few
+    of its beats overlap cannot score as high as one where all of it lines up. The longer one is
+    normalised by the energy of the stretch the shorter one covers at that lag, floored at that stretch's
+    share of the whole, so a short stem against a long mix is drawn neither to the mix's loudest passage
+    nor to its quietest. Lags overlapping less than `min_overlap` values score 0. `shorter_energy` replaces
+    the shorter envelope's energy (for a sum of envelopes each already normalised)."""
+    nq, ns = len(query_env), len(stem_env)
+    n_fft = 1 << (nq + ns - 1).bit_length()
+    full = np.fft.irfft(np.fft.rfft(query_env, n_fft) * np.conj(np.fft.rfft(stem_env, n_fft)), n_fft)
+    # circular index of lag L is L mod n_fft
+    num = full[np.mod(lags, n_fft)]
+    if ns <= nq:  # the stem is the shorter: the query is windowed where the stem lies
+        whole = float(np.dot(stem_env.astype(np.float64), stem_env)) if shorter_energy is None else shorter_energy
+        energy = _floored_window_energy(query_env, lags, ns) * whole
+    else:  # the query is the shorter: the stem is windowed where the query lies
+        whole = float(np.dot(query_env.astype(np.float64), query_env)) if shorter_energy is None else shorter_energy
+        energy = _floored_window_energy(stem_env, -lags, nq) * whole
+    overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
+    ok = (overlap >= min_overlap) & (energy > 0)
+    return np.where(ok, num / np.sqrt(np.where(ok, energy, 1.0)), 0.0)
+
+
+def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: np.ndarray,
+                          min_overlap: int) -> np.ndarray:
+    """Sum of onset_correlation over every (query row, stem row) pair, in one correlation per row of the
+    longer side: the shorter side's rows are each normalised by their whole energy, so by linearity their
+    pairs' sum is the correlation with the sum of the normalised rows (4 FFT correlations, not 16)."""
+    stem_is_shorter = stem_rows.shape[-1] <= query_rows.shape[-1]
+    shorter, longer = (stem_rows, query_rows) if stem_is_shorter else (query_rows, stem_rows)
+    energies = np.einsum("ij,ij->i", shorter.astype(np.float64), shorter.astype(np.float64))
+    live = energies > 0
+    total = np.zeros(len(lags))
+    if not live.any():
+        return total
+    combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
+    for row in longer:
+        query_env, stem_env = (row, combined) if stem_is_shorter else (combined, row)
+        total += onset_correlation(query_env, stem_env, lags, min_overlap, shorter_energy=1.0)
+    return total
+
+
+def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+    """Sum over every (query band, stem band) pair of the band envelopes' correlations at `lags` [L].
+
+    Cross-band pairs count because different instruments strike in different registers: a kick drum's
+    low-band attacks line up with the bass's, a hi-hat's high band with a strummed guitar's."""
+    return _pairwise_correlation(query.bands, stem.bands, lags, min_overlap)
+
+
+def accent_correlations(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> list[np.ndarray]:
+    """The same sum over band pairs for the blurred envelopes (Signature.accents), one curve per blur width:
+    a broad peak on the beat where the parts' notes cluster together, which the sharp onsets then place
+    to 10 ms."""
+    return [_pairwise_correlation(q, s, lags, min_overlap) for q, s in zip(query.accents, stem.accents, strict=True)]
+
+
+def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
+    """Mean cosine of the query's and the stem's chroma over their overlap at each lag in `lags` (10 ms
+    units), computed on the 40 ms chroma grid by FFT and interpolated; lags overlapping less than
+    `min_overlap` 10 ms steps score the curve's minimum."""
+    q, s = query.chroma.astype(np.float64), stem.chroma.astype(np.float64)
+    nq, ns = len(q), len(s)
+    n_fft = 1 << (nq + ns - 1).bit_length()
+    full = np.fft.irfft((np.fft.rfft(q, n_fft, axis=0) * np.conj(np.fft.rfft(s, n_fft, axis=0))).sum(axis=1), n_fft)
+    coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
+    overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
+    mean_cos = full[np.mod(coarse, n_fft)] / np.maximum(overlap, 1)
+    curve = np.interp(lags / CHROMA_HOP_STEPS, coarse, mean_cos)
+    fine_overlap = np.clip(len(stem.envelope) + lags, 0, len(query.envelope)) - np.clip(lags, 0, len(query.envelope))
+    ok = fine_overlap >= min_overlap
+    return np.where(ok, curve, curve[ok].min() if ok.any() else 0.0)
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    std = float(x.std())
+    return (x - x.mean()) / std if std > 0 else x * 0.0
+
+
+def fuse_curves(weighted: Sequence[tuple[float, np.ndarray]], exponent: float = CONFIDENCE_EXPONENT) -> np.ndarray:
+    """Sum of (weight, curve) pairs over the same lags, each curve standardised and multiplied by its best
+    peak's height (in standard deviations) to `exponent`: its confidence (0: a plain sum)."""
+    fused = np.zeros(len(weighted[0][1]))
+    for weight, curve in weighted:
+        if weight:
+            z = _standardise(np.asarray(curve, dtype=np.float64))
+            fused += weight * max(float(z.max()), 0.0) ** exponent * z
+    return fused
+
+
+def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5,
+                  confidence_exponent: float = CONFIDENCE_EXPONENT) -> list[float]:
+    """Offsets (s), best first, at the highest peaks of the model's similarity curve plus, by `weights`,
+    the band onset correlation, the chroma correlation and the accent correlations (one per blur width,
+    each at `weights.accent`), each standardised over the lags the model curve scores and weighted by its
+    confidence (see CONFIDENCE_EXPONENT; 0: plain sum), at 10 ms resolution. Up to `count` peaks, each at least
+    `min_separation_seconds` from the ones before it.
+
+    The embedding curve says which lags fit musically; the accents say on which beat the parts' notes
+    cluster together; the onsets say where attacks coincide to 10 ms; the chroma says where the harmony
+    agrees, which tells a bar apart from its neighbour when the rhythm alone repeats. Loop-based music often
+    has several equally good lags a bar or a phrase apart; the runners-up let a user try them. Empty if the
+    envelopes carry no onsets.
+    """
+    if len(curve.lags) < 2 or not np.any(query.envelope) or not np.any(stem.envelope):
+        return []
+    start = round(float(curve.lags[0]) * frame_seconds / ONSET_HOP_SECONDS)
+    stop = round(float(curve.lags[-1]) * frame_seconds / ONSET_HOP_SECONDS)
+    lags = np.arange(start, stop + 1)
+    min_overlap = max(50, min(len(query.envelope), len(stem.envelope)) // 2)
+    model = np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)
+    terms: list[tuple[float, np.ndarray]] = [(1.0, model)]
+    if weights.onset:
+        terms.append((weights.onset, band_onset_correlation(query, stem, lags, min_overlap)))
+    if weights.harmony:
+        terms.append((weights.harmony, chroma_correlation(query, stem, lags, min_overlap)))
+    if weights.accent:
+        terms += [(weights.accent, accents) for accents in accent_correlations(query, stem, lags, min_overlap)]
+    fused = fuse_curves(terms, confidence_exponent)
+    offsets: list[float] = []
+    remaining = fused.astype(np.float64).copy()
+    separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
+    while len(offsets) < count and np.isfinite(remaining).any():
+        i = int(np.argmax(remaining))
+        lo, hi = max(0, i - 1), min(len(fused), i + 2)
+        position, _ = parabolic_peak(fused[lo:hi])
+        offsets.append(float(np.interp(lo + position, np.arange(len(lags)), lags)) * ONSET_HOP_SECONDS)
+        remaining[max(0, i - separation + 1) : i + separation] = -np.inf
+    return offsets
+
+
+def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                 weights: FusionWeights, confidence_exponent: float = CONFIDENCE_EXPONENT) -> float | None:
+    """The best of `fused_offsets`, or None if the envelopes carry no onsets."""
+    best = fused_offsets(curve, frame_seconds, query, stem, weights, confidence_exponent=confidence_exponent)
+    return best[0] if best else None
+
+
+def refine_offset(query_env: np.ndarray, stem_env: np.ndarray, coarse_seconds: float, window_seconds: float,
+                  prior_seconds: float) -> float | None:
+    """Refines a coarse offset by correlating 10 ms onset envelopes within +-window_seconds of it.
+
+    The normalised correlation at each lag is weighted by a Gaussian prior of width `prior_seconds` around
+    the coarse offset, so a beat-period neighbour does not win over the frame-level estimate. Returns None
+    when no lag in the window overlaps enough or the envelopes carry no onsets.
+    """
+    centre = round(coarse_seconds / ONSET_HOP_SECONDS)
+    half = round(window_seconds / ONSET_HOP_SECONDS)
+    min_overlap = max(50, min(len(query_env), len(stem_env)) // 2)
+    lags, scores = [], []
+    for lag in range(centre - half, centre + half + 1):
+        q0, s0 = max(0, lag), max(0, -lag)
+        n = min(len(query_env) - q0, len(stem_env) - s0)
+        if n < min_overlap:
+            continue
+        a, b = query_env[q0 : q0 + n], stem_env[s0 : s0 + n]
+        norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+        if norm <= 0:
+            continue
+        lags.append(lag)
+        scores.append(float(np.dot(a, b)) / norm)
+    if len(lags) < 3:
+        return None
+    lag_arr = np.asarray(lags, dtype=np.float64)
+    prior = np.exp(-0.5 * ((lag_arr * ONSET_HOP_SECONDS - coarse_seconds) / prior_seconds) ** 2)
+    weighted = np.asarray(scores) * prior
+    position, _ = parabolic_peak(weighted)
+    return float(np.interp(position, np.arange(len(lag_arr)), lag_arr)) * ONSET_HOP_SECONDS
