@@ -8,7 +8,7 @@ stem lines up with the mix when its first sample sits k frames (k x 0.16 s) into
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,13 +206,17 @@ class FusionSpec:
 
 
 def offsets_by_spec(embedder: Embedder, pred: Embedding, query: Signature, stem: np.ndarray, instrument: str,
-                    specs: Sequence[FusionSpec], min_overlap_seconds: float = MIN_OVERLAP_SECONDS) -> dict[str, float]:
+                    specs: Sequence[FusionSpec], min_overlap_seconds: float = MIN_OVERLAP_SECONDS,
+                    stored: Callable[[Signature], Signature] | None = None) -> dict[str, float]:
     """Offset (s) of one stem against one mix, as the service finds it, per method: the model curve alone
     ("model"), then each fusion variant. `pred` and `query` (the mix's prediction and signature) are
-    computed once per mix by the caller."""
+    computed once per mix by the caller; `stored` turns the stem's signature into what the index would read
+    back (evaluation.storeforms), None: as computed."""
     ref = embedder.embed_stem(stem)
     aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, min_overlap_seconds)
     stem_sig = signature(stem, embedder.sample_rate)
+    if stored is not None:
+        stem_sig = stored(stem_sig)
     out = {"model": aligned.offset_seconds}
     for spec in specs:
         out[spec.name] = spec.offset(instrument, aligned, embedder.frame_seconds, query, stem_sig)

@@ -17,6 +17,7 @@ import numpy as np
 from analysis.signature import signature
 from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs, query_pairs
+from evaluation.storeforms import FORMS, roundtrip
 from model.embed import Embedder
 
 TOLERANCE = 0.08
@@ -30,6 +31,8 @@ def main() -> None:
     p.add_argument("--weights", nargs="+", default=["8:5.6:0:0", "4:5.6:4", "4:5.6:4:0", "4:5.6:0", "4:0:4"],
                    help="fusion variants ONSET:HARMONY:ACCENT[:EXPONENT] (evaluation.alignment.FusionSpec)")
     p.add_argument("--min-overlap", type=float, default=2.0)
+    p.add_argument("--stored", choices=FORMS, default=None,
+                   help="round-trip each stem's signature through this storage form (evaluation.storeforms)")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     specs = [FusionSpec.parse(w) for w in args.weights]
@@ -41,7 +44,7 @@ def main() -> None:
         pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), signature(pair.mix, sr)
         for cut in args.cuts:
             found = offsets_by_spec(embedder, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, specs,
-                                    args.min_overlap)
+                                    args.min_overlap, roundtrip(args.stored) if args.stored else None)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)
