@@ -50,6 +50,7 @@ class BenchPlan:
     faiss_flat: str = "fp32"  # storage of the exact index: fp32, or fp16 where fp32 would not fit
     faiss_ivf: str = "IVF{nlist},Flat"  # faiss.index_factory string; {nlist}: indexer.vectors.default_nlist
     # scale: simulated catalogues in the real on-disk format (evaluation.scalecat), old vs new path
+    scale_model: str = "compact"  # the shipped checkpoint's size (random weights: speed does not depend on them)
     scale_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     scale_mix_seconds: tuple[float, ...] = (30.0, 180.0)
     scale_requests: int = 8  # per size, mix, variant and cache state
@@ -80,6 +81,7 @@ class BenchPlan:
             requests=3,
             faiss_sizes=(2_000, 10_000),
             faiss_queries=50,
+            scale_model="tiny",
             scale_sizes=(200,),
             scale_mix_seconds=(6.0,),
             scale_requests=1,

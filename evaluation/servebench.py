@@ -272,7 +272,7 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     from service.runtime import Runtime
     from service.settings import load_settings
 
-    embedder = Embedder(random_model(plan.serve_model), device)
+    embedder = Embedder(random_model(plan.scale_model), device)
     instruments = embedder.vocabulary.names
     lay = scalecat.layout(plan.scale_stem_seconds, embedder.frame_seconds)
     rows = scalecat.real_rows(plan.scale_source, embedder.sample_rate, plan.scale_stem_seconds)
