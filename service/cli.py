@@ -14,13 +14,17 @@ console = Console()
 
 
 def run_server(settings: ServiceSettings) -> None:
-    """Serves the app of `settings` with uvicorn on settings' host and port until interrupted."""
+    """Serves the app of `settings` with uvicorn on settings' host and port, with its limits on slow clients,
+    until interrupted."""
     import uvicorn
 
     from service.app import create_app
+    from service.server import server_config
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5)
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    server.run()
+    if not server.started:  # the address was taken, say (uvicorn logged why); as `uvicorn.run` exits
+        raise SystemExit(3)
 
 
 def serve(

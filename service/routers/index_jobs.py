@@ -20,6 +20,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code 
 _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON."},
     413: {"model": ErrorBody, "description": "The body is over the size limit."},
+    408: {"model": ErrorBody, "description": "The body took longer than the body timeout to arrive."},
 }
 
 
