@@ -180,6 +180,24 @@ class ServiceSettings(StorageSettings):
     host: str = Field("127.0.0.1", description="Address `stemjepa serve` binds to.")
     port: int = Field(8000, gt=0, lt=65536, description="Port `stemjepa serve` binds to.")
 
+    # ---- slow clients ---------------------------------------------------------------------------------------
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest a request's line and headers may take to arrive (s), from its first byte "
+        "(from connecting, for a connection's first request); slower: 408 and the connection is closed (one that "
+        "sent nothing is just closed). `stemjepa serve` only: a server of your own must bound this itself.",
+    )
+    body_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest a request's body may take to arrive (s), from the end of its headers; "
+        "slower: 408 and the connection is closed. 120 s lets a 50 MB upload through at 3.5 Mbit/s.",
+    )
+    keep_alive_seconds: int = Field(
+        5, gt=0, description="How long an idle keep-alive connection stays open between requests (s).",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="Most bytes of a request line and headers held while they are incomplete; "
+        "more: 400 and the connection is closed.",
+    )
+
     @field_validator("api_keys", "cors_origins", "unpitched_instruments", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
