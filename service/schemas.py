@@ -77,6 +77,13 @@ class ScoreParts(BaseModel):
         description="Weighted sum of the parts, each standardised over this query's candidates (see /info).")
 
 
+class OffsetOut(BaseModel):
+    offset_seconds: float = Field(description="Where the stem lines up with the upload (as `offset_seconds`).")
+    confidence: float | None = Field(
+        None, description="Estimated probability (0-1) that this is the stem's right place, within 160 ms; null "
+        "where none is estimated.")
+
+
 class RetrieveResult(BaseModel):
     rank: int = Field(description="1 = best.")
     stem_id: int
@@ -106,6 +113,10 @@ class RetrieveResult(BaseModel):
         description="Where the stem lines up with the upload: positive = start the stem this many seconds into "
         "the mix; negative = start the mix this many seconds into the stem."
     )
+    offset_confidence: float | None = Field(
+        None, description="Estimated probability (0-1) that `offset_seconds` is the stem's right place (within "
+        "160 ms): the bar-level placement's softmax over the candidate offsets; null where the offset was not "
+        "refined or placement is off.")
     alignment_score: float = Field(description="Mean frame similarity at the offset.")
     offset_refined: bool = Field(
         description="Whether onset, accent and chroma correlation at 10 ms refined the frame-level offset."
@@ -113,6 +124,8 @@ class RetrieveResult(BaseModel):
     offset_alternatives_seconds: list[float] = Field(
         default_factory=list, description="Runner-up offsets of refined hits, best first (same convention as "
         "offset_seconds): other lags where the stem also lines up, often a bar or a phrase away.")
+    offset_alternatives: list[OffsetOut] = Field(
+        default_factory=list, description="The same runner-up offsets, each with its confidence.")
     audio_url: str
     curve: CurveOut | None = Field(None, description="Similarity versus offset, when requested with curve=true.")
 

@@ -22,6 +22,8 @@ window.stemFinder = state;
 
 // ---- small helpers ------------------------------------------------------------------------------------------
 function fmtSigned(s, digits = 3) { return (s >= 0 ? "+" : "−") + Math.abs(s).toFixed(digits) + " s"; }
+// An offset's confidence (probability that it is the stem's own place), as a short label; "" when unknown.
+function fmtConfidence(p) { return p == null ? "" : `${Math.round(100 * p)} %`; }
 function fmtTime(s) { const m = Math.floor(s / 60); return `${m}:${(s - 60 * m).toFixed(1).padStart(4, "0")}`; }
 function esc(text) { const d = document.createElement("div"); d.textContent = text == null ? "" : String(text); return d.innerHTML; }
 function setState(name) { document.body.dataset.state = name;
@@ -230,7 +232,8 @@ function renderResults(body) {
       <div class="stats">
         <span class="k">score</span><span class="k">top</span><span class="k">offset</span>
         <span class="v">${r.score.toFixed(3)}</span><span class="v">${(100 * r.normalised_rank).toFixed(1)}%</span>
-        <span class="v">${fmtSigned(r.offset_seconds, 2)}</span></div>
+        <span class="v" title="offset (its confidence)">${fmtSigned(r.offset_seconds, 2)}${r.offset_confidence == null ? "" :
+          ` <span class="muted conf">${fmtConfidence(r.offset_confidence)}</span>`}</span></div>
       <button class="play-small" type="button" title="Play aligned with the mix">▶</button>`;
     li.addEventListener("click", () => openResult(r, false));
     li.querySelector(".play-small").addEventListener("click", (ev) => { ev.stopPropagation(); openResult(r, true); });
@@ -258,9 +261,17 @@ async function openResult(r, autoplay) {
   const range = Math.max(10, Math.ceil(Math.max(...offsets.map(Math.abs)) + 2));
   const alternatives = $("#offset-alternatives");
   alternatives.innerHTML = "";
-  (r.offset_alternatives_seconds || []).forEach((seconds) => {
+  const runnersUp = r.offset_alternatives && r.offset_alternatives.length ? r.offset_alternatives
+    : (r.offset_alternatives_seconds || []).map((seconds) => ({ offset_seconds: seconds, confidence: null }));
+  runnersUp.forEach(({ offset_seconds: seconds, confidence }) => {
     const b = document.createElement("button");
     b.type = "button"; b.className = "alternative"; b.textContent = `also fits at ${fmtSigned(seconds, 2)}`;
+    if (confidence != null) {
+      const label = document.createElement("span");
+      label.className = "conf"; label.textContent = ` · ${fmtConfidence(confidence)}`;
+      label.title = "estimated probability that this is the stem's own place";
+      b.appendChild(label);
+    }
     b.addEventListener("click", () => setOffset(seconds));
     alternatives.appendChild(b);
   });
@@ -276,7 +287,9 @@ function setOffset(seconds) {
   $("#offset-slider").value = state.offset;
   $("#offset-value").textContent = fmtSigned(state.offset);
   const moved = state.selected ? state.offset - state.selected.offset_seconds : 0;
-  $("#offset-note").textContent = Math.abs(moved) > 1e-6 ? `(${fmtSigned(moved)} from the suggestion)` : "(suggested)";
+  const sure = state.selected ? fmtConfidence(state.selected.offset_confidence) : "";
+  $("#offset-note").textContent = Math.abs(moved) > 1e-6 ? `(${fmtSigned(moved)} from the suggestion)`
+    : sure ? `(suggested, ${sure} confident)` : "(suggested)";
   $("#player").dataset.offset = String(state.offset);
   redraw();
   if (state.playing) { const pos = playPosition(); play(pos); }
