@@ -237,12 +237,16 @@ class FusedCurve:
         offsets: list[float] = []
         remaining = self.fused.astype(np.float64).copy()
         separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
-        while len(offsets) < count and np.isfinite(remaining).any():
+        left = len(remaining)  # lags not yet masked
+        while len(offsets) < count and left > 0:
             i = int(np.argmax(remaining))
             lo, hi = max(0, i - 1), min(len(self.fused), i + 2)
             position, _ = parabolic_peak(self.fused[lo:hi])
-            offsets.append(float(np.interp(lo + position, np.arange(len(self.lags)), self.lags)) * ONSET_HOP_SECONDS)
-            remaining[max(0, i - separation + 1) : i + separation] = -np.inf
+            # lags are consecutive 10 ms steps: index lo + position is lag lags[0] + lo + position
+            offsets.append((float(self.lags[0]) + lo + position) * ONSET_HOP_SECONDS)
+            masked = remaining[max(0, i - separation + 1) : i + separation]
+            left -= int(np.isfinite(masked).sum())
+            masked[:] = -np.inf
         return offsets
 
     def at(self, offsets_seconds: Sequence[float] | np.ndarray) -> np.ndarray:
