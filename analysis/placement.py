@@ -115,39 +115,44 @@ def _bars(values: np.ndarray, beats_per_bar: int, first: int) -> np.ndarray:
 
 
 def _mean_cosine(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean cosine per candidate of chroma a [K, B, 12] and b [K, B, 12] over the spans in mask [K, B] (a
-    silent span counts 0)."""
-    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-    cos = (a * b).sum(axis=-1) / np.maximum(na * nb, 1e-12)
+    """Mean cosine per candidate of chroma a [K or 1, B, 12] and b [K, B, 12] over the spans in mask [K, B]
+    (a silent span counts 0)."""
+    na = np.sqrt(np.einsum("...bc,...bc->...b", a, a))
+    nb = np.sqrt(np.einsum("...bc,...bc->...b", b, b))
+    cos = np.einsum("...bc,...bc->...b", a, b) / np.maximum(na * nb, 1e-12)
     live = mask & (na > 1e-6) & (nb > 1e-6)
     return np.where(live, cos, 0.0).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
 
 
-def _row_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Pearson correlation per candidate of a [K, N] and b [K, N] over the entries in mask [K, N]."""
-    w = mask.astype(a.dtype)
-    count = np.maximum(w.sum(axis=1), 1.0)
-    a, b = a * w, b * w
-    sa, sb = a.sum(axis=1), b.sum(axis=1)
-    cov = np.einsum("kn,kn->k", a, b) - sa * sb / count
-    var = (np.einsum("kn,kn->k", a, a) - sa * sa / count) * (np.einsum("kn,kn->k", b, b) - sb * sb / count)
-    return np.where(var > 1e-12, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0).astype(np.float64)
-
-
 def _ssm_agreement(q: np.ndarray, s: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """How alike the bar-to-bar self-similarity of the query [K, bars, F] and of the stem [K, bars, F] is over
-    the bars in mask [K, bars]: the correlation of their cosine matrices, vectors centred over those bars."""
-    w = mask[..., None].astype(np.float32)
+    the bars in mask [K, bars]: the Pearson correlation, over the pairs of distinct masked bars, of their
+    cosine matrices (vectors centred over those bars).
+
+    The matrices are never formed: with U and V the unit centred rows (zero outside the mask), every sum the
+    correlation needs is a sum over all pairs (Frobenius products of F x F Gram matrices) less the diagonal.
+    """
+    w = mask[..., None].astype(np.float64)
     count = np.maximum(w.sum(axis=1, keepdims=True), 1.0)
 
-    def cosines(x: np.ndarray) -> np.ndarray:
+    def unit_rows(x: np.ndarray) -> np.ndarray:
         c = (x - (x * w).sum(axis=1, keepdims=True) / count) * w
-        c = (c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-9)).astype(np.float32)
-        return c @ c.transpose(0, 2, 1)  # [K, bars, bars]
+        return c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-9)
 
-    k, n = mask.shape
-    pairs = mask[:, :, None] & mask[:, None, :] & ~np.eye(n, dtype=bool)[None]
-    return _row_correlation(cosines(q).reshape(k, n * n), cosines(s).reshape(k, n * n), pairs.reshape(k, n * n))
+    u, v = unit_rows(q), unit_rows(s)
+    nu, nv = np.einsum("kbf,kbf->kb", u, u), np.einsum("kbf,kbf->kb", v, v)  # the diagonals [K, bars]
+
+    def off_diagonal(x: np.ndarray, nx: np.ndarray, y: np.ndarray, ny: np.ndarray) -> np.ndarray:
+        """Sum over pairs i != j of (x_i . x_j)(y_i . y_j): [K]."""
+        gram = x.transpose(0, 2, 1) @ y  # [K, F, F]
+        return np.einsum("kfg,kfg->k", gram, gram) - np.einsum("kb,kb->k", nx, ny)
+
+    pairs = np.maximum(mask.sum(axis=1) * (mask.sum(axis=1) - 1), 1).astype(np.float64)
+    sum_q = np.einsum("kf,kf->k", u.sum(axis=1), u.sum(axis=1)) - nu.sum(axis=1)
+    sum_s = np.einsum("kf,kf->k", v.sum(axis=1), v.sum(axis=1)) - nv.sum(axis=1)
+    cov = off_diagonal(u, nu, v, nv) - sum_q * sum_s / pairs
+    var = (off_diagonal(u, nu, u, nu) - sum_q**2 / pairs) * (off_diagonal(v, nv, v, nv) - sum_s**2 / pairs)
+    return np.where(var > 1e-12, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
 
 
 def _downbeats_on_downbeats(query_grid: BeatGrid, stem_grid: BeatGrid | None, offsets: np.ndarray) -> np.ndarray:
@@ -179,10 +184,9 @@ def evidence(fused: FusedCurve, query: Signature, stem: Signature, query_grid: B
     step = CHROMA_HOP_STEPS * ONSET_HOP_SECONDS
     q_beat, q_in = _span_means(query.chroma.astype(np.float64), step, a, b)  # [1, B, 12]
     s_beat, s_in = _span_means(stem.chroma.astype(np.float64), step, a - t[:, None], b - t[:, None])  # [K, B, 12]
-    q_beat = np.broadcast_to(q_beat, s_beat.shape)
     beat_in = (q_in > 0.99) & (s_in > 0.99)  # [K, B] beats wholly inside both
     meter = max(query_grid.beats_per_bar, 1)
-    q_bar, s_bar = _bars(q_beat, meter, downbeat), _bars(s_beat, meter, downbeat)
+    q_bar, s_bar = _bars(q_beat, meter, downbeat), _bars(s_beat, meter, downbeat)  # [1, bars, 12], [K, bars, 12]
     bar_in = _bars(beat_in[..., None].astype(np.float64), meter, downbeat)[..., 0] >= meter
 
     def term(name: str) -> np.ndarray:
@@ -195,7 +199,7 @@ def evidence(fused: FusedCurve, query: Signature, stem: Signature, query_grid: B
         "chroma_beat": _mean_cosine(q_beat, s_beat, beat_in) * overlap,
         "chroma_bar": _mean_cosine(q_bar, s_bar, bar_in) * overlap,
         "downbeat": _downbeats_on_downbeats(query_grid, stem_grid, t),
-        "structure": _ssm_agreement(q_bar, s_bar, bar_in),
+        "structure": _ssm_agreement(np.broadcast_to(q_bar, s_bar.shape), s_bar, bar_in),
     }
     return np.stack([columns[n] for n in PlacementWeights.names()], axis=1)
 
