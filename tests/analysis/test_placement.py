@@ -129,3 +129,33 @@ def test_the_stored_grid_is_the_analysed_one():
     assert (grid.beats_per_bar, grid.downbeat) == (a.grid.beats_per_bar, a.grid.downbeat)
     assert stored_grid(a.grid.beats, None, None).beats_per_bar == 4
     assert np.allclose(grid.stretched(2.0).beats, a.grid.beats / 2.0, atol=1e-4)
+
+
+def test_structure_agreement_is_the_correlation_of_the_bar_cosine_matrices():
+    rng = np.random.default_rng(3)
+    q, s = rng.random((3, 7, 12)), rng.random((3, 7, 12))
+    mask = rng.random((3, 7)) > 0.25
+    mask[:, :3] = True
+    got = placement._ssm_agreement(q, s, mask)
+    for k in range(3):
+        bars = np.flatnonzero(mask[k])
+        upper = np.triu_indices(len(bars), k=1)
+
+        def cosines(x: np.ndarray, bars: np.ndarray = bars) -> np.ndarray:
+            c = x[bars] - x[bars].mean(axis=0)
+            c /= np.linalg.norm(c, axis=1, keepdims=True)
+            return c @ c.T
+
+        assert got[k] == pytest.approx(np.corrcoef(cosines(q[k])[upper], cosines(s[k])[upper])[0, 1], abs=1e-9)
+
+
+def test_fused_peaks_are_the_highest_maxima_apart_at_10_ms_lags():
+    lags = np.arange(-300, 301)
+    curve = np.exp(-0.5 * ((lags - 123.3) / 5.0) ** 2) + 0.5 * np.exp(-0.5 * ((lags + 200.0) / 5.0) ** 2)
+    fused = alignment.FusedCurve(lags, curve, {})
+    first, second = fused.peaks(2, 0.5)
+    assert first == pytest.approx(1.233, abs=0.002) and second == pytest.approx(-2.0, abs=0.002)
+    every = fused.peaks(1000, 0.5)  # until every lag is masked: each pick masks 99 of the 601 lags
+    assert 601 / 99 <= len(every) <= 601 / 50 + 1
+    # a pick on a slope at a mask's edge is refined towards its higher neighbour: at most one 10 ms step
+    assert all(abs(a - b) >= 0.48 for i, a in enumerate(every) for b in every[:i])
