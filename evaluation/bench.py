@@ -198,6 +198,7 @@ def _embedding_rate(embedder: Embedder, device: torch.device, plan: BenchPlan) -
 
 
 def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
+    import shutil
     import tempfile
 
     from indexer.build import build_index
@@ -210,12 +211,12 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
         catalogue = root / "catalogue"
         if plan.index_catalogue is not None:
             for song in song_entries(plan.index_catalogue.resolve())[: plan.index_files]:
-                # discovery does not descend into linked folders: a song folder gets a folder of linked files
+                # copies, not links: the indexer refuses files that resolve outside the catalogue's root
                 files = sorted(song.iterdir()) if song.is_dir() else [song]
                 folder = catalogue / song.name if song.is_dir() else catalogue
                 folder.mkdir(parents=True, exist_ok=True)
                 for f in files:
-                    (folder / f.name).symlink_to(f)
+                    shutil.copyfile(f, folder / f.name)
         else:
             write_catalogue(catalogue, max(1, round(plan.index_seconds / 40.0)), 10.0)
         settings = load_settings(index_dir=root / "index", db_url=f"sqlite:///{root / 'catalogue.sqlite'}",
@@ -234,7 +235,7 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
 
 def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any]:
     """Bytes a catalogue stem costs: its vector (FAISS float32 + 8-byte id) and its frame sequence."""
-    from indexer.frames import FRAME_DTYPE
+    from indexer.frames import FRAME_DTYPE, row_bytes
 
     cfg = run_config(cfg_size).model
     rows, _ = cfg.encoder.grid(cfg.audio)
@@ -242,7 +243,7 @@ def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any
     frame_seconds = cfg.encoder.patch_size * cfg.audio.hop_length / cfg.audio.sample_rate
     frames = int(np.ceil(stem_seconds / frame_seconds))
     vector_bytes = dim * 4 + 8
-    frame_bytes = frames * cfg.frames.dim * np.dtype(FRAME_DTYPE).itemsize + 24
+    frame_bytes = frames * row_bytes(cfg.frames.dim, FRAME_DTYPE) + 24
     return {
         "model": cfg_size,
         "stem_seconds": stem_seconds,
