@@ -299,46 +299,79 @@ def fuse_curves(weighted: Sequence[tuple[float, np.ndarray]], exponent: float = 
     return fused
 
 
-def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
-                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5,
-                  confidence_exponent: float = CONFIDENCE_EXPONENT) -> list[float]:
-    """Offsets (s), best first, at the highest peaks of the model's similarity curve plus, by `weights`,
-    the band onset correlation, the chroma correlation and the accent correlations (one per blur width,
-    each at `weights.accent`), each standardised over the lags the model curve scores and weighted by its
-    confidence (see CONFIDENCE_EXPONENT; 0: plain sum), at 10 ms resolution. Up to `count` peaks, each at least
-    `min_separation_seconds` from the ones before it.
+@dataclass(frozen=True)
+class FusedCurve:
+    """The fused alignment curve at 10 ms: lags [L] (10 ms steps, consecutive), fused [L] (the confidence-
+    weighted sum), and the terms that went into it by name ("model", "onset", "harmony", "accent"), [L] each
+    (raw, before standardising)."""
+
+    lags: np.ndarray
+    fused: np.ndarray
+    terms: dict[str, np.ndarray]
+
+    def peaks(self, count: int, min_separation_seconds: float = 0.5) -> list[float]:
+        """Offsets (s) of the `count` highest peaks, best first, each at least `min_separation_seconds` from
+        the ones before it, refined by a parabola through the 10 ms neighbours."""
+        offsets: list[float] = []
+        remaining = self.fused.astype(np.float64).copy()
+        separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
+        left = len(remaining)  # lags not yet masked
+        while len(offsets) < count and left > 0:
+            i = int(np.argmax(remaining))
+            lo, hi = max(0, i - 1), min(len(self.fused), i + 2)
+            position, _ = parabolic_peak(self.fused[lo:hi])
+            # lags are consecutive 10 ms steps: index lo + position is lag lags[0] + lo + position
+            offsets.append((float(self.lags[0]) + lo + position) * ONSET_HOP_SECONDS)
+            masked = remaining[max(0, i - separation + 1) : i + separation]
+            left -= int(np.isfinite(masked).sum())
+            masked[:] = -np.inf
+        return offsets
+
+    def at(self, offsets_seconds: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The fused value at each offset (s), linearly interpolated: [K]."""
+        return np.interp(np.asarray(offsets_seconds) / ONSET_HOP_SECONDS, self.lags, self.fused)
+
+
+def fused_curve(curve: Curve, frame_seconds: float, query: Signature, stem: Signature, weights: FusionWeights,
+                confidence_exponent: float = CONFIDENCE_EXPONENT) -> FusedCurve | None:
+    """The model's similarity curve plus, by `weights`, the band onset correlation, the chroma correlation and
+    the accent correlations (one per blur width, each at `weights.accent`), each standardised over the lags
+    the model curve scores and weighted by its confidence (see CONFIDENCE_EXPONENT; 0: plain sum), at 10 ms
+    resolution. None if the envelopes carry no onsets.
 
     The embedding curve says which lags fit musically; the accents say on which beat the parts' notes
     cluster together; the onsets say where attacks coincide to 10 ms; the chroma says where the harmony
-    agrees, which tells a bar apart from its neighbour when the rhythm alone repeats. Loop-based music often
-    has several equally good lags a bar or a phrase apart; the runners-up let a user try them. Empty if the
-    envelopes carry no onsets.
+    agrees, which tells a bar apart from its neighbour when the rhythm alone repeats.
     """
     if len(curve.lags) < 2 or not np.any(query.envelope) or not np.any(stem.envelope):
-        return []
+        return None
     start = round(float(curve.lags[0]) * frame_seconds / ONSET_HOP_SECONDS)
     stop = round(float(curve.lags[-1]) * frame_seconds / ONSET_HOP_SECONDS)
     lags = np.arange(start, stop + 1)
     min_overlap = max(50, min(len(query.envelope), len(stem.envelope)) // 2)
-    model = np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)
-    terms: list[tuple[float, np.ndarray]] = [(1.0, model)]
+    terms = {"model": np.interp(lags * ONSET_HOP_SECONDS, curve.lags * frame_seconds, curve.similarity)}
+    weighted: list[tuple[float, np.ndarray]] = [(1.0, terms["model"])]
     if weights.onset:
-        terms.append((weights.onset, band_onset_correlation(query, stem, lags, min_overlap)))
+        terms["onset"] = band_onset_correlation(query, stem, lags, min_overlap)
+        weighted.append((weights.onset, terms["onset"]))
     if weights.harmony:
-        terms.append((weights.harmony, chroma_correlation(query, stem, lags, min_overlap)))
+        terms["harmony"] = chroma_correlation(query, stem, lags, min_overlap)
+        weighted.append((weights.harmony, terms["harmony"]))
     if weights.accent:
-        terms += [(weights.accent, accents) for accents in accent_correlations(query, stem, lags, min_overlap)]
-    fused = fuse_curves(terms, confidence_exponent)
-    offsets: list[float] = []
-    remaining = fused.astype(np.float64).copy()
-    separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
-    while len(offsets) < count and np.isfinite(remaining).any():
-        i = int(np.argmax(remaining))
-        lo, hi = max(0, i - 1), min(len(fused), i + 2)
-        position, _ = parabolic_peak(fused[lo:hi])
-        offsets.append(float(np.interp(lo + position, np.arange(len(lags)), lags)) * ONSET_HOP_SECONDS)
-        remaining[max(0, i - separation + 1) : i + separation] = -np.inf
-    return offsets
+        accents = accent_correlations(query, stem, lags, min_overlap)
+        terms["accent"] = np.mean(accents, axis=0)
+        weighted += [(weights.accent, a) for a in accents]
+    return FusedCurve(lags, fuse_curves(weighted, confidence_exponent), terms)
+
+
+def fused_offsets(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,
+                  weights: FusionWeights, count: int = 1, min_separation_seconds: float = 0.5,
+                  confidence_exponent: float = CONFIDENCE_EXPONENT) -> list[float]:
+    """Offsets (s), best first, at the `count` highest peaks of `fused_curve`, each at least
+    `min_separation_seconds` from the ones before it. Loop-based music often has several equally good lags a
+    bar or a phrase apart; the runners-up let a user try them. Empty if the envelopes carry no onsets."""
+    fused = fused_curve(curve, frame_seconds, query, stem, weights, confidence_exponent)
+    return [] if fused is None else fused.peaks(count, min_separation_seconds)
 
 
 def fused_offset(curve: Curve, frame_seconds: float, query: Signature, stem: Signature,

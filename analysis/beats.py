@@ -43,6 +43,21 @@ class BeatGrid:
         """Seconds of the first bar start (0 without beats)."""
         return float(self.beats[self.downbeat]) if len(self.beats) > self.downbeat else 0.0
 
+    def stretched(self, ratio: float) -> "BeatGrid":
+        """The grid of the same audio played `ratio` times faster."""
+        return self if abs(ratio - 1.0) < 1e-6 else BeatGrid(self.beats / ratio, self.beats_per_bar, self.downbeat,
+                                                             self.confidence)
+
+
+def stored_grid(beats: np.ndarray, beats_per_bar: int | None, downbeat_seconds: float | None) -> BeatGrid:
+    """A grid from what the index keeps of it: beat times [B] (s), the meter and the first downbeat (s); its
+    confidence is not kept (0)."""
+    times = np.asarray(beats, dtype=np.float64).reshape(-1)
+    meter = int(beats_per_bar or 4)
+    first = 0.0 if downbeat_seconds is None else float(downbeat_seconds)
+    downbeat = int(np.argmin(np.abs(times - first))) % meter if len(times) else 0
+    return BeatGrid(times, meter, downbeat, 0.0)
+
 
 def track_beats(envelope: np.ndarray, hop: float, bpm: float, tightness: float = TIGHTNESS) -> np.ndarray:
     """Beat times [B] (s) of an onset envelope [N] sampled every `hop` s, steered by a tempo estimate (BPM).

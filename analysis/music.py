@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.beats import BeatGrid, find_downbeats, track_beats
+from analysis.beats import BeatGrid, find_downbeats, stored_grid, track_beats
 from analysis.chroma import (
     CHROMA_HOP_STEPS,
     ONSET_HOP_SECONDS,
@@ -74,6 +74,11 @@ class StoredAnalysis:
 
     def signature(self) -> Signature:
         return Signature.from_stored(self.onsets, self.chroma)
+
+    def grid(self) -> BeatGrid:
+        """The stored beat grid: beats, meter and first downbeat (its confidence is not stored: 0)."""
+        return stored_grid(self.beats, int(self.features[FEATURES.column("beats_per_bar")]),
+                           float(self.features[FEATURES.column("downbeat_seconds")]))
 
     def facts(self) -> dict[str, float | int | str | None]:
         """The scalar facts the catalogue database keeps (columns of the stems table)."""

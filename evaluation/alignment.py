@@ -16,14 +16,18 @@ import numpy as np
 
 from analysis.alignment import (
     CONFIDENCE_EXPONENT,
+    DEFAULT_FUSION,
     MIN_OVERLAP_SECONDS,
     UNPITCHED_INSTRUMENTS,
     Alignment,
     FusionWeights,
     align_frames,
+    fused_curve,
     fused_offset,
 )
-from analysis.signature import Signature, signature
+from analysis.music import Analysis, analyse
+from analysis.placement import DEFAULT_PLACEMENT, PlacementWeights, place
+from analysis.signature import Signature
 from evaluation.songs import EvalSong, QueryPair, query_pairs
 from model.embed import Embedder, Embedding
 
@@ -205,19 +209,26 @@ class FusionSpec:
         return aligned.offset_seconds if found is None else found
 
 
-def offsets_by_spec(embedder: Embedder, pred: Embedding, query: Signature, stem: np.ndarray, instrument: str,
+def offsets_by_spec(embedder: Embedder, pred: Embedding, query: Analysis, stem: np.ndarray, instrument: str,
                     specs: Sequence[FusionSpec], min_overlap_seconds: float = MIN_OVERLAP_SECONDS,
-                    stored: Callable[[Signature], Signature] | None = None) -> dict[str, float]:
+                    placement: PlacementWeights | None = DEFAULT_PLACEMENT,
+                    store_form: Callable[[Signature], Signature] | None = None) -> dict[str, float]:
     """Offset (s) of one stem against one mix, as the service finds it, per method: the model curve alone
-    ("model"), then each fusion variant. `pred` and `query` (the mix's prediction and signature) are
-    computed once per mix by the caller; `stored` turns the stem's signature into what the index would read
-    back (evaluation.storeforms), None: as computed."""
+    ("model"), each fusion variant's highest peak, and (unless `placement` is None) placement among the
+    default fusion's peaks ("placement"). The stem is analysed as the index stores it (float16); `pred` and
+    `query` (the mix's prediction and analysis) are computed once per mix by the caller; `store_form` turns the
+    stem's signature into what another storage form would read back (evaluation.storeforms), None: as is."""
     ref = embedder.embed_stem(stem)
     aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, min_overlap_seconds)
-    stem_sig = signature(stem, embedder.sample_rate)
-    if stored is not None:
-        stem_sig = stored(stem_sig)
+    stored = analyse(stem, embedder.sample_rate).stored()
+    stem_sig = stored.signature() if store_form is None else store_form(stored.signature())
     out = {"model": aligned.offset_seconds}
     for spec in specs:
-        out[spec.name] = spec.offset(instrument, aligned, embedder.frame_seconds, query, stem_sig)
+        out[spec.name] = spec.offset(instrument, aligned, embedder.frame_seconds, query.signature, stem_sig)
+    if placement is not None:
+        fused = fused_curve(aligned.curve, embedder.frame_seconds, query.signature, stem_sig,
+                            DEFAULT_FUSION.for_instrument(instrument))
+        out["placement"] = aligned.offset_seconds if fused is None else place(
+            fused, query.signature, stem_sig, query.grid, stored.grid(), placement.for_instrument(instrument)
+        ).offsets_seconds[0]
     return out

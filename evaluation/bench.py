@@ -220,6 +220,7 @@ def _embedding_rate(embedder: Embedder, device: torch.device, plan: BenchPlan) -
 
 
 def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
+    import shutil
     import tempfile
 
     from indexer.build import build_index
@@ -232,12 +233,12 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
         catalogue = root / "catalogue"
         if plan.index_catalogue is not None:
             for song in song_entries(plan.index_catalogue.resolve())[: plan.index_files]:
-                # discovery does not descend into linked folders: a song folder gets a folder of linked files
+                # copies, not links: the indexer refuses files that resolve outside the catalogue's root
                 files = sorted(song.iterdir()) if song.is_dir() else [song]
                 folder = catalogue / song.name if song.is_dir() else catalogue
                 folder.mkdir(parents=True, exist_ok=True)
                 for f in files:
-                    (folder / f.name).symlink_to(f)
+                    shutil.copyfile(f, folder / f.name)
         else:
             write_catalogue(catalogue, max(1, round(plan.index_seconds / 40.0)), 10.0)
         settings = load_settings(index_dir=root / "index", db_url=f"sqlite:///{root / 'catalogue.sqlite'}",

@@ -1,83 +1,123 @@
-"""Long-audio alignment check: excerpts of each stem, cut at seeded random starts, are aligned against the
-mix of the song's other stems, as the service aligns a hit. Reports, per fusion weight triple, the share of
-excerpts found within +-80 ms of their start, and the share whose error is within 80 ms of a whole number
-of beats: the right beat phase, perhaps in another bar or section. In loop-based music many sections fit
-equally well, so the second share is the one a producer feels: an offset off the beat is unusable.
+"""Long-audio alignment check (evaluation.excerpts' protocol): for each song and stem, windows of the song are
+the queries (the mix of the other stems), the stem over the window with its first t seconds cut (t seeded in
+[0, --max-cut]) is the catalogue stem, aligned as the service aligns a hit. Prints, per method and
+instrument, the share of offsets within 20, 80 and 160 ms of t, on the beat (within 80 ms of a whole
+number of beats), and with any returned offset within 160 ms. Methods: the model curve alone, the previous
+release's fused curve, and placement among its peaks (the service's default).
 
-The beat period comes from the song's metadata tempo (synthetic songs) or, without one, from the
-autocorrelation of the mix's onset envelope (printed). Run it on training or extra data, never on
-musdb18-7/valid:
+Run it on training or extra data, never on musdb18-7/valid. Each run can cache its prepared cases
+(embeddings and analyses) to an .npz under runs/; `--fit` fits the placement weights on such caches:
 
-    .venv/bin/python scripts/alignment_long.py ../shared/data/extra/trackswitch-demo --excerpt 30 --cuts 3
-    .venv/bin/python scripts/alignment_long.py /work/corpus/synth-holdout --excerpt 15 --cuts 1
+    .venv/bin/python scripts/alignment_long.py ../shared/data/extra/trackswitch-demo --windows 8 \\
+        --span 0 83.3 --seed 1 --cache runs/align/ts-dev1.npz
+    .venv/bin/python scripts/alignment_long.py ../shared/data/extra/waveform-playlist-demo --trims 6 --seed 2 \\
+        --own-row bass_drums --cache runs/align/wp-2.npz
+    .venv/bin/python scripts/alignment_long.py --fit runs/align/ts-dev1.npz runs/align/mu-dev.npz ...
 """
 
 import argparse
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
 
-from analysis.signature import signature
-from analysis.tempo import beat_seconds
-from evaluation.alignment import FusionSpec, offsets_by_spec
-from evaluation.songs import load_songs
+from analysis.music import analyse
+from evaluation.excerpts import (
+    AlignmentInputs,
+    Excerpt,
+    Multitrack,
+    load_cases,
+    load_multitracks,
+    model_offset,
+    plan_excerpts,
+    prepare_inputs,
+    save_cases,
+    table,
+)
+from evaluation.placement import case_evidence, fit_weights, fused_offsets, placed_offsets
 from model.embed import Embedder
 
-TOLERANCE = 0.08
+FIT_TOLERANCE = 0.16
+
+
+def _beat(song: Multitrack, sample_rate: int, given: float | None) -> float:
+    """The song's beat period (s): given, or the median period of the whole mix's beat grid."""
+    if given:
+        return given
+    period = analyse(song.mix(), sample_rate).grid.period
+    print(f"  {song.song_id}: beat {period:.3f} s (the whole mix's beat grid)")
+    return period
+
+
+def fit(caches: list[Path], frame_seconds: float) -> None:
+    """Fits the placement weights on the cases of `caches`, each cache counting as much as any other (so that
+    MUSDB's many short cases do not drown the few long ones)."""
+    evidence, weights = [], []
+    for path in caches:
+        excerpts, inputs = load_cases(path)
+        found = [case_evidence(x, ex.instrument, frame_seconds, ex.cut, FIT_TOLERANCE)
+                 for ex, x in zip(excerpts, inputs, strict=True)]
+        cases = [c for c in found if c is not None]
+        evidence += cases
+        weights += [1.0 / len(cases)] * len(cases)
+    covered = np.mean([c.right.any() for c in evidence])
+    print(f"{len(evidence)} cases; a candidate within {FIT_TOLERANCE * 1000:.0f} ms in {100 * covered:.1f} %")
+    print(fit_weights(evidence, case_weights=[w * len(evidence) / sum(weights) for w in weights]))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data", type=Path, nargs="+")
+    p.add_argument("data", type=Path, nargs="*")
     p.add_argument("-c", "--checkpoint", type=Path, default=None)
-    p.add_argument("--excerpt", type=float, default=15.0, help="Excerpt length (s).")
-    p.add_argument("--cuts", type=int, default=1, help="Excerpts per stem.")
+    p.add_argument("--window", type=float, default=30.0, help="Window (query) length (s).")
+    p.add_argument("--windows", type=int, default=1, help="Window starts per song (songs longer than a window).")
+    p.add_argument("--trims", type=int, default=1, help="Cuts per window and stem.")
+    p.add_argument("--max-cut", type=float, default=4.0, help="Largest cut of the stem's start (s).")
+    p.add_argument("--end-cut", type=float, default=0.0, help="Largest cut of the stem's end (s; default none).")
+    p.add_argument("--span", type=float, nargs=2, default=(0.0, np.inf), help="Windows lie inside this span (s).")
     p.add_argument("--limit", type=int, default=None, help="Songs per data folder.")
     p.add_argument("--seed", type=int, default=5)
-    p.add_argument("--verbose", action="store_true", help="Print every excerpt's error.")
-    p.add_argument("--beat-seconds", type=float, default=None, help="Beat period of every song (default: its "
-                   "metadata tempo, else estimated).")
-    p.add_argument("--weights", nargs="+", default=["8:5.6:0:0", "4:5.6:4", "4:5.6:4:0", "4:5.6:0"],
-                   help="fusion variants ONSET:HARMONY:ACCENT[:EXPONENT] (evaluation.alignment.FusionSpec)")
+    p.add_argument("--beat-seconds", type=float, default=None, help="Beat period of every song (default: the "
+                   "whole mix's beat grid).")
+    p.add_argument("--own-row", nargs="*", default=["bass_drums"], help="Stems with their own table row.")
+    p.add_argument("--cache", type=Path, nargs="+", help="Prepared cases: read if present (several: scored "
+                   "together), else prepared from the data and written (one).")
+    p.add_argument("--fit", type=Path, nargs="+", help="Fit the placement weights on these caches and stop.")
     args = p.parse_args()
-    specs = [FusionSpec.parse(w) for w in args.weights]
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
-    sr = embedder.sample_rate
-    rng = np.random.default_rng(args.seed)
-    exact: dict[str, list[bool]] = {}
-    phase: dict[str, list[bool]] = {}
-    for root in args.data:
-        for song in load_songs(root, sr, embedder.vocabulary, limit=args.limit):
-            n = min(len(w) for w in song.stems.values())
-            if len(song.stems) < 2 or n / sr < args.excerpt + 4:
-                continue
-            tempo = song.metadata.get("tempo")
-            beat = args.beat_seconds or (60.0 / float(tempo) if tempo else
-                                         beat_seconds(np.sum([w[:n] for w in song.stems.values()], axis=0), sr))
-            for instrument, stem in song.stems.items():
-                mix = np.sum([w[:n] for name, w in song.stems.items() if name != instrument], axis=0)
-                if not np.any(stem):
-                    continue
-                pred = embedder.predict_one(mix, instrument)
-                q_sig = signature(mix, sr)
-                for start in np.round(rng.uniform(2.0, n / sr - args.excerpt - 2.0, args.cuts), 2):
-                    excerpt = stem[round(start * sr) : round((start + args.excerpt) * sr)]
-                    found = offsets_by_spec(embedder, pred, q_sig, excerpt, instrument, specs)
-                    for spec in specs:
-                        name = spec.name
-                        error = found[name] - float(start)
-                        off_beat = abs(error - beat * round(error / beat))
-                        exact.setdefault(name, []).append(abs(error) <= TOLERANCE)
-                        phase.setdefault(name, []).append(off_beat <= TOLERANCE)
-                        if args.verbose:
-                            print(f"    {instrument} {start:7.2f} s {name}: error {error:+.3f} s, "
-                                  f"{error / beat:+.2f} beats")
-            source = "given" if args.beat_seconds else "from tempo" if tempo else "estimated"
-            print(f"  {song.song_id}: beat {beat:.3f} s ({source})", flush=True)
-    cases = len(next(iter(exact.values()), []))
-    print(f"{cases} excerpts of {args.excerpt:g} s; % within {TOLERANCE * 1000:.0f} ms of the start / of a whole beat:")
-    for name in exact:
-        print(f"  {name:>44}: {100 * np.mean(exact[name]):5.1f} / {100 * np.mean(phase[name]):5.1f}")
+    if args.fit:
+        fit(args.fit, embedder.frame_seconds)
+        return
+    if args.cache and all(c.is_file() for c in args.cache):
+        excerpts: list[Excerpt] = []
+        inputs: list[AlignmentInputs] = []
+        for cache in args.cache:
+            more, prepared = load_cases(cache)
+            excerpts, inputs = excerpts + more, inputs + prepared
+    else:
+        sr = embedder.sample_rate
+        songs = [s for root in args.data for s in load_multitracks(root, sr, embedder.vocabulary, args.limit)]
+        beats = {s.song_id: _beat(s, sr, args.beat_seconds) for s in songs}
+        excerpts = plan_excerpts(songs, sr, args.window, args.windows, args.trims, args.max_cut, args.seed,
+                                 lambda s: beats[s.song_id], (args.span[0], args.span[1]), args.end_cut)
+        inputs = prepare_inputs(embedder, songs, excerpts)
+        if args.cache:
+            save_cases(args.cache[0], excerpts, inputs)
+    fs = embedder.frame_seconds
+    methods = {"model curve": model_offset, "previous release (fused peak)": fused_offsets,
+               "placement (this release)": placed_offsets}
+    results, seconds = {}, {}
+    for name, method in methods.items():
+        t0 = time.perf_counter()
+        results[name] = [method(x, ex.instrument, fs) for ex, x in zip(excerpts, inputs, strict=True)]
+        seconds[name] = (time.perf_counter() - t0) / max(len(excerpts), 1)
+    windows = len({(e.song_id, e.window_start) for e in excerpts})
+    print(f"{len(excerpts)} cases in {windows} windows, cuts {min(e.cut for e in excerpts):.2f}-"
+          f"{max(e.cut for e in excerpts):.2f} s:")
+    print(table(excerpts, results, args.own_row))
+    print("alignment time per case: " + ", ".join(f"{n} {1000 * s:.1f} ms" for n, s in seconds.items()))
 
 
 if __name__ == "__main__":

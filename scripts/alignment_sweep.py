@@ -1,6 +1,8 @@
 """Chooses the service's offset method on training songs: trims each stem of each song by known cuts,
 queries with the mix of the song's other stems, and scores offset methods by the share found within
-+-80 ms (the issue's tolerance).
++-80 ms (the issue's tolerance): the model curve, fusion variants' highest peaks, and placement among the
+default fusion's peaks (analysis.placement, the service's default). Stems are analysed as the index stores
+them (float16).
 
 Run it on songs the model was trained on or held out from training (runs/data/musdb-fit or
 runs/data/musdb-holdout), never on musdb18-7/valid: valid is the honest check, not a tuning set.
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.signature import signature
+from analysis.music import analyse
 from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs, query_pairs
 from evaluation.storeforms import FORMS, roundtrip
@@ -41,10 +43,10 @@ def main() -> None:
     hits: dict[str, list[bool]] = {}
     rows = []
     for pair in query_pairs(load_songs(args.data, sr, embedder.vocabulary)):
-        pred, q_sig = embedder.predict_one(pair.mix, pair.instrument), signature(pair.mix, sr)
+        pred, query = embedder.predict_one(pair.mix, pair.instrument), analyse(pair.mix, sr)
         for cut in args.cuts:
-            found = offsets_by_spec(embedder, pred, q_sig, pair.stem[round(cut * sr):], pair.instrument, specs,
-                                    args.min_overlap, roundtrip(args.stored) if args.stored else None)
+            found = offsets_by_spec(embedder, pred, query, pair.stem[round(cut * sr):], pair.instrument, specs,
+                                    args.min_overlap, store_form=roundtrip(args.stored) if args.stored else None)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)

@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from service import __version__
 from service.errors import install_error_handlers
-from service.limits import BodySizeLimit
+from service.limits import BodyLimit
 from service.metrics import Metrics, metrics_middleware
 from service.routers import health, index_jobs, retrieve, songs, stems
 from service.runtime import Runtime
@@ -48,7 +48,8 @@ def create_app(settings: ServiceSettings | None = None, runtime: Runtime | None 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FORM_OVERHEAD)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + _FORM_OVERHEAD,
+                       timeout_seconds=settings.body_timeout_seconds)
     for module in (retrieve, stems, songs, index_jobs, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -14,15 +14,19 @@ console = Console()
 
 
 def run_server(settings: ServiceSettings) -> None:
-    """Serves the app of `settings` with uvicorn on settings' host and port until interrupted."""
+    """Serves the app of `settings` with uvicorn on settings' host and port, with its limits on slow clients,
+    until interrupted."""
     import uvicorn
 
     from model.threads import limit_threads
     from service.app import create_app
+    from service.server import server_config
 
     limit_threads(settings.threads)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5)
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    server.run()
+    if not server.started:  # the address was taken, say (uvicorn logged why); as `uvicorn.run` exits
+        raise SystemExit(3)
 
 
 def serve(

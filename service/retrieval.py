@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 
-from analysis import alignment
+from analysis import alignment, placement
+from analysis.beats import stored_grid
 from analysis.compatibility import Conform, musical_shortlist
 from analysis.key import camelot, key_name, parse_key
 from analysis.music import Analysis, analyse
-from analysis.signature import Signature, stretched, time_scale
+from analysis.signature import stretched, time_scale
 from indexer.catalog import Build, Catalogue, Hit, StemRecord
 from model.audio import DecodeLimits
 from model.embed import Embedder, Embedding
@@ -37,6 +38,7 @@ from service.ranking import KEY_MATCHES, Ranked, Ranking, rank
 from service.schemas import (
     CatalogueInfo,
     CurveOut,
+    OffsetOut,
     QueryInfo,
     RetrieveResponse,
     RetrieveResult,
@@ -182,7 +184,7 @@ class Retriever:
                 if record is None:
                     unavailable += 1
                     continue
-                results.append(self._result(build, len(results) + 1, item, record, emb, query, analysis.signature,
+                results.append(self._result(build, len(results) + 1, item, record, emb, query, analysis,
                                             max(searched, 1), params))
         if unavailable:
             log.warning("build %d: %d hits have no metadata row any more (removed by an index job since); "
@@ -222,22 +224,25 @@ class Retriever:
         return [Hit(i, scores[i]) for i in extra if i in scores]
 
     def _result(self, build: Build, rank_: int, item: Ranked, record: StemRecord, emb: Embedding,
-                query: QueryAudio, query_sig: Signature, searched: int, params: RetrieveParams) -> RetrieveResult:
+                query: QueryAudio, analysis: Analysis, searched: int, params: RetrieveParams) -> RetrieveResult:
         fs = self.embedder.frame_seconds
         frames = build.frames(record.id)
         if item.stretch != 1.0:  # align the stem as it will be played: conformed to the mix's tempo
             frames = _unit_rows(time_scale(frames, item.stretch))
         aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
-        offset, refined, alternatives = aligned.offset_seconds, False, []
+        offset, confidence, refined = aligned.offset_seconds, None, False
+        alternatives: list[tuple[float, float | None]] = []
+        fused: alignment.FusedCurve | None = None
         if rank_ <= self.settings.refine_top:
-            better = self._refine(build, record, item.stretch, query_sig, offset, aligned.curve)
+            better, fused = self._refine(build, record, item.stretch, analysis, offset, aligned.curve)
             if better:
-                offset, alternatives, refined = better[0], better[1:], True
+                (offset, confidence), alternatives, refined = better[0], better[1:], True
         curve = None
         if params.curve:
             curve = CurveOut(
                 offsets_seconds=[round(float(lag) * fs + query.start_seconds, 4) for lag in aligned.curve.lags],
                 similarity=[round(float(v), 5) for v in aligned.curve.similarity],
+                **_fused_points(fused, query.start_seconds),
             )
         parts = item.parts
         conformed_key = _transposed(record.key, item.transpose)
@@ -251,30 +256,57 @@ class Retriever:
             conformed_bpm=_round(record.bpm * item.stretch, 2) if record.bpm else None,
             conformed_key=conformed_key, conformed_camelot=camelot(parse_key(conformed_key)) if conformed_key else None,
             normalised_rank=round(rank_ / searched, 6),
-            offset_seconds=round(offset + query.start_seconds, 4),
+            offset_seconds=round(offset + query.start_seconds, 4), offset_confidence=_round(confidence, 4),
             alignment_score=round(float(aligned.score), 6), offset_refined=refined,
-            offset_alternatives_seconds=[round(a + query.start_seconds, 4) for a in alternatives],
+            offset_alternatives_seconds=[round(a + query.start_seconds, 4) for a, _ in alternatives],
+            offset_alternatives=[OffsetOut(offset_seconds=round(a + query.start_seconds, 4),
+                                           confidence=_round(c, 4)) for a, c in alternatives],
             audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
         )
 
-    def _refine(self, build: Build, record: StemRecord, stretch: float, query_sig: Signature, coarse: float,
-                curve: alignment.Curve) -> list[float]:
-        """Refined offset first, then up to `offset_alternatives` runners-up; empty to keep the coarse one
-        (also for a stem whose analysis the build does not hold)."""
+    def _refine(self, build: Build, record: StemRecord, stretch: float, analysis: Analysis, coarse: float,
+                curve: alignment.Curve) -> tuple[list[tuple[float, float | None]], alignment.FusedCurve | None]:
+        """Refined offset first, then up to `offset_alternatives` runners-up, each with its confidence (None
+        where none is estimated); empty to keep the coarse one (also for a stem whose analysis the build does
+        not hold). Also the fused curve the offsets came from, when there is one (the page draws it)."""
         stem_sig = build.signature(record.id)
         if stem_sig is None:
-            return []
+            return [], None
         stem_sig = stretched(stem_sig, stretch)
-        weights = self.settings.fusion_weights_for(record.instrument)
+        s, fs = self.settings, self.embedder.frame_seconds
+        weights = s.fusion_weights_for(record.instrument)
         if weights.any():
-            fused = alignment.fused_offsets(curve, self.embedder.frame_seconds, query_sig, stem_sig, weights,
-                                            1 + self.settings.offset_alternatives)
-            if fused:
-                return fused
-        local = alignment.refine_offset(query_sig.envelope, stem_sig.envelope, coarse,
-                                        self.settings.refine_window_seconds,
-                                        prior_seconds=1.5 * self.embedder.frame_seconds)
-        return [] if local is None else [local]
+            fused = alignment.fused_curve(curve, fs, analysis.signature, stem_sig, weights)
+            if fused is not None and s.placement:
+                beats = build.beats(record.id)
+                grid = None if beats is None else stored_grid(beats, record.beats_per_bar,
+                                                              record.downbeat_seconds).stretched(stretch)
+                found = placement.place(fused, analysis.signature, stem_sig, analysis.grid, grid,
+                                        s.placement_weights_for(record.instrument), 1 + s.offset_alternatives,
+                                        candidate_count=s.placement_candidates)
+                return list(zip(found.offsets_seconds, found.confidences, strict=True)), fused
+            if fused is not None:
+                return [(o, None) for o in fused.peaks(1 + s.offset_alternatives)], fused
+        local = alignment.refine_offset(analysis.signature.envelope, stem_sig.envelope, coarse,
+                                        s.refine_window_seconds, prior_seconds=1.5 * fs)
+        return ([] if local is None else [(local, None)]), None
+
+
+FUSED_CURVE_POINTS = 1500
+
+
+def _fused_points(fused: alignment.FusedCurve | None, start_seconds: float) -> dict[str, list[float]]:
+    """The fused curve for the answer: at most FUSED_CURVE_POINTS points, each the maximum of its block of
+    10 ms lags (so no peak is lost), at the block's best lag; empty without a fused curve."""
+    if fused is None or not len(fused.lags):
+        return {}
+    step = -(-len(fused.lags) // FUSED_CURVE_POINTS)
+    n = len(fused.lags) // step * step
+    blocks = fused.fused[:n].reshape(-1, step)
+    best = blocks.argmax(axis=1) + np.arange(0, n, step)
+    seconds = fused.lags[best] * alignment.ONSET_HOP_SECONDS + start_seconds
+    return {"fused_offsets_seconds": [round(float(x), 3) for x in seconds],
+            "fused": [round(float(v), 4) for v in fused.fused[best]]}
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

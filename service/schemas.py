@@ -66,6 +66,11 @@ class Timings(BaseModel):
 class CurveOut(BaseModel):
     offsets_seconds: list[float] = Field(description="Candidate offsets (s), one per frame lag (0.16 s).")
     similarity: list[float] = Field(description="Mean cosine similarity of query and stem frames at each offset.")
+    fused_offsets_seconds: list[float] = Field(
+        default_factory=list, description="Offsets (s) of the fused curve (model, onsets, accents and harmony at "
+        "10 ms: the curve that chose `offset_seconds`), at most 1,500 points, each its block's best lag; empty "
+        "for a result whose offset was not refined.")
+    fused: list[float] = Field(default_factory=list, description="The fused curve's value at each of those offsets.")
 
 
 class ScoreParts(BaseModel):
@@ -82,6 +87,13 @@ class ScoreParts(BaseModel):
         None, description="Correlation of the octave-folded tempograms after the suggested stretch.")
     fused: float = Field(
         description="Weighted sum of the parts, each standardised over this query's candidates (see /info).")
+
+
+class OffsetOut(BaseModel):
+    offset_seconds: float = Field(description="Where the stem lines up with the upload (as `offset_seconds`).")
+    confidence: float | None = Field(
+        None, description="Estimated probability (0-1) that this is the stem's right place, within 160 ms; null "
+        "where none is estimated.")
 
 
 class RetrieveResult(BaseModel):
@@ -113,6 +125,10 @@ class RetrieveResult(BaseModel):
         description="Where the stem lines up with the upload: positive = start the stem this many seconds into "
         "the mix; negative = start the mix this many seconds into the stem."
     )
+    offset_confidence: float | None = Field(
+        None, description="Estimated probability (0-1) that `offset_seconds` is the stem's right place (within "
+        "160 ms): the bar-level placement's softmax over the candidate offsets; null where the offset was not "
+        "refined or placement is off.")
     alignment_score: float = Field(description="Mean frame similarity at the offset.")
     offset_refined: bool = Field(
         description="Whether onset, accent and chroma correlation at 10 ms refined the frame-level offset."
@@ -120,6 +136,8 @@ class RetrieveResult(BaseModel):
     offset_alternatives_seconds: list[float] = Field(
         default_factory=list, description="Runner-up offsets of refined hits, best first (same convention as "
         "offset_seconds): other lags where the stem also lines up, often a bar or a phrase away.")
+    offset_alternatives: list[OffsetOut] = Field(
+        default_factory=list, description="The same runner-up offsets, each with its confidence.")
     audio_url: str
     curve: CurveOut | None = Field(None, description="Similarity versus offset, when requested with curve=true.")
 

@@ -9,6 +9,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from analysis.alignment import DEFAULT_FUSION, MIN_OVERLAP_SECONDS, UNPITCHED_INSTRUMENTS, FusionWeights
 from analysis.compatibility import DEFAULT_HUB_DISCOUNT, DEFAULT_TEMPO_TOLERANCE, CompatWeights
 from analysis.compatibility import DEFAULT_WEIGHTS as RANK_WEIGHTS
+from analysis.placement import CANDIDATES as PLACEMENT_CANDIDATES
+from analysis.placement import DEFAULT_PLACEMENT, PlacementWeights
 from indexer.settings import StorageSettings
 
 RANK_POOL = 1000
@@ -92,8 +94,19 @@ class ServiceSettings(StorageSettings):
         "which beat the parts' notes cluster. Chosen with onset_weight.",
     )
     offset_alternatives: int = Field(
-        2, ge=0, le=10, description="Further offsets returned per refined hit: the next-best peaks of the fused "
-        "alignment curve, at least 0.5 s apart (loop-based music often fits a bar or a phrase away too).",
+        2, ge=0, le=10, description="Further offsets returned per refined hit, each with its confidence: the "
+        "next-best candidates of the placement (or, without it, of the fused alignment curve), at least 0.5 s "
+        "apart (loop-based music often fits a bar or a phrase away too).",
+    )
+    placement: bool = Field(
+        True, description="Choose each refined hit's offset among the fused curve's peaks by bar-level evidence "
+        "(beat-synchronous chroma and onset patterns, section structure, downbeats, overlap; analysis.placement) and "
+        "give every offset a confidence; false: the fused curve's highest peaks, without confidences. Weights "
+        "fitted on development data only (scripts/alignment_long.py --fit).",
+    )
+    placement_candidates: int = Field(
+        PLACEMENT_CANDIDATES, ge=1, le=1000,
+        description="Peaks of the fused curve (at least 0.12 s apart) that placement rescores per refined hit.",
     )
     unpitched_instruments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(UNPITCHED_INSTRUMENTS),
@@ -180,6 +193,24 @@ class ServiceSettings(StorageSettings):
     host: str = Field("127.0.0.1", description="Address `stemjepa serve` binds to.")
     port: int = Field(8000, gt=0, lt=65536, description="Port `stemjepa serve` binds to.")
 
+    # ---- slow clients ---------------------------------------------------------------------------------------
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest a request's line and headers may take to arrive (s), from its first byte "
+        "(from connecting, for a connection's first request); slower: 408 and the connection is closed (one that "
+        "sent nothing is just closed). `stemjepa serve` only: a server of your own must bound this itself.",
+    )
+    body_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest a request's body may take to arrive (s), from the end of its headers; "
+        "slower: 408 and the connection is closed. 120 s lets a 50 MB upload through at 3.5 Mbit/s.",
+    )
+    keep_alive_seconds: int = Field(
+        5, gt=0, description="How long an idle keep-alive connection stays open between requests (s).",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="Most bytes of a request line and headers held while they are incomplete; "
+        "more: 400 and the connection is closed.",
+    )
+
     @field_validator("api_keys", "cors_origins", "unpitched_instruments", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
@@ -194,6 +225,10 @@ class ServiceSettings(StorageSettings):
         """The alignment fusion's weights for a stem of `instrument`: no chroma term for unpitched ones."""
         weights = FusionWeights(self.onset_weight, self.harmony_weight, self.accent_weight)
         return weights.for_instrument(instrument, self.unpitched_instruments)
+
+    def placement_weights_for(self, instrument: str) -> PlacementWeights:
+        """The placement's weights for a stem of `instrument`: no chroma evidence for unpitched ones."""
+        return DEFAULT_PLACEMENT.for_instrument(instrument, self.unpitched_instruments)
 
     @field_validator("catalogue_dir", mode="before")
     @classmethod

@@ -16,6 +16,12 @@ from service.schemas import ErrorBody, IndexJobOut, IndexJobRequest
 router = APIRouter(prefix="/index-jobs", tags=["index jobs"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 429, 503)}
+# A body is read (and refused) before the key is checked.
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON."},
+    413: {"model": ErrorBody, "description": "The body is over the size limit."},
+    408: {"model": ErrorBody, "description": "The body took longer than the body timeout to arrive."},
+}
 
 
 def catalogue_source(catalogue_dir: FilePath | None, source: str | None) -> FilePath:
@@ -56,7 +62,7 @@ def _queue(runtime: Runtime) -> JobQueue:
     return runtime.jobs
 
 
-@router.post("", response_model=IndexJobOut, status_code=202, responses=_ERRORS,
+@router.post("", response_model=IndexJobOut, status_code=202, responses={**_ERRORS, **_BODY_ERRORS},
              summary="Queue indexing (a folder of) the catalogue directory; a job runner does it in the background.")
 def create_job(runtime: JobsRuntimeDep, _key: ApiKeyDep, body: IndexJobRequest | None = None) -> IndexJobOut:
     body = body or IndexJobRequest.model_validate({})

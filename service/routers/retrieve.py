@@ -16,6 +16,7 @@ router = APIRouter(tags=["retrieval"])
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
         400: "Undecodable audio, too little audio, or silence.",
+        408: "The upload took longer than the body timeout to arrive.",
         413: "Upload or audio duration over the limit.",
         415: "Not an audio file type.",
         422: "Bad parameters or unknown instrument.",

@@ -64,7 +64,7 @@ def test_clustered_vectors_are_unit_and_seeded():
 def test_memory_per_stem_counts_vector_and_frames():
     m = memory_per_stem("tiny", stem_seconds=16.0)
     assert m["vector_dim"] == 5 * 64 and m["vector_bytes"] == 320 * 4 + 8
-    assert m["frame_bytes"] == 100 * (32 + 2) + 24  # 100 frames of 160 ms: 8-bit values and a 2-byte scale each
+    assert m["frame_bytes"] == 100 * (32 + 2) + 24  # 100 frames of 160 ms, 8-bit with a float16 scale per row
 
 
 def test_time_call_and_machine_description():

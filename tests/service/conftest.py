@@ -1,7 +1,11 @@
 """Service fixtures: a tiny seeded checkpoint, a small generated catalogue indexed once per session, an app."""
 
 import io
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.server import server_config
 from service.settings import ServiceSettings, load_settings
 from tests.conftest import synth_stems, write_song
 
@@ -78,20 +83,18 @@ def mix_without(instrument: str, seed: int = 123, seconds: float = 8.0) -> bytes
     return wav_bytes(sum(w for name, w in stems.items() if name != instrument))
 
 
-@pytest.fixture(scope="session")
-def live_url(indexed: ServiceSettings) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, in a background thread."""
-    import socket
-    import threading
-    import time
-
+@contextmanager
+def served(settings: ServiceSettings) -> Iterator[str]:
+    """The app of `settings` served as `stemjepa serve` serves it, on a free loopback port, in a background
+    thread, until the block ends; yields its URL once it is ready."""
     import httpx
     import uvicorn
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(indexed), host="127.0.0.1", port=port, log_level="warning"))
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    server = uvicorn.Server(server_config(create_app(settings), settings, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -102,9 +105,18 @@ def live_url(indexed: ServiceSettings) -> Iterator[str]:
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(indexed: ServiceSettings) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, in a background thread."""
+    with served(indexed) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from model.audio import read_streams
 from model.checkpoint import default_checkpoint_path
 from service.app import create_app
-from service.settings import load_settings
+from service.settings import ServiceSettings, load_settings
 from tests.conftest import MUSDB_VALID, require
 
 SONG = "ANiMAL - Rockshow"
@@ -36,8 +36,9 @@ def checkpoint() -> Path:
 
 
 @pytest.fixture(scope="module")
-def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, float]:
-    """Offsets the service returns for the two trimmed copies of the stem (indexing and one query, once)."""
+def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, dict[float, list[float]]]:
+    """Offsets the service returns for the two trimmed copies of the stem, with placement off and on (one index,
+    one query each)."""
     tmp_path = tmp_path_factory.mktemp("alignment")
     valid = require(MUSDB_VALID)
     ckpt = checkpoint()
@@ -64,6 +65,12 @@ def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, flo
                              checkpoint=ckpt, device="cpu", cache_dir=tmp_path / "cache", load_in_background=False,
                              refine_top=100)
     index_into(settings, catalogue)
+    return {placement: _offsets(settings.model_copy(update={"placement": placement}), query)
+            for placement in (False, True)}
+
+
+def _offsets(settings: ServiceSettings, query: Path) -> dict[float, list[float]]:
+    """The offsets (best first, then the runners-up) the service returns for each trimmed copy."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         r = client.post("/retrieve", files={"file": ("query.wav", query.read_bytes(), "audio/wav")},
                         data={"instrument": TARGET, "k": "100"})
@@ -82,16 +89,38 @@ def trimmed_offsets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, flo
             for cut in CUTS:
                 if f"trimmed {cut:.2f} s" in (stem["song_key"] or ""):
                     found[cut] = by_id[stem["id"]]
-    offsets = {cut: found[cut]["offset_seconds"] for cut in CUTS}
-    print("\nalignment:", {cut: (round(o, 3), found[cut]["offset_refined"]) for cut, o in offsets.items()})
+    offsets = {cut: [found[cut]["offset_seconds"], *found[cut]["offset_alternatives_seconds"]] for cut in CUTS}
+    print(f"\nalignment (placement {settings.placement}):",
+          {cut: [round(o, 3) for o in found] for cut, found in offsets.items()})
     return offsets
 
 
-# The service's default fusion (model curve + band onsets + accents, no chroma for drums) was chosen on MUSDB
-# train songs with scripts/alignment_sweep.py, never on this song. The previous fusion, without accents, found
-# the 2.00 s cut 153 ms early; with the shipped compact model this one finds 1.278 s and 2.000 s.
+# The fused curve's peak (model curve + band onsets + accents, no chroma for drums; STEMJEPA_PLACEMENT=false) was
+# chosen on MUSDB train songs with scripts/alignment_sweep.py, never on this song. The previous fusion, without
+# accents, found the 2.00 s cut 153 ms early; with the shipped compact model this one finds 1.278 s and 2.000 s.
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("cut", CUTS)
-def test_trimmed_stem_offset_is_found_within_80_ms(trimmed_offsets: dict[float, float], cut: float) -> None:
-    assert trimmed_offsets[cut] == pytest.approx(cut, abs=TOLERANCE)
+def test_trimmed_stem_offset_is_found_within_80_ms(trimmed_offsets: dict[bool, dict[float, list[float]]],
+                                                   cut: float) -> None:
+    assert trimmed_offsets[False][cut][0] == pytest.approx(cut, abs=TOLERANCE)
+
+
+# Placement (the service's default since issue 17) was fitted on development data only and first run on this
+# song after every choice was made: it finds the 2.00 s cut, and puts the 1.28 s one at 0.022 s with the right
+# offset as its first runner-up, a known regression left visible here rather than tuned away on valid data.
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("cut", [pytest.param(1.28, marks=pytest.mark.xfail(
+    strict=True, reason="placement puts this cut at 0.022 s (measured once, on valid; not tuned)")), 2.00])
+def test_placement_finds_the_trimmed_stem_within_80_ms(trimmed_offsets: dict[bool, dict[float, list[float]]],
+                                                       cut: float) -> None:
+    assert trimmed_offsets[True][cut][0] == pytest.approx(cut, abs=TOLERANCE)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("cut", CUTS)
+def test_placement_returns_the_trimmed_stems_offset_among_its_offsets(
+        trimmed_offsets: dict[bool, dict[float, list[float]]], cut: float) -> None:
+    assert any(abs(o - cut) <= TOLERANCE for o in trimmed_offsets[True][cut])

@@ -2,11 +2,14 @@
 
 from fastapi.testclient import TestClient
 
+from service.app import create_app
+from service.settings import ServiceSettings
 from tests.service.conftest import API_KEY, SONGS, mix_without
 
 RESULT_FIELDS = {"rank", "stem_id", "song_id", "title", "artist", "instrument", "name", "duration_seconds", "score",
                  "normalised_rank", "offset_seconds", "alignment_score", "offset_refined",
-                 "offset_alternatives_seconds", "audio_url", "curve", "score_parts", "bpm", "key", "camelot",
+                 "offset_alternatives_seconds", "offset_confidence", "offset_alternatives", "audio_url", "curve",
+                 "score_parts", "bpm", "key", "camelot",
                  "transpose_semitones", "stretch_ratio", "conformed_bpm", "conformed_key", "conformed_camelot"}
 
 
@@ -29,10 +32,21 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
         assert abs(res["normalised_rank"] - i / SONGS) < 1e-6
         assert res["audio_url"] == f"/stems/{res['stem_id']}/audio"
         assert len(res["curve"]["offsets_seconds"]) == len(res["curve"]["similarity"]) > 0
+        fused = res["curve"]["fused_offsets_seconds"]  # the curve that chose the offset: its peak is the offset
+        assert len(fused) == len(res["curve"]["fused"]) and (fused or not res["offset_refined"])
+        if fused and res["offset_confidence"] is None:  # no placement: the offset is the fused curve's peak
+            best = fused[max(range(len(fused)), key=res["curve"]["fused"].__getitem__)]
+            assert abs(best - res["offset_seconds"]) <= 0.011 * (len(fused) // 1500 + 1)
         alternatives = res["offset_alternatives_seconds"]
         assert len(alternatives) <= 2 and (res["offset_refined"] or not alternatives)
         offsets = [res["offset_seconds"], *alternatives]
         assert all(abs(a - b) >= 0.49 for j, a in enumerate(offsets) for b in offsets[j + 1:])
+        # every refined offset carries a confidence: probabilities, the best offset's the highest
+        assert [a["offset_seconds"] for a in res["offset_alternatives"]] == alternatives
+        if res["offset_refined"]:
+            confidences = [res["offset_confidence"], *(a["confidence"] for a in res["offset_alternatives"])]
+            assert all(0.0 <= c <= 1.0 for c in confidences) and sum(confidences) <= 1.0 + 1e-3
+            assert confidences == sorted(confidences, reverse=True)
     scores = [res["score"] for res in results]
     assert scores == sorted(scores, reverse=True)
     for res in results:
@@ -40,6 +54,17 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
         assert res["score"] == parts["fused"] and set(parts) == {"model", "key", "chroma", "tempo", "rhythm", "fused"}
         assert res["bpm"] > 0 and res["key"] and res["camelot"]
     assert any(res["offset_alternatives_seconds"] for res in results)
+    assert any(res["offset_confidence"] is not None for res in results)
+
+
+def test_without_placement_offsets_are_the_fused_peaks_without_confidences(indexed: ServiceSettings) -> None:
+    with TestClient(create_app(indexed.model_copy(update={"placement": False}))) as c:
+        r = c.post("/retrieve", files={"file": ("mix.wav", mix_without("bass"), "audio/wav")},
+                   data={"instrument": "bass", "k": "3"})
+    assert r.status_code == 200, r.text
+    for res in r.json()["results"]:
+        assert res["offset_refined"] and res["offset_confidence"] is None
+        assert all(a["confidence"] is None for a in res["offset_alternatives"])
 
 
 def test_unfiltered_search_ranks_against_the_whole_catalogue(client: TestClient) -> None:

@@ -188,6 +188,9 @@ def test_producer_workflow_key_tempo_conformed_preview_bars_and_export(browser, 
         assert float(player.get_attribute("data-offset")) == pytest.approx(offset + beat, abs=1e-3)
         browser.find_element(By.CSS_SELECTOR, '[data-nudge-beats="-1"]').click()
         assert float(player.get_attribute("data-offset")) == pytest.approx(offset, abs=1e-3)
+    assert browser.find_element(By.ID, "curve").get_attribute("data-layers") == "fit"  # the fused curve
+    browser.find_element(By.ID, "model-curve-toggle").click()  # and the model's frame curve as a layer
+    assert browser.find_element(By.ID, "curve").get_attribute("data-layers") == "fit,model"
     browser.find_element(By.ID, "loop-toggle").click()
     loop = browser.execute_script("return window.stemFinder.loop")
     assert loop and loop["end"] > loop["start"] >= 0
