@@ -130,6 +130,13 @@ class SyntheticCatalogue:
             ids = ids[ids % len(self.instruments) == self.instruments.index(instrument)]
         return ids, self.features[ids]
 
+    def musical_candidates(self, instrument: str | None = None,
+                           exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        from analysis.compatibility import prepare
+
+        ids, rows = self.analysed_stems(instrument, exclude_ids)
+        return ids, prepare(rows)
+
     def scores_of(self, vector: np.ndarray, stem_ids: Sequence[int], instrument: str | None = None) -> dict[int, float]:
         return {int(i): float(self.data[int(i)] @ vector) for i in stem_ids}
 

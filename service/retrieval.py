@@ -217,9 +217,9 @@ class Retriever:
         """The `rank_pool` stems whose musical features alone fit best, beyond the model's nearest: within an
         instrument the model ranks close to chance, so its neighbours alone would leave most compatible stems
         of a large catalogue out of the fusion (MODEL_CARD.md measures the pool size)."""
-        ids, rows = build.analysed_stems(scope, exclude)
-        short = musical_shortlist(analysis.vector(), rows, ranking.weights, self.settings.rank_pool, ranking.conform)
-        extra = [int(ids[i]) for i in short if int(ids[i]) not in have]
+        ids, table = build.musical_candidates(scope, exclude)
+        short = musical_shortlist(analysis.vector(), table, ranking.weights, self.settings.rank_pool, ranking.conform)
+        extra = [i for i in ids[short].tolist() if i not in have]
         scores = build.scores_of(emb.vector, extra, scope)
         return [Hit(i, scores[i]) for i in extra if i in scores]
 
