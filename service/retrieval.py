@@ -16,6 +16,7 @@ fewer than k results.
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anyio
@@ -94,6 +95,15 @@ class Retriever:
         self.batcher = batcher
         self.settings = settings
         self.metrics = metrics
+        # One pool for every request: a lone request's hits align side by side, and under load no more than
+        # align_threads alignments run at once (the request threads wait instead of crowding the cores).
+        self._aligners = (ThreadPoolExecutor(settings.align_threads, thread_name_prefix="align")
+                          if settings.align_threads > 1 else None)
+
+    def close(self) -> None:
+        """Stops the alignment threads (after the alignments they run)."""
+        if self._aligners is not None:
+            self._aligners.shutdown(wait=True)
 
     def ranking(self, params: RetrieveParams) -> Ranking:
         """The request's ranking, with the server's defaults filled in; 422 for values out of range."""
@@ -179,13 +189,23 @@ class Retriever:
             window = ranked[at : at + params.k - len(results)]
             at += len(window)
             records = {r.id: r for r in self.catalogue.stems([hits[r.index].stem_id for r in window])}
+            todo: list[tuple[Ranked, StemRecord]] = []
             for item in window:
                 record = records.get(hits[item.index].stem_id)
                 if record is None:
                     unavailable += 1
                     continue
-                results.append(self._result(build, len(results) + 1, item, record, emb, query, analysis,
-                                            max(searched, 1), params))
+                todo.append((item, record))
+            first = len(results) + 1
+
+            def result(n: int, job: tuple[Ranked, StemRecord], first: int = first) -> RetrieveResult:
+                return self._result(build, first + n, job[0], job[1], emb, query, analysis, max(searched, 1),
+                                    params)
+
+            if self._aligners is None or len(todo) < 2:
+                results += [result(n, job) for n, job in enumerate(todo)]
+            else:
+                results += list(self._aligners.map(result, range(len(todo)), todo))
         if unavailable:
             log.warning("build %d: %d hits have no metadata row any more (removed by an index job since); "
                         "later candidates took their places", build.number, unavailable)

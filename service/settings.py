@@ -72,6 +72,11 @@ class ServiceSettings(StorageSettings):
     min_overlap_seconds: float = Field(
         MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
+    align_threads: int = Field(
+        2, ge=1, le=64, description="Threads that align one request's hits side by side, shared by all requests "
+        "(the transforms release the GIL): a lone request's alignment takes about half the time on two cores, "
+        "and under load no more than this many align at once. 1: each request aligns in its own thread.",
+    )
     refine_top: int = Field(
         10, ge=0,
         description="Hits whose offsets are refined with onset, accent and chroma correlation at 10 ms (0: none).",

@@ -68,3 +68,18 @@ def test_fused_offsets_equal_the_code_before():
     new = alignment.fused_offsets(curve, 0.16, q, s, alignment.DEFAULT_FUSION, 3)
     old = before.fused_offsets(before.align_frames(fq, fs, 0.16, 2.0).curve, 0.16, q, s, before.DEFAULT_FUSION, 3)
     np.testing.assert_allclose(new, old, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_peaks_by_one_descending_pass_equal_the_masking_search(seed: int):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4000))
+    x = rng.standard_normal(n)
+    if seed % 2:
+        x = np.round(np.convolve(x, np.ones(25), "same"), 1)  # broad peaks with tied shoulders
+    curve = alignment.FusedCurve(np.arange(n) - n // 3, x, {})
+    for count, separation in ((1, 0.5), (3, 0.5), (96, 0.12), (5000, 0.01), (10, 0.0)):
+        assert curve.peaks(count, separation) == curve._peaks_by_masking(count, separation)
+    x[5 % n] = np.nan  # NaN: the masking search itself (NaN offsets compare equal here)
+    with_nan = alignment.FusedCurve(curve.lags, x, {})
+    np.testing.assert_array_equal(with_nan.peaks(3), with_nan._peaks_by_masking(3, 0.5))
