@@ -74,8 +74,8 @@ class ServiceSettings(StorageSettings):
     )
     align_threads: int = Field(
         2, ge=1, le=64, description="Threads that align one request's hits side by side, shared by all requests "
-        "(the transforms release the GIL): a lone request's alignment takes about half the time on two cores, "
-        "and under load no more than this many align at once. 1: each request aligns in its own thread.",
+        "(the transforms release the GIL): a lone request's hits use that many cores, and under load no more "
+        "than this many hits align at once. 1: each request aligns its hits in its own thread.",
     )
     refine_top: int = Field(
         10, ge=0,
