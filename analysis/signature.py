@@ -89,7 +89,11 @@ class Flux:
 
     def band(self, low: float, high: float) -> np.ndarray:
         """Onset strength [N] of the bins in [low, high) Hz."""
-        return self.per_bin[:, (self.freqs >= low) & (self.freqs < high)].sum(axis=1)
+        inside = np.flatnonzero((self.freqs >= low) & (self.freqs < high))  # ascending bins: one run
+        if not len(inside):
+            return np.zeros(len(self.per_bin), self.per_bin.dtype)
+        # summed from a column-major copy, the layout the masked selection had: the same float32 rounding
+        return np.asfortranarray(self.per_bin[:, inside[0] : inside[-1] + 1]).sum(axis=1)
 
     def total(self) -> np.ndarray:
         """Full-band onset strength [N]."""
@@ -105,10 +109,16 @@ def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
     if len(wave) < win + hop:
         return None
     frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
-    mag = np.abs(scipy.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
-    logmag = np.log1p(100.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0)
-    return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
+    # Windowed frames written straight into the zero-padded transform input, and every later step in place:
+    # the same values as the plain expressions, without a copy per step (minutes of audio: tens of MB each).
+    padded = np.zeros((len(frames), n_fft), np.float32)
+    np.multiply(frames, np.hanning(win).astype(np.float32), out=padded[:, :win])
+    logmag = np.abs(scipy.fft.rfft(padded, axis=1, overwrite_x=True))
+    np.log1p(np.multiply(logmag, np.float32(100.0), out=logmag), out=logmag)
+    flux = np.empty_like(logmag)
+    flux[0] = 0.0
+    np.subtract(logmag[1:], logmag[:-1], out=flux[1:])
+    return Flux(np.maximum(flux, 0.0, out=flux), np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
 
 
 def detrend(rows: np.ndarray) -> np.ndarray:
