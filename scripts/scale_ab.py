@@ -5,6 +5,7 @@ request by request. One command:
     python scripts/scale_ab.py                  # 10k and 100k stems, 30 s and 3-minute mixes, 16 clients at 10k
     python scripts/scale_ab.py --quick          # 10k and 100k, 30 s mix only, fewer requests (a few minutes)
     python scripts/scale_ab.py --base /work/base --root /tmp/scale-ab --out ab.json
+    python scripts/scale_ab.py --quick --base . --b-env STEMJEPA_ALIGN_THREADS=1   # one setting, same code
 
 What runs: each side is its own process (this file run as a worker under that side's checkout, cwd and
 PYTHONPATH its root), holding the shipped checkpoint's size with random weights (evaluation.bench.random_model:
@@ -28,166 +29,35 @@ not the wall times.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 BASE_COMMIT = "3194227"
 HERE = Path(__file__).resolve().parents[1]
-STAGES = ("decode", "embed", "analyse", "search", "align")
+STAGES = ("decode", "embed", "analyse", "search", "align")  # as evaluation.servebench.AB_STAGES
 
 
 # ---- the worker: one side's code, driven over stdin/stdout -------------------------------------------------------
 
 
-class _StageClock:
-    """CPU seconds per stage of the request in flight, measured without changing the code under test: the
-    thread time of the decode, forward-pass and analysis calls (each runs in one thread), and the process time
-    from the start of the search to the first hit's alignment (search) and from there to the end (align: hits
-    may align in several threads). Only meaningful for one request at a time."""
-
-    def __init__(self) -> None:
-        self.cpu: dict[str, float] = {}
-        self._search_start = self._first_hit = None  # type: float | None
-
-    def reset(self) -> None:
-        self.cpu = dict.fromkeys(STAGES, 0.0)
-        self._first_hit = None
-
-    def install(self) -> None:
-        import service.retrieval as retrieval
-        from model.embed import Embedder
-
-        def in_thread(stage: str, fn: Any) -> Any:
-            def timed(*args: Any, **kwargs: Any) -> Any:
-                c0 = time.thread_time()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.cpu[stage] = self.cpu.get(stage, 0.0) + time.thread_time() - c0
-            return timed
-
-        retrieval.read_query = in_thread("decode", retrieval.read_query)  # type: ignore[assignment]
-        retrieval.analyse = in_thread("analyse", retrieval.analyse)  # type: ignore[assignment]
-        Embedder.predict = in_thread("embed", Embedder.predict)  # type: ignore[method-assign]
-        search_and_align = retrieval.Retriever._search_and_align
-        result = retrieval.Retriever._result
-
-        def timed_search_and_align(*args: Any, **kwargs: Any) -> Any:
-            c0 = time.process_time()
-            self._first_hit = None
-            try:
-                return search_and_align(*args, **kwargs)
-            finally:
-                end = time.process_time()
-                first = self._first_hit if self._first_hit is not None else end
-                self.cpu["search"] += first - c0
-                self.cpu["align"] += end - first
-
-        def timed_result(*args: Any, **kwargs: Any) -> Any:
-            if self._first_hit is None:
-                self._first_hit = time.process_time()
-            return result(*args, **kwargs)
-
-        retrieval.Retriever._search_and_align = timed_search_and_align  # type: ignore[method-assign]
-        retrieval.Retriever._result = timed_result  # type: ignore[method-assign]
-
-
 def worker(args: argparse.Namespace) -> None:
     """Serves one side: reads JSON commands from stdin, answers one JSON line each on the original stdout
-    (everything the code under test prints goes to stderr)."""
+    (everything the code under test prints goes to stderr). The worker is evaluation/servebench.py's
+    `ab_worker` of this checkout, loaded by path, so that both sides run the same measuring code against their
+    own packages (PYTHONPATH)."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    import asyncio
-    import logging
-
-    import torch
-
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    from evaluation.bench import random_model
-    from evaluation.servebench import ScaleCatalogue, mix_wav
-    from indexer.snapshot import Build
-    from model.embed import Embedder
-    from model.threads import limit_threads
-    from service.metrics import Metrics
-    from service.retrieval import RetrieveParams
-    from service.runtime import Runtime
-    from service.settings import load_settings
-
-    clock = _StageClock()
-    clock.install()
-    root = Path(args.root)
-    settings = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
-    limit_threads(settings.threads)  # as the server's entry point does
-    embedder = Embedder(random_model(args.model), torch.device("cpu"))
-    instrument = embedder.vocabulary.names[0]
-    runtimes: dict[int, Any] = {}
-
-    def runtime(n: int) -> Any:
-        if n not in runtimes:
-            rt = Runtime(settings, Metrics())
-            catalogue = ScaleCatalogue(Build.load(root / f"cat-{n}-int8"), embedder.vocabulary.names,
-                                       args.stem_seconds)
-            rt.attach(embedder, catalogue)  # type: ignore[arg-type]  # duck-typed: what the retriever reads
-            runtimes[n] = rt
-        return runtimes[n]
-
-    def retrieve(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=cmd["seed"])
-        clock.reset()
-        c0, t0 = time.process_time(), time.perf_counter()
-        params = RetrieveParams(instrument=instrument, k=10)
-        resp = asyncio.run(retriever.retrieve(body, "mix.wav", "audio/wav", params))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        timings = resp.timings.model_dump()
-        return {"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "results": len(resp.results),
-                "stage_ms": {s: timings[f"{s}_ms"] for s in STAGES},
-                "stage_cpu_ms": {s: v * 1000 for s, v in clock.cpu.items()},
-                "offsets": [r.offset_seconds for r in resp.results], "stems": [r.stem_id for r in resp.results]}
-
-    def concurrent(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=0)
-        remaining, ms, errors = cmd["requests"], [], []
-
-        async def client() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                t0 = time.perf_counter()
-                try:
-                    resp = await retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
-                    if len(resp.results) != 10:
-                        errors.append(f"{len(resp.results)} results")
-                except Exception as exc:  # counted, not raised: the load test reports errors
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                ms.append((time.perf_counter() - t0) * 1000)
-
-        async def main() -> None:
-            await asyncio.gather(*(client() for _ in range(cmd["clients"])))
-
-        c0, t0 = time.process_time(), time.perf_counter()
-        asyncio.run(main())
-        seconds = time.perf_counter() - t0
-        return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
-                "requests_per_s": len(ms) / seconds, "cpu_ms_per_request": (time.process_time() - c0) * 1000 / len(ms),
-                "p50_ms": statistics.median(ms), "p95_ms": _percentile(ms, 95)}
-
-    ops = {"retrieve": retrieve, "concurrent": concurrent, "load": lambda cmd: (runtime(cmd["size"]), {})[1]}
-    out.write(json.dumps({"ready": True, "commit": _commit(Path.cwd())}) + "\n")
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        out.write(json.dumps(ops[cmd["op"]](cmd)) + "\n")
-    for rt in runtimes.values():
-        rt.close()
+    spec = importlib.util.spec_from_file_location("scale_ab_servebench", HERE / "evaluation" / "servebench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------------
@@ -210,9 +80,12 @@ def _commit(path: Path) -> str:
 class Side:
     """One side's worker process."""
 
-    def __init__(self, name: str, checkout: Path, args: argparse.Namespace) -> None:
+    def __init__(self, name: str, checkout: Path, args: argparse.Namespace, extra_env: list[str]) -> None:
         self.name = name
         env = dict(os.environ, PYTHONPATH=str(checkout))
+        for item in extra_env:
+            name_, _, value = item.partition("=")
+            env[name_] = value
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--root", str(args.root),
                "--model", args.model, "--stem-seconds", str(args.stem_seconds)]
         self.proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -241,7 +114,9 @@ class Side:
 
 
 def ensure_base(path: Path, commit: str) -> None:
-    """A checkout of `commit` at `path` (git worktree add), unless one is there."""
+    """A checkout of `commit` at `path` (git worktree add), unless one is there (this checkout itself: as it is)."""
+    if path.resolve() == HERE:
+        return
     if path.exists():
         have = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
         want = subprocess.run(["git", "-C", str(HERE), "rev-parse", commit], capture_output=True, text=True).stdout
@@ -321,6 +196,11 @@ def main() -> None:
     p.add_argument("--base", type=Path, default=Path("/work/base"), help="Checkout of the starting code (A); "
                    "made with `git worktree add` at --base-commit if missing.")
     p.add_argument("--base-commit", default=BASE_COMMIT)
+    p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="Environment of side A only (repeatable), e.g. a setting: STEMJEPA_REFINE_TOP=3.")
+    p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="Environment of side B only (repeatable). With --base at this checkout, A and B differ only "
+                   "by these: e.g. --base . --b-env STEMJEPA_ALIGN_THREADS=1.")
     p.add_argument("--root", type=Path, default=Path("/tmp/scale-ab"), help="Where the catalogues are written "
                    "(reused by later runs).")
     p.add_argument("--sizes", default="10000,100000", help="Catalogue sizes (stems).")
@@ -343,6 +223,7 @@ def main() -> None:
     if args.quick:
         args.mix_seconds, args.requests, args.concurrent_rounds = "30", 3, 1
         args.concurrent_requests = min(args.concurrent_requests, 32)
+    args.base = args.base.resolve()
     sizes = [int(x) for x in args.sizes.split(",")]
     mixes = [float(x) for x in args.mix_seconds.split(",")]
     args.root.mkdir(parents=True, exist_ok=True)
@@ -352,8 +233,9 @@ def main() -> None:
     from evaluation.scalecat import drop_cached
 
     load_before = os.getloadavg()
-    sides = {"A": Side("A", args.base, args), "B": Side("B", HERE, args)}
-    print(f"A = {sides['A'].commit} ({args.base}), B = {sides['B'].commit} ({HERE}); load {load_before}", flush=True)
+    sides = {"A": Side("A", args.base, args, args.a_env), "B": Side("B", HERE, args, args.b_env)}
+    print(f"A = {sides['A'].commit} ({args.base}) {' '.join(args.a_env)}, B = {sides['B'].commit} ({HERE}) "
+          f"{' '.join(args.b_env)}; load {load_before}", flush=True)
     got: dict[tuple[str, int, float, str], list[dict[str, Any]]] = {}
     agree: list[float] = []
     try:
