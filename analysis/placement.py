@@ -30,8 +30,8 @@ DOWNBEAT_TOLERANCE_SECONDS = 0.07
 HARMONY = ("harmony", "chroma_beat", "chroma_bar", "structure")  # the evidence unpitched stems do without
 # Runners-up may be the chosen offset's neighbouring sixteenth or eighth note: most wrong choices lie there
 # (a beat or less from the truth), so runners-up 0.5 s apart skipped the right one. With the best and two
-# runners-up, some offset within 160 ms on development data: trackswitch 42 -> 54 %, synthetic 69 -> 83 %,
-# MUSDB train 85 -> 91 % (scripts/alignment_diagnose.py, MODEL_CARD.md).
+# runners-up, some offset within 160 ms on development data: trackswitch 41.7 -> 54.2 %, synthetic 68.8 ->
+# 83.3 %, MUSDB train 84.5 -> 91.2 % (scripts/alignment_long.py; MODEL_CARD.md, "Placement, second pass").
 ALTERNATIVE_SEPARATION_SECONDS = 0.15
 
 
