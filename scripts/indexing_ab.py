@@ -146,7 +146,6 @@ def main() -> None:
     med = {n: float(np.median([g["audio_s_per_s"] for g in rs])) for n, rs in runs.items()}
     cpu = {n: float(np.median([(g["job_cpu_s"] + g["workers_cpu_s"]) / g["audio_s"] for g in rs]))
            for n, rs in runs.items()}
-           for n, rs in runs.items()}
     print("\n| checkout | audio-s per wall-s (median) | CPU-s per audio-hour | share of the matmul bound |")
     print("|---|---|---|---|")
     for n in checkouts:
