@@ -1,6 +1,7 @@
 """Signal-level alignment features of a waveform (its `Signature`): onset envelopes per band at 10 ms, their
 beat-scale accents and a chroma sequence at 40 ms, from one STFT at the model rate and one at 4 kHz."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,36 +90,42 @@ class Flux:
 
     def band(self, low: float, high: float) -> np.ndarray:
         """Onset strength [N] of the bins in [low, high) Hz."""
-        inside = np.flatnonzero((self.freqs >= low) & (self.freqs < high))  # ascending bins: one run
-        if not len(inside):
-            return np.zeros(len(self.per_bin), self.per_bin.dtype)
-        # summed from a column-major copy, the layout the masked selection had: the same float32 rounding
-        return np.asfortranarray(self.per_bin[:, inside[0] : inside[-1] + 1]).sum(axis=1)
+        return self.bands(((low, high),))[0]
+
+    def bands(self, edges: Sequence[tuple[float, float]]) -> np.ndarray:
+        """Onset strength of the bins in each [low, high) Hz of `edges`: [len(edges), N], by one product with
+        0/1 band masks (one pass over the flux, where a masked sum per band copies the bins out each time)."""
+        masks = np.stack([(self.freqs >= lo) & (self.freqs < hi) for lo, hi in edges]).astype(self.per_bin.dtype)
+        return np.asarray(masks @ self.per_bin.T, dtype=np.float64)
 
     def total(self) -> np.ndarray:
         """Full-band onset strength [N]."""
-        return self.per_bin.sum(axis=1)
+        return self.per_bin.sum(axis=1, dtype=np.float64)
 
 
 def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
     """Spectral flux at 10 ms (25 ms Hann window, log-compressed magnitudes, positive first difference);
-    None for audio shorter than two hops."""
+    None for audio shorter than two hops.
+
+    Everything stays float32 and in place where it can: at indexing this runs once per catalogue stem
+    (18 000 frames x 257 bins for three minutes), so each extra pass over the frames is ~5 % of the analysis."""
     hop = round(ONSET_HOP_SECONDS * sample_rate)
     win = round(ONSET_WINDOW_SECONDS * sample_rate)
     n_fft = 1 << (win - 1).bit_length()
     if len(wave) < win + hop:
         return None
-    frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
-    # Windowed frames written straight into the zero-padded transform input, and every later step in place:
-    # the same values as the plain expressions, without a copy per step (minutes of audio: tens of MB each).
-    padded = np.zeros((len(frames), n_fft), np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(wave, dtype=np.float32), win)[::hop]  # [N, win]
+    padded = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded here, not copied again by the FFT
     np.multiply(frames, np.hanning(win).astype(np.float32), out=padded[:, :win])
-    logmag = np.abs(scipy.fft.rfft(padded, axis=1, overwrite_x=True))
-    np.log1p(np.multiply(logmag, np.float32(100.0), out=logmag), out=logmag)
+    logmag = np.abs(scipy.fft.rfft(padded, axis=1))
+    logmag *= 100.0
+    logmag += 1.0
+    np.log(logmag, out=logmag)  # log(1 + 100 |X|): numpy's log is vectorised, its log1p ~6x slower here
     flux = np.empty_like(logmag)
     flux[0] = 0.0
     np.subtract(logmag[1:], logmag[:-1], out=flux[1:])
-    return Flux(np.maximum(flux, 0.0, out=flux), np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
+    np.maximum(flux, 0.0, out=flux)
+    return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
 
 
 def detrend(rows: np.ndarray) -> np.ndarray:
@@ -162,7 +169,7 @@ def signature_from(flux: Flux | None, chroma: np.ndarray) -> Signature:
     """A signature from an already computed flux and chroma sequence (see `signature`)."""
     if flux is None:
         return empty_signature()
-    bands = zscore_rows(detrend(np.stack([flux.band(lo, hi) for lo, hi in ONSET_BANDS_HZ])))
+    bands = zscore_rows(detrend(flux.bands(ONSET_BANDS_HZ)))
     return Signature(zscore_rows(detrend(flux.total()))[0], bands, accents_of(bands), chroma)
 
 

@@ -100,7 +100,8 @@ class ServiceSettings(StorageSettings):
     )
     offset_alternatives: int = Field(
         2, ge=0, le=10, description="Further offsets returned per refined hit, each with its confidence: the "
-        "next-best candidates of the placement (or, without it, of the fused alignment curve), at least 0.5 s "
+        "next-best candidates of the placement, at least 0.15 s apart (most of its wrong choices lie a sixteenth "
+        "to a beat from the right one), or, without it, the fused alignment curve's next peaks at least 0.5 s "
         "apart (loop-based music often fits a bar or a phrase away too).",
     )
     placement: bool = Field(
