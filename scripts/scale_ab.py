@@ -220,6 +220,8 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
+    # The driver writes the catalogues with this checkout's evaluation.scalecat, whatever else is installed.
+    sys.path.insert(0, str(HERE))
     if args.quick:
         args.mix_seconds, args.requests, args.concurrent_rounds = "30", 3, 1
         args.concurrent_requests = min(args.concurrent_requests, 32)
