@@ -73,9 +73,9 @@ class ServiceSettings(StorageSettings):
         MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
     align_threads: int = Field(
-        2, ge=1, le=64, description="Threads that align one request's hits side by side, shared by all requests "
-        "(the transforms release the GIL): a lone request's hits use that many cores, and under load no more "
-        "than this many hits align at once. 1: each request aligns its hits in its own thread.",
+        2, ge=1, le=64, description="Threads that align a request's hits side by side while it is the only "
+        "request in flight (the transforms release the GIL); with others in flight each request aligns its hits "
+        "in its own thread, as the cores are busy anyway. 1: never side by side.",
     )
     refine_top: int = Field(
         10, ge=0,

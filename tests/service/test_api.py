@@ -156,3 +156,17 @@ def test_index_job_runs_in_the_background_and_reports_progress(client: TestClien
     assert job["status"] == "succeeded", job
     assert job["progress"] == 1.0 and job["result"]["indexed_total"] == 4 * SONGS
     assert client.get("/readyz").status_code == 200
+
+
+def test_hits_aligned_side_by_side_answer_as_aligned_one_by_one(client: TestClient, indexed: ServiceSettings) -> None:
+    """A lone request's hits align in the retriever's pool (align_threads 2, the default) or in its own thread
+    (1): the same results, offsets and confidences, in the same order."""
+    files = {"file": ("mix.wav", mix_without("drums"), "audio/wav")}
+    data = {"instrument": "drums", "k": "5"}
+    pooled = client.post("/retrieve", files=files, data=data)
+    with TestClient(create_app(indexed.model_copy(update={"align_threads": 1}))) as c:
+        alone = c.post("/retrieve", files=files, data=data)
+    assert pooled.status_code == alone.status_code == 200
+    strip = [{k: v for k, v in r.items() if k != "timings"} for r in pooled.json()["results"]]
+    assert strip == [{k: v for k, v in r.items() if k != "timings"} for r in alone.json()["results"]]
+    assert len(strip) == 5 and all(r["offset_refined"] for r in strip)
