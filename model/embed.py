@@ -11,6 +11,7 @@ for a mix and an instrument, pooled the same way.
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -128,12 +129,13 @@ class Embedder:
     def embed_stem(self, wave: np.ndarray, encoder: Encoder | None = None) -> Embedding:
         return self.embed_stems([wave], encoder)[0]
 
-    def predict(self, mixes: Sequence[np.ndarray], instruments: Sequence[str]) -> list[Embedding]:
-        """Query embeddings: what a stem of `instruments[i]` fitting `mixes[i]` should embed to."""
+    def predict(self, mixes: Sequence[np.ndarray], instruments: Sequence[str], threads: int = 1) -> list[Embedding]:
+        """Query embeddings: what a stem of `instruments[i]` fitting `mixes[i]` should embed to. `threads` > 1
+        runs the forward passes of the windows in that many threads (see `_run`)."""
         if len(mixes) != len(instruments):
             raise ValueError("one instrument per mix")
         ids = [self.vocabulary.index(name) for name in instruments]
-        return self._run(mixes, ids, "context")
+        return self._run(mixes, ids, "context", threads)
 
     def predict_one(self, mix: np.ndarray, instrument: str) -> Embedding:
         return self.predict([mix], [instrument])[0]
@@ -149,29 +151,43 @@ class Embedder:
 
     @torch.inference_mode()
     def _run(
-        self, waves: Sequence[np.ndarray], instrument_ids: Sequence[int] | None, encoder: Encoder
+        self, waves: Sequence[np.ndarray], instrument_ids: Sequence[int] | None, encoder: Encoder, threads: int = 1
     ) -> list[Embedding]:
+        """Embeds `waves` window by window. Windows of equal length go through the model together, never padded
+        inside a batch, so a clip embeds the same alone or among others. With `threads` > 1 the batches are cut
+        so that each thread gets a share and run side by side: torch releases the GIL inside its kernels, so a
+        lone query's windows use two cores with one intra-op thread each, without the spin-waiting of a
+        multi-threaded BLAS region on a core another thread holds (model.threads)."""
         windows = [self._windows(np.asarray(w, dtype=np.float32)) for w in waves]
-        # Batch windows of equal length together, never padding inside a batch, so a clip embeds
-        # the same alone or among others.
         jobs: dict[int, list[tuple[int, int]]] = {}
         for i, ws in enumerate(windows):
             for j, w in enumerate(ws):
                 jobs.setdefault(len(w), []).append((i, j))
-        outputs: dict[tuple[int, int], torch.Tensor] = {}
-        centred: dict[tuple[int, int], torch.Tensor] = {}
-        for _length, keys in jobs.items():
-            for start in range(0, len(keys), self.batch_size):
-                batch_keys = keys[start : start + self.batch_size]
+        batches = []
+        for keys in jobs.values():
+            size = min(self.batch_size, max(1, -(-len(keys) // max(threads, 1))))
+            batches += [keys[start : start + size] for start in range(0, len(keys), size)]
+
+        def forward(batch_keys: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.inference_mode():  # grad mode is per thread: the pool's threads need it too
                 batch = torch.from_numpy(np.stack([windows[i][j] for i, j in batch_keys])).to(self.device)
                 inst = None
                 if instrument_ids is not None:
                     inst = torch.tensor([instrument_ids[i] for i, _ in batch_keys], device=self.device)
                 out = self._encode(batch, inst, encoder)
-                centre = self._centre(out.shape[1], inst)  # [B or 1, Tp, F, D]
-                for key, emb, cen in zip(batch_keys, out, (out - centre).unbind(0), strict=True):
-                    outputs[key] = emb
-                    centred[key] = cen
+                return out, out - self._centre(out.shape[1], inst)  # centre: [B or 1, Tp, F, D]
+
+        if threads > 1 and len(batches) > 1 and self.device.type == "cpu":
+            with ThreadPoolExecutor(min(threads, len(batches)), thread_name_prefix="embed") as pool:
+                results = list(pool.map(forward, batches))
+        else:
+            results = [forward(b) for b in batches]
+        outputs: dict[tuple[int, int], torch.Tensor] = {}
+        centred: dict[tuple[int, int], torch.Tensor] = {}
+        for batch_keys, (out, cen) in zip(batches, results, strict=True):
+            for key, emb, c in zip(batch_keys, out, cen.unbind(0), strict=True):
+                outputs[key] = emb
+                centred[key] = c
         return [
             self._pool(torch.cat([outputs[(i, j)] for j in range(len(ws))]),
                        torch.cat([centred[(i, j)] for j in range(len(ws))]))

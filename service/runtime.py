@@ -12,6 +12,7 @@ see a new build.
 
 import logging
 import threading
+from functools import partial
 
 import anyio
 
@@ -120,7 +121,8 @@ class Runtime:
         with self._lock:
             self.embedder = embedder
             self.catalogue = catalogue
-            self.batcher = MicroBatcher(embedder.predict, self.settings.batch_max_size, self.settings.batch_wait_ms,
+            self.batcher = MicroBatcher(partial(embedder.predict, threads=self.settings.embed_threads),
+                                        self.settings.batch_max_size, self.settings.batch_wait_ms,
                                         on_batch=self.metrics.observe_batch)
             self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics,
                                        self.decodes)

@@ -102,3 +102,15 @@ def test_query_centres_command_writes_the_sidecar_that_the_embedder_loads(tmp_pa
         assert v.shape == (embedder.dim,) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
     tiny_checkpoint.write_bytes(tiny_checkpoint.read_bytes() + b"\0")  # another file: the centres no longer fit
     assert Embedder.from_checkpoint(tiny_checkpoint, device="cpu").query_centres is None
+
+
+def test_forward_passes_side_by_side_give_the_same_embeddings(embedder):
+    """threads=2 splits a query batch's windows between two threads: same vectors and frames, query by query."""
+    rng = np.random.default_rng(2)
+    mixes = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (16_000 * 40, 16_000 * 5, 16_000 * 17)]
+    instruments = ["bass", "drums", "vocals"]
+    one = embedder.predict(mixes, instruments)
+    two = embedder.predict(mixes, instruments, threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a.vector, b.vector, atol=1e-5)
+        np.testing.assert_allclose(a.frames, b.frames, atol=1e-5)
