@@ -7,7 +7,10 @@ A form is written FRAMES/SIGNATURE (or SIGNATURE alone: the frames as computed, 
 Frame forms:
   float32    no loss
   int8       format 2 packs: 8-bit rows with their float16 scale (indexer.frames.quantise)
-  sign       format 3 packs: sign bits of a fixed rotation (indexer.codecs.SignFrames)
+  sign       sign bits of a fixed rotation, one per value (indexer.codecs.RotatedFrames): 16 B a frame at 128
+  sign{K}    the first K of those bits (sign64: 8 B a frame)
+  int2-{K}   the first K rotated values at 2 bits (int2-96: 24 B a frame)
+  format3    the shipped choice (indexer.frames.frame_codec)
 Signature forms:
   float32    no loss
   int8       format 2 packs: 8-bit rows, each with its float16 scale
@@ -22,18 +25,21 @@ Bytes per hour of audio of each form: `bytes_per_hour` (signatures), `frame_byte
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
+from analysis.music import StoredAnalysis
 from analysis.signature import Signature
+from evaluation.excerpts import AlignmentInputs
 from indexer.analyses import CODECS
-from indexer.codecs import BandOnsets, Codec, RowNibbles, SignFrames
-from indexer.frames import dequantise, quantise
+from indexer.codecs import BandOnsets, Codec, RotatedFrames, RowNibbles
+from indexer.frames import dequantise, frame_codec, quantise
 
 FORMS = ("float32", "int8", "int8-20ms", "int4", "format3", "o8s2-c1", "o8s2-c2", "o4s2-c1", "o4s2-c2", "o8s1-c1")
-FRAME_FORMS = ("float32", "int8", "sign")
+FRAME_FORMS = ("float32", "int8", "sign", "sign64", "int2-64", "int2-96", "format3")
+_ROTATED_FORM = re.compile(r"(sign|int2-)(\d*)$")
 _CODEC_FORM = re.compile(r"o([48])s([12])-c([12])$")
 
 
@@ -95,18 +101,27 @@ def roundtrip(form: str) -> Callable[[Signature], Signature]:
 
 def frame_roundtrip(form: str) -> Callable[[np.ndarray], np.ndarray]:
     """The function that stores and reads back a stem's frames [T, D] in `form` (float32 out)."""
-    if form not in FRAME_FORMS:
+    if form not in FRAME_FORMS and _ROTATED_FORM.match(form) is None:
         raise ValueError(f"unknown frame form {form!r}; choose from {', '.join(FRAME_FORMS)}")
 
     def apply(frames: np.ndarray) -> np.ndarray:
         x = np.asarray(frames, dtype=np.float32)
         if form == "int8":
             return _int8(x)
-        if form == "sign":
-            return _coded(SignFrames(x.shape[1]), x)
-        return x
+        codec = frame_form_codec(form, x.shape[1])
+        return x if codec is None else _coded(codec, x)
 
     return apply
+
+
+def frame_form_codec(form: str, frame_dim: int) -> RotatedFrames | None:
+    """The format 3 codec of a frame form (None for float32 and int8)."""
+    if form == "format3":
+        return frame_codec(frame_dim)
+    m = _ROTATED_FORM.match(form)
+    if m is None:
+        return None
+    return RotatedFrames(frame_dim, int(m[2] or 0), 1 if m[1] == "sign" else 2)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,12 @@ class StoreForm:
     def parse(cls, text: str) -> "StoreForm":
         frames, _, sig = text.rpartition("/")
         return cls(text, frame_roundtrip(frames or "float32"), roundtrip(sig))
+
+    def stored(self, x: AlignmentInputs) -> AlignmentInputs:
+        """A prepared case (evaluation.excerpts) with its stem's frames and signature as this form keeps them."""
+        sig = self.signature(x.stem.signature())
+        stem = StoredAnalysis(x.stem.features, sig.onset_rows(), sig.chroma, x.stem.beats)
+        return replace(x, stem_frames=self.frames(x.stem_frames), stem=stem)
 
 
 def bytes_per_hour(form: str, bands: int = 4) -> float:
@@ -143,5 +164,6 @@ def bytes_per_hour(form: str, bands: int = 4) -> float:
 
 def frame_bytes_per_hour(form: str, frame_dim: int = 128, frame_seconds: float = 0.16) -> float:
     """Bytes the frames of one hour of audio take in frame form `form`."""
-    per_row = {"float32": 4 * frame_dim, "int8": frame_dim + 2, "sign": SignFrames(frame_dim).code_width}[form]
+    codec = frame_form_codec(form, frame_dim)
+    per_row = codec.code_width if codec is not None else {"float32": 4 * frame_dim, "int8": frame_dim + 2}[form]
     return 3600 / frame_seconds * per_row

@@ -36,8 +36,8 @@ KINDS: dict[str, tuple[int, type]] = {  # kind -> (row width, stored dtype witho
 ANALYSIS_FORMAT = 3  # the store format new analysis packs are written in
 # Format 3: the codec each kind's new packs are written with (kinds without one keep float32 rows).
 CODECS: dict[str, Codec] = {
-    "onsets": BandOnsets(bands=4, step=2, bits=8),
-    "chroma": RowNibbles(width=12, step=1),
+    "onsets": BandOnsets(bands=4, step=2, bits=4),
+    "chroma": RowNibbles(width=12, step=2),
 }
 
 

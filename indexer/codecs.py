@@ -4,10 +4,11 @@ Each codec turns one stem's float rows [T, W] into byte codes [R, C] (uint8) and
 [P] (kept per stem beside the pack), and back. Decoding is a table look-up or a small matrix product:
 well under a millisecond for a few minutes of audio.
 
-  SignFrames   model frames (unit rows, D values): a fixed orthogonal rotation (random signs, then a
-               Walsh-Hadamard transform), one sign bit per rotated value (D / 8 bytes a frame); read back
-               as the rotated-back +-1 vector, unit norm. The model's curve is a mean cosine over many frames,
-               which sign bits keep (E[cos] is monotone in the true cosine) at 1/8 of the 8-bit rows.
+  RotatedFrames  model frames (unit rows, D values): a fixed orthogonal rotation (random signs, then a
+               Walsh-Hadamard transform) spreads each frame evenly over its values, which are then close to
+               N(0, 1/D): the first `kept` of them at 1 bit (the sign) or 2 bits (four Lloyd-Max levels), no
+               scale needed; read back rotated back, unit norm. The model's curve is a mean cosine over many
+               frames, which these keep (the decoded cosine is monotone in the true one).
   BandOnsets   onset rows [N, 1 + bands] at 10 ms: only the bands, averaged over `step` 10 ms steps, `bits`
                per value against the stem's largest magnitude per band (the parameters: N and the band
                scales); read back linearly interpolated to 10 ms, the full-band envelope as the z-scored sum
@@ -73,14 +74,32 @@ def _pair_means(rows: np.ndarray, step: int) -> np.ndarray:
 
 
 def _upsample(coarse: np.ndarray, step: int, n: int) -> np.ndarray:
-    """Rows at `step` times the spacing back to `n` rows by linear interpolation: group g's mean sits at the
-    centre of its steps, (g + 0.5) step - 0.5."""
+    """Sequences [C, G] at `step` times the spacing back to [C, n] by linear interpolation along the last axis:
+    group g's mean sits at the centre of its steps, (g + 0.5) step - 0.5; beyond the ends the end values hold.
+    float32, one array operation per piece (a hit's onsets decode in a fraction of a millisecond)."""
+    x = np.asarray(coarse, np.float32)
     if step == 1:
-        return coarse[:n]
+        return x[:, :n]
+    out = np.empty((x.shape[0], n), np.float32)
+    if not x.shape[1]:
+        out[:] = 0.0
+        return out
+    if step == 2 and x.shape[1] == -(-n // 2):  # the stores' case, by slices: 3/4 of a value, 1/4 of a neighbour
+        even, odd = out[:, 0::2], out[:, 1::2]  # even[g] = step 2g, odd[g] = step 2g + 1
+        np.multiply(x, 0.75, out=even)
+        even[:, 1:] += 0.25 * x[:, :-1]
+        even[:, 0] += 0.25 * x[:, 0]
+        m = odd.shape[1]
+        if m:
+            np.multiply(x[:, :m], 0.75, out=odd)
+            odd[:, : m - 1] += 0.25 * x[:, 1:m]
+            odd[:, m - 1] += 0.25 * x[:, min(m, x.shape[1] - 1)]
+        return out
     at = (np.arange(n) + 0.5) / step - 0.5
-    grid = np.arange(len(coarse), dtype=np.float64)
-    return np.stack([np.interp(at, grid, col) for col in coarse.T], axis=1).astype(np.float32) \
-        if len(coarse) else np.zeros((n, coarse.shape[1]), np.float32)
+    lo = np.floor(at).astype(np.int64)
+    w = (at - lo).astype(np.float32)
+    last = x.shape[1] - 1
+    return x[:, np.clip(lo, 0, last)] * (1 - w) + x[:, np.clip(lo + 1, 0, last)] * w
 
 
 @cache
@@ -93,19 +112,31 @@ def _rotation(dim: int) -> np.ndarray:
     return (signs[:, None] * h)[:dim].astype(np.float32)
 
 
+@cache
+def _back_rotation(dim: int, kept: int) -> np.ndarray:
+    """[kept, dim] contiguous: the first `kept` rotated values back to the frame's basis."""
+    return np.ascontiguousarray(_rotation(dim)[:, :kept].T)
+
+
+# Lloyd-Max levels of a unit Gaussian: the rotated values of a unit frame are close to N(0, 1 / P).
+_LEVELS = {1: np.array([-1.0, 1.0], np.float32),
+           2: np.array([-1.510, -0.4528, 0.4528, 1.510], np.float32)}
+
+
 @dataclass(frozen=True)
-class SignFrames:
+class RotatedFrames:
     dim: int
-    bits: int = 0  # sign bits kept a frame (the first rotated values); 0: all of them (dim rounded up to 2^k)
+    kept: int = 0  # rotated values kept a frame (the first ones); 0: all of them (dim rounded up to 2^k)
+    bits: int = 1  # bits a value: 1 (its sign) or 2 (one of four Lloyd-Max levels)
 
     @property
-    def kept(self) -> int:
+    def values(self) -> int:
         p = _rotation(self.dim).shape[1]
-        return min(self.bits, p) if self.bits else p
+        return min(self.kept, p) if self.kept else p
 
     @property
     def code_width(self) -> int:
-        return -(-self.kept // 8)
+        return -(-self.values * self.bits // 8)
 
     @property
     def params(self) -> int:
@@ -115,18 +146,42 @@ class SignFrames:
         return n
 
     def encode(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rotated = np.asarray(rows, np.float32) @ _rotation(self.dim)[:, : self.kept]
-        return np.packbits(rotated >= 0, axis=1), np.zeros(0, np.float32)
+        p = _rotation(self.dim).shape[1]
+        rotated = (np.asarray(rows, np.float32) @ _rotation(self.dim)[:, : self.values]) * np.float32(np.sqrt(p))
+        levels = _LEVELS[self.bits]
+        q = np.searchsorted((levels[1:] + levels[:-1]) / 2, rotated).astype(np.uint8)  # nearest level
+        return _pack_bits(q, self.bits), np.zeros(0, np.float32)
 
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
-        rot = _rotation(self.dim)[:, : self.kept]
-        bits = np.unpackbits(np.asarray(codes, np.uint8), axis=1, count=self.kept)
-        rows = (bits.astype(np.float32) * 2.0 - 1.0) @ rot.T
-        norm = np.linalg.norm(rows, axis=1, keepdims=True)
-        return (rows / np.maximum(norm, 1e-9)).astype(np.float32)
+        q = _unpack_bits(np.asarray(codes, np.uint8), self.bits, self.values)
+        rows = _LEVELS[self.bits][q] @ _back_rotation(self.dim, self.values)
+        rows /= np.sqrt(np.maximum(np.einsum("ij,ij->i", rows, rows), 1e-18))[:, None]
+        return rows
 
     def bytes_per_row(self) -> float:
         return float(self.code_width)
+
+
+def _pack_bits(q: np.ndarray, bits: int) -> np.ndarray:
+    """Values 0..2^bits - 1 [R, W] -> bytes [R, ceil(W bits / 8)], the first value in the highest bits."""
+    if bits == 1:
+        return np.packbits(q.astype(bool), axis=1)
+    per = 8 // bits
+    w = q.shape[1]
+    padded = np.zeros((len(q), -(-w // per) * per), np.uint8)
+    padded[:, :w] = q
+    groups = padded.reshape(len(q), -1, per)
+    shifts = (bits * np.arange(per - 1, -1, -1)).astype(np.uint8)
+    return np.bitwise_or.reduce(groups << shifts, axis=2).astype(np.uint8)
+
+
+def _unpack_bits(b: np.ndarray, bits: int, width: int) -> np.ndarray:
+    """The inverse of `_pack_bits`: bytes [R, C] -> values [R, width] (uint8)."""
+    if bits == 1:
+        return np.unpackbits(b, axis=1, count=width)
+    per = 8 // bits
+    shifts = (bits * np.arange(per - 1, -1, -1)).astype(np.uint8)
+    return ((b[:, :, None] >> shifts) & np.uint8((1 << bits) - 1)).reshape(len(b), -1)[:, :width]
 
 
 @dataclass(frozen=True)
@@ -162,12 +217,19 @@ class BandOnsets:
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
         q = np.asarray(codes, np.uint8) if self.bits == 8 else _unpack_nibbles(np.asarray(codes), self.bands)
         n, scale = int(params[0]), np.asarray(params[1:], np.float32)
-        coarse = (q.astype(np.float32) - (self.levels + (self.bits == 8))) * scale
-        bands = _upsample(coarse, self.step, n)
-        total = bands.sum(axis=1)
+        coarse = q.T.astype(np.float32)  # [bands, G]: each band's sequence contiguous, as Signature keeps them
+        coarse -= self.levels + (self.bits == 8)
+        coarse *= scale[:, None]
+        out = np.empty((1 + self.bands, n), np.float32)
+        out[1:] = _upsample(coarse, self.step, n)
+        total = out[1:].sum(axis=0)
         std = float(total.std())
-        envelope = (total - total.mean()) / std if std > 0 else np.zeros(n, np.float32)
-        return np.concatenate([envelope[:, None], bands], axis=1).astype(np.float32)
+        if std > 0:
+            np.subtract(total, total.mean(), out=out[0])
+            out[0] /= std
+        else:
+            out[0] = 0.0
+        return out.T  # [n, 1 + bands], a view whose transpose Signature.from_stored takes without a copy
 
     def bytes_per_row(self) -> float:
         """Bytes per 10 ms row."""
@@ -201,11 +263,13 @@ class RowNibbles:
 
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, np.uint8)
-        q = _unpack_nibbles(codes[:, :-1], self.width).astype(np.float32) - 8.0
-        coarse = q * (codes[:, -1:].astype(np.float32) / (255.0 * 7.0))
-        rows = _upsample(coarse, self.step, int(params[0]))
-        norm = np.linalg.norm(rows, axis=1, keepdims=True)
-        return np.where(norm > 1e-6, rows / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+        coarse = _unpack_nibbles(codes[:, :-1], self.width).astype(np.float32)
+        coarse -= 8.0
+        coarse *= codes[:, -1:]  # the row scale, /255 dropped: it cancels in the unit rows below
+        rows = np.ascontiguousarray(_upsample(coarse.T, self.step, int(params[0])).T)
+        norm = np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+        rows /= np.where(norm > 1e-6, norm, np.inf)
+        return rows
 
     def bytes_per_row(self) -> float:
         """Bytes per stored-grid row (40 ms for chroma)."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from indexer.codecs import BandOnsets, RowNibbles, SignFrames
+from indexer.codecs import BandOnsets, RotatedFrames, RowNibbles
 
 
 def _unit(rng: np.random.Generator, t: int, d: int) -> np.ndarray:
@@ -23,7 +23,7 @@ def _onsets(rng: np.random.Generator, n: int) -> np.ndarray:
 def test_sign_frames_keep_cosines_monotone_in_16_bytes_a_frame(dim: int) -> None:
     rng = np.random.default_rng(0)
     x = _unit(rng, 300, dim)
-    codec = SignFrames(dim)
+    codec = RotatedFrames(dim)
     codes, params = codec.encode(x)
     assert codes.dtype == np.uint8 and codes.shape == (300, {128: 16, 20: 4}[dim])  # 20 rotates in 32
     assert params.shape == (0,) and codec.rows(300) == 300
@@ -37,14 +37,15 @@ def test_sign_frames_keep_cosines_monotone_in_16_bytes_a_frame(dim: int) -> None
     far = _unit(rng, 300, dim)
     assert np.mean(np.sum(codec.decode(*codec.encode(near)) * x, axis=1)) > \
         np.mean(np.sum(codec.decode(*codec.encode(far)) * x, axis=1)) + 0.3
-    assert SignFrames(128).bytes_per_row() == 16 and SignFrames(128, 64).code_width == 8
+    assert RotatedFrames(128).bytes_per_row() == 16 and RotatedFrames(128, 64).code_width == 8
+    assert RotatedFrames(128, 96, bits=2).code_width == 24
 
 
 def test_sign_frames_agree_across_instances_and_handle_no_frames() -> None:
     x = _unit(np.random.default_rng(1), 5, 128)
-    assert np.array_equal(SignFrames(128).encode(x)[0], SignFrames(128).encode(x)[0])
-    codes, params = SignFrames(128).encode(np.zeros((0, 128), np.float32))
-    assert codes.shape == (0, 16) and SignFrames(128).decode(codes, params).shape == (0, 128)
+    assert np.array_equal(RotatedFrames(128).encode(x)[0], RotatedFrames(128).encode(x)[0])
+    codes, params = RotatedFrames(128).encode(np.zeros((0, 128), np.float32))
+    assert codes.shape == (0, 16) and RotatedFrames(128).decode(codes, params).shape == (0, 128)
 
 
 @pytest.mark.parametrize(("step", "bits"), [(2, 8), (2, 4), (1, 8)])
@@ -92,3 +93,18 @@ def test_row_nibbles_keep_unit_chroma_rows(step: int) -> None:
         assert not back[5].any()
         assert np.min(np.sum(back * x, axis=1)[np.arange(101) != 5]) > 0.97
     assert codec.bytes_per_row() == 7 / step
+
+
+@pytest.mark.parametrize(("kept", "bits"), [(96, 2), (128, 2), (64, 1), (20, 2)])
+def test_rotated_frames_at_two_bits_keep_more_than_signs(kept: int, bits: int) -> None:
+    rng = np.random.default_rng(4)
+    x = _unit(rng, 400, 128)
+    codec = RotatedFrames(128, kept, bits)
+    codes, params = codec.encode(x)
+    assert codes.shape == (400, -(-kept * bits // 8))
+    back = codec.decode(codes, params)
+    assert back.shape == x.shape and np.allclose(np.linalg.norm(back, axis=1), 1.0, atol=1e-5)
+    cos = float(np.mean(np.sum(back * x, axis=1)))
+    # the share of the frame the kept values carry, times the quantiser's own cosine (0.94 at 2 bits, 0.8 at 1)
+    expected = np.sqrt(kept / 128) * (0.94 if bits == 2 else 0.8)
+    assert abs(cos - expected) < 0.05
