@@ -23,7 +23,6 @@ from functools import cache
 from typing import Protocol
 
 import numpy as np
-import scipy.linalg
 
 CODE_DTYPE = np.dtype(np.uint8)
 
@@ -108,7 +107,10 @@ def _rotation(dim: int) -> np.ndarray:
     signs come from a fixed integer hash, so every build and reader agrees without storing them."""
     p = 1 << max(0, (dim - 1).bit_length())
     signs = np.where((np.arange(p, dtype=np.uint64) * np.uint64(2654435761) >> np.uint64(13)) & np.uint64(1), 1.0, -1.0)
-    h = scipy.linalg.hadamard(p).astype(np.float64) / np.sqrt(p)
+    h = np.ones((1, 1))
+    while len(h) < p:  # Sylvester's construction (scipy.linalg's hadamard, without loading LAPACK's modules)
+        h = np.block([[h, h], [h, -h]])
+    h /= np.sqrt(p)
     return (signs[:, None] * h)[:dim].astype(np.float32)
 
 
