@@ -4,8 +4,9 @@ so that queries rank and align against the catalogue without decoding any of its
 Four kinds of pack per published build, in the frame store's layout (indexer.frames: data, parameters and
 id table, written atomically, memory-mapped when read, later packs win):
   features-<build>  float32 [1, F] per stem   key profile, pitch classes, tempogram, tempo and grid scalars
-  onsets-<build>    uint8 codes per stem       the band onset envelopes (indexer.codecs.BandOnsets, CODECS)
-  chroma-<build>    uint8 codes per stem       alignment chroma, 40 ms (indexer.codecs.RowNibbles)
+  onsets-<build>    uint8 codes per stem       the band onset envelopes at 20 ms, 4-bit (BandOnsets, CODECS)
+  chroma-<build>    uint8 codes per stem       alignment chroma at 80 ms, 4-bit + row scale (RowNibbles)
+(0.37 + 0.32 MB per hour of audio; indexer.codecs, chosen in MODEL_CARD.md, "What the index stores").
   beats-<build>     float32 [B, 1] per stem   beat times, s
 Format 2 packs (onsets int8 [N, 5 + 2] at 10 ms, chroma int8 [M, 12 + 2], 8-bit rows with their float16
 scale: 2.5 + 1.3 MB per hour of audio) and format 1 ones (float16 rows) are still read.

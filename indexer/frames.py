@@ -1,8 +1,8 @@
 """Frame store: each stem's frame sequence [T, frame_dim] for alignment, compact and memory-mapped.
 
 Format 3 (new packs) keeps 96 values of each frame's fixed rotation at 2 bits (indexer.codecs.RotatedFrames,
-`frame_codec`): 24 B a frame, 150 B/s at one frame per 160 ms, 0.54 MB per hour of audio. Format 2 kept 8-bit rows
-each scaled by its largest magnitude ((128 + 2) B x 6.25 /s = 2.9 MB/h), format 1 float16 rows (5.76 MB/h);
+`frame_codec`): 24 B a frame, 150 B/s at one frame per 160 ms, 0.54 MB per hour of audio. Format 2 kept
+8-bit rows each scaled by its largest magnitude ((128 + 2) B x 6.25 /s = 2.9 MB/h), format 1 float16 rows (5.76 MB/h);
 both are still read. A store is a list of immutable packs, one per published build, each of `.npy` files
 written atomically, the id table last (so it never points into an incomplete pack):
   frames-<build>.npy         uint8   [N_rows, code_width]      codes (format 3; memory-mapped)
