@@ -8,6 +8,12 @@ Run it on songs the model was trained on or held out from training (runs/data/mu
 runs/data/musdb-holdout), never on musdb18-7/valid: valid is the honest check, not a tuning set.
 
     .venv/bin/python scripts/alignment_sweep.py runs/data/musdb-holdout -c model/checkpoints/stemjepa-default.pt
+
+With `--stored`, each stem's frames and signature are read back as a storage form keeps them, every form
+scored in the same run (evaluation.storeforms; store format 2 beside 3):
+
+    PYTHONPATH=. .venv/bin/python scripts/alignment_sweep.py ../shared/data/musdb18-7/train --weights 4:5.6:4 \
+        --stored int8/int8 format3/format3
 """
 
 import argparse
