@@ -60,12 +60,12 @@ def frame_curve(query: np.ndarray, stem: np.ndarray, min_overlap: int) -> Curve:
     keep = counts >= min_overlap
     if not Tq or not Ts:
         return Curve(lags[keep], np.zeros(int(keep.sum()), np.float32))
-    n_fft = _fft_size(Tq + Ts - 1)
+    n_fft = _correlation_size(Tq, Ts, lags[keep])
     q_spec = _memo(query, ("frames", n_fft),
                    lambda: np.asarray(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
-    s_spec = scipy.fft.rfft(np.asarray(stem, np.float64), n_fft, axis=0)
+    s_spec = scipy.fft.rfft(_padded(stem, n_fft, axis=0), axis=0, overwrite_x=True)
     full = scipy.fft.irfft(np.einsum("fd,fd->f", q_spec, np.conj(s_spec)), n_fft)  # lag L at L mod n_fft
-    sums = full[np.mod(lags[keep], n_fft)]
+    sums = _at_lags(full, lags[keep], n_fft)
     return Curve(lags[keep], (sums / counts[keep]).astype(np.float32))
 
 
@@ -152,6 +152,18 @@ def _fft_size(n: int) -> int:
     return int(scipy.fft.next_fast_len(n, real=True))
 
 
+def _correlation_size(n_query: int, n_stem: int, lags: np.ndarray) -> int:
+    """The fastest FFT length whose circular correlation of the two sequences equals the linear one at every
+    lag in `lags` (consecutive): a lag L also receives lag L + N (zero when N >= n_query - lags[0]) and L - N
+    (zero when N >= lags[-1] + n_stem). Shorter than the full n_query + n_stem - 1 when the lags leave out the
+    edges that overlap too little to be scored (a 3-minute mix against 3-minute stems: a quarter shorter)."""
+    full = n_query + n_stem - 1
+    if not len(lags):
+        return _fft_size(full)
+    needed = max(n_query - int(lags[0]), int(lags[-1]) + n_stem, n_query, n_stem)
+    return _fft_size(min(full, needed))
+
+
 def _window_energy(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Energy of x[start : start + length] (clipped to x) for each start, by cumulative sums."""
     c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
@@ -172,11 +184,42 @@ def _floored_window_energies(rows: np.ndarray, starts: np.ndarray, length: int) 
     """_floored_window_energy of each row of `rows` [R, N] at once: [R, len(starts)]."""
     x = rows.astype(np.float64)
     n = x.shape[-1]
-    c = np.zeros((len(x), n + 1))
-    np.cumsum(x * x, axis=1, out=c[:, 1:])
+    c = np.empty((len(x), n + 1))
+    c[:, 0] = 0.0
+    np.cumsum(np.square(x, out=x), axis=1, out=c[:, 1:])
     lo, hi = np.clip(starts, 0, n), np.clip(starts + length, 0, n)
     share = c[:, -1:] * (min(length, n) / max(n, 1))
-    return np.maximum(c[:, hi] - c[:, lo], share)
+    out = _at(c, hi)
+    out -= _at(c, lo)
+    return np.maximum(out, share, out=out)
+
+
+def _padded(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """x as float64, zero-padded to length n along `axis` (0 or -1), in one allocation."""
+    shape = list(x.shape)
+    shape[axis] = n
+    out = np.zeros(shape)
+    if axis == 0:
+        out[: len(x)] = x
+    else:
+        out[..., : x.shape[-1]] = x
+    return out
+
+
+def _at(x: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """x[..., at] for indices `at` [L]: a slice when they are consecutive (as lags and window starts are), else
+    a gather along the last axis."""
+    if len(at) and at[-1] - at[0] == len(at) - 1 and (len(at) < 2 or bool(np.all(np.diff(at) == 1))):
+        return x[..., at[0] : at[-1] + 1].copy()
+    return np.take(x, at, axis=-1)
+
+
+def _at_lags(full: np.ndarray, lags: np.ndarray, n_fft: int) -> np.ndarray:
+    """The circular correlation `full` [..., n_fft] at `lags` [L] (lag L sits at L mod n_fft): two slices for
+    consecutive lags that cross zero, else a gather."""
+    if len(lags) and lags[0] < 0 <= lags[-1] and lags[-1] - lags[0] == len(lags) - 1 and lags[-1] < n_fft + lags[0]:
+        return np.concatenate([full[..., n_fft + int(lags[0]) :], full[..., : int(lags[-1]) + 1]], axis=-1)
+    return _at(full, np.mod(lags, n_fft))
 
 
 def onset_correlation(query_env: np.ndarray, stem_env: np.ndarray, lags: np.ndarray, min_overlap: int,
@@ -219,14 +262,14 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
     live = energies > 0
     if not live.any():
         return np.zeros(len(lags))
-    n_fft = _fft_size(nq + ns - 1)
+    n_fft = _correlation_size(nq, ns, lags)
 
     def combined_spectrum() -> np.ndarray:
         combined = (shorter[live] / np.sqrt(energies[live])[:, None]).sum(axis=0)
         return np.asarray(scipy.fft.rfft(combined, n_fft))
 
     def rows_spectrum() -> np.ndarray:
-        return np.asarray(scipy.fft.rfft(longer.astype(np.float64), n_fft, axis=-1))
+        return np.asarray(scipy.fft.rfft(_padded(longer, n_fft, axis=-1), axis=-1, overwrite_x=True))
 
     def rows_energy() -> np.ndarray:  # floored window energy of each longer row where the shorter one lies
         starts, length = (lags, ns) if stem_is_shorter else (-lags, nq)
@@ -239,14 +282,17 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
         product = long_spec * np.conj(short_spec)[None]
     else:
         short_spec = _memo(query_rows, ("combined", n_fft), combined_spectrum)
-        long_spec = rows_spectrum()
+        product = rows_spectrum()
+        np.conjugate(product, out=product)
+        product *= short_spec[None]
         energy = rows_energy()
-        product = short_spec[None] * np.conj(long_spec)
-    full = scipy.fft.irfft(product, n_fft, axis=-1)  # [rows, n_fft]; circular index of lag L is L mod n_fft
-    num = full[:, np.mod(lags, n_fft)]
+    full = scipy.fft.irfft(product, n_fft, axis=-1, overwrite_x=True)  # [rows, n_fft]; lag L at L mod n_fft
+    num = _at_lags(full, lags, n_fft)
     overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
     ok = (overlap >= min_overlap)[None] & (energy > 0)
-    return np.asarray(np.where(ok, num / np.sqrt(np.where(ok, energy, 1.0)), 0.0).sum(axis=0))
+    out = np.zeros(num.shape)
+    np.divide(num, np.sqrt(energy), out=out, where=ok)
+    return np.asarray(out.sum(axis=0))
 
 
 def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -269,14 +315,14 @@ def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_
     units), computed on the 40 ms chroma grid by FFT and interpolated; lags overlapping less than
     `min_overlap` 10 ms steps score the curve's minimum."""
     nq, ns = len(query.chroma), len(stem.chroma)
-    n_fft = _fft_size(nq + ns - 1)
+    coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
+    n_fft = _correlation_size(nq, ns, coarse)
     q_spec = _memo(query.chroma, ("chroma", n_fft),
                    lambda: np.asarray(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
-    s_spec = scipy.fft.rfft(stem.chroma.astype(np.float64), n_fft, axis=0)
+    s_spec = scipy.fft.rfft(_padded(stem.chroma, n_fft, axis=0), axis=0, overwrite_x=True)
     full = scipy.fft.irfft(np.einsum("fc,fc->f", q_spec, np.conj(s_spec)), n_fft)
-    coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
     overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
-    mean_cos = full[np.mod(coarse, n_fft)] / np.maximum(overlap, 1)
+    mean_cos = _at_lags(full, coarse, n_fft) / np.maximum(overlap, 1)
     curve = np.interp(lags / CHROMA_HOP_STEPS, coarse, mean_cos)
     fine_overlap = np.clip(len(stem.envelope) + lags, 0, len(query.envelope)) - np.clip(lags, 0, len(query.envelope))
     ok = fine_overlap >= min_overlap
@@ -311,17 +357,47 @@ class FusedCurve:
 
     def peaks(self, count: int, min_separation_seconds: float = 0.5) -> list[float]:
         """Offsets (s) of the `count` highest peaks, best first, each at least `min_separation_seconds` from
-        the ones before it, refined by a parabola through the 10 ms neighbours."""
+        the ones before it, refined by a parabola through the 10 ms neighbours.
+
+        Greedy: the highest lag not within the separation of one already taken, then the next. Visiting the
+        lags once in descending order (ties: the earlier lag first, as argmax takes it) takes the same lags as
+        masking the curve around each and searching it again, without a pass over the curve per peak."""
+        fused = self.fused.astype(np.float64)
+        if not np.isfinite(fused).all():  # argmax's order for NaN is not a sort's: keep the masking search
+            return self._peaks_by_masking(count, min_separation_seconds)
+        separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
+        # Each lag taken blocks at most 2 * separation - 1 lags, so the `count` peaks lie among the highest
+        # `enough` lags (all lags tied with the last of them included, so the order of ties is the sort's).
+        enough = count * (2 * separation - 1)
+        order = np.arange(len(fused))
+        if enough < len(fused):
+            threshold = np.partition(fused, len(fused) - enough)[len(fused) - enough]
+            order = np.flatnonzero(fused >= threshold)
+        taken: list[int] = []
+        blocked = np.zeros(len(fused), dtype=bool)
+        for i in order[np.argsort(-fused[order], kind="stable")].tolist():
+            if len(taken) == count:
+                break
+            if blocked[i]:
+                continue
+            taken.append(i)
+            blocked[max(0, i - separation + 1) : i + separation] = True
+        return [self._refined(i) for i in taken]
+
+    def _refined(self, i: int) -> float:
+        lo, hi = max(0, i - 1), min(len(self.fused), i + 2)
+        position, _ = parabolic_peak(self.fused[lo:hi])
+        # lags are consecutive 10 ms steps: index lo + position is lag lags[0] + lo + position
+        return (float(self.lags[0]) + lo + position) * ONSET_HOP_SECONDS
+
+    def _peaks_by_masking(self, count: int, min_separation_seconds: float) -> list[float]:
         offsets: list[float] = []
         remaining = self.fused.astype(np.float64).copy()
         separation = max(1, round(min_separation_seconds / ONSET_HOP_SECONDS))
         left = len(remaining)  # lags not yet masked
         while len(offsets) < count and left > 0:
             i = int(np.argmax(remaining))
-            lo, hi = max(0, i - 1), min(len(self.fused), i + 2)
-            position, _ = parabolic_peak(self.fused[lo:hi])
-            # lags are consecutive 10 ms steps: index lo + position is lag lags[0] + lo + position
-            offsets.append((float(self.lags[0]) + lo + position) * ONSET_HOP_SECONDS)
+            offsets.append(self._refined(i))
             masked = remaining[max(0, i - separation + 1) : i + separation]
             left -= int(np.isfinite(masked).sum())
             masked[:] = -np.inf

@@ -92,18 +92,21 @@ class Similarities:
     stretch: np.ndarray
 
 
-def _key_and_chroma(q: np.ndarray, r: np.ndarray, shifts: np.ndarray,
+def _key_and_chroma(q: np.ndarray, r: "Candidates", shifts: np.ndarray,
                     cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Key and chroma cosines [Q, R] at the best transposition in `shifts`, and that transposition."""
-    qk, rk = _unit(q[:, FEATURES.key_slice]), _unit(r[:, FEATURES.key_slice])
-    qc, rc = q[:, FEATURES.chroma_slice], r[:, FEATURES.chroma_slice]
+    """Key and chroma cosines [Q, R] at the best transposition in `shifts`, and that transposition.
+
+    Shifting a stem up by t rotates its profiles by t; its cosine with the query equals the cosine of the
+    query rotated by -t with the unshifted stem, so only the [Q, 24] query rows are rotated, never the
+    [R, 24] candidates."""
+    qk, qc = _unit(q[:, FEATURES.key_slice]), q[:, FEATURES.chroma_slice]
     best = np.full((len(q), len(r)), -np.inf)
     key = np.zeros((len(q), len(r)))
     chroma = np.zeros((len(q), len(r)))
     transpose = np.zeros((len(q), len(r)), dtype=np.int64)
-    for t in shifts:  # shifting the stem up by t rotates its profiles by t
-        k = qk @ rotate_profile(rk, int(t)).T
-        c = qc @ np.roll(rc, int(t), axis=1).T
+    for t in shifts:
+        k = rotate_profile(qk, -int(t)) @ r.key.T
+        c = np.roll(qc, -int(t), axis=1) @ r.chroma.T
         total = k + c - cost * abs(int(t))
         better = total > best
         best = np.where(better, total, best)
@@ -119,11 +122,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-9, x / np.maximum(norm, 1e-9), 0.0)
 
 
-def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float, tolerance: float,
-           cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tempo agreement [Q, R], rhythm (tempogram) correlation [Q, R] and the stretch ratio to apply."""
-    col = FEATURES.column("bpm")
-    qb, rb = q[:, col][:, None], r[:, col][None, :]
+def _tempo(q: np.ndarray, r: "Candidates", max_stretch: float, tolerance: float, cost: float,
+           rhythm_wanted: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tempo agreement [Q, R], rhythm (tempogram) correlation [Q, R] (zeros unless `rhythm_wanted`) and the
+    stretch ratio to apply."""
+    qb, rb = q[:, FEATURES.column("bpm")][:, None], r.bpm[None, :]
     ratio, _factor = tempo_ratio(qb, rb)
     known = (qb > 0) & (rb > 0)
     needed = np.abs(np.log(ratio))
@@ -133,25 +136,60 @@ def _tempo(q: np.ndarray, r: np.ndarray, max_stretch: float, tolerance: float,
     mismatch = needed - applied
     sigma = np.log1p(tolerance)
     tempo = np.where(known, np.exp(-0.5 * (mismatch / sigma) ** 2) - cost * applied, 0.0)
-    # Stretching the stem by s moves its folded tempogram by log2(s) octaves.
-    shift = np.round(np.log2(stretch) * FOLD_BINS).astype(np.int64) % FOLD_BINS
-    qg, rg = q[:, FEATURES.tempogram_slice], r[:, FEATURES.tempogram_slice]
     rhythm = np.zeros((len(q), len(r)))
+    if not rhythm_wanted:
+        return tempo, rhythm, stretch
+    # Stretching the stem by s moves its folded tempogram by log2(s) octaves: the stem's tempogram rolled by
+    # s bins meets the query's as the query's rolled back by s meets the stem's.
+    shift = np.round(np.log2(stretch) * FOLD_BINS).astype(np.int64) % FOLD_BINS
+    qg, rg = q[:, FEATURES.tempogram_slice], np.asarray(r.tempogram, dtype=np.float64)
     for s in np.unique(shift):
         at = shift == s
-        rhythm = np.where(at, qg @ np.roll(rg, int(s), axis=1).T, rhythm)
+        rhythm = np.where(at, np.roll(qg, -int(s), axis=1) @ rg.T, rhythm)
     return tempo, rhythm, stretch
 
 
-def similarities(queries: np.ndarray, candidates: np.ndarray, conform: Conform = Conform()) -> Similarities:
-    """Musical similarities of query feature rows [Q, F] and candidate rows [R, F] (layout FEATURES)."""
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate feature rows as the similarities read them, prepared once (a build keeps them per instrument
+    for the musical shortlist of every query): unit centred key profiles [R, 24] and pitch-class summaries
+    [R, 12] (float64), tempi [R] (float64) and folded tempograms [R, G] (as stored)."""
+
+    key: np.ndarray
+    chroma: np.ndarray
+    bpm: np.ndarray
+    tempogram: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.bpm)
+
+    def subset(self, keep: np.ndarray) -> "Candidates":
+        """The candidates where `keep` [R] (bool or indices)."""
+        return Candidates(self.key[keep], self.chroma[keep], self.bpm[keep], self.tempogram[keep])
+
+
+def prepare(rows: np.ndarray) -> Candidates:
+    """Feature rows [R, F] (layout FEATURES) as `Candidates`."""
+    r = np.atleast_2d(np.asarray(rows))
+    return Candidates(_unit(np.asarray(r[:, FEATURES.key_slice], dtype=np.float64)),
+                      np.ascontiguousarray(r[:, FEATURES.chroma_slice], dtype=np.float64),
+                      np.asarray(r[:, FEATURES.column("bpm")], dtype=np.float64),
+                      np.ascontiguousarray(r[:, FEATURES.tempogram_slice]))
+
+
+def similarities(queries: np.ndarray, candidates: "np.ndarray | Candidates", conform: Conform = Conform(),
+                 rhythm: bool = True) -> Similarities:
+    """Musical similarities of query feature rows [Q, F] and candidate rows [R, F] (layout FEATURES, or
+    prepared once by `prepare`). `rhythm` False leaves the rhythm part zero (it is costly over many
+    candidates and chooses no conforming)."""
     q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
-    r = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
+    r = candidates if isinstance(candidates, Candidates) else prepare(candidates)
     limit = max(0, int(conform.max_transpose)) if conform.pitched else 0
     shifts = np.array(sorted(range(-limit, limit + 1), key=abs))  # ties go to the smaller transposition
     key, chroma, transpose = _key_and_chroma(q, r, shifts, conform.transpose_cost)
-    tempo, rhythm, stretch = _tempo(q, r, max(0.0, conform.max_stretch), conform.tempo_tolerance, conform.stretch_cost)
-    return Similarities({"key": key, "chroma": chroma, "tempo": tempo, "rhythm": rhythm}, transpose, stretch)
+    tempo, rhythm_part, stretch = _tempo(q, r, max(0.0, conform.max_stretch), conform.tempo_tolerance,
+                                         conform.stretch_cost, rhythm)
+    return Similarities({"key": key, "chroma": chroma, "tempo": tempo, "rhythm": rhythm_part}, transpose, stretch)
 
 
 def discount_hubs(model: np.ndarray, hub: np.ndarray | None, discount: float) -> np.ndarray:
@@ -188,15 +226,15 @@ def fuse(model: np.ndarray, sims: Similarities, weights: CompatWeights, mask: np
     return fused
 
 
-def musical_shortlist(query: np.ndarray, rows: np.ndarray, weights: CompatWeights, n: int,
+def musical_shortlist(query: np.ndarray, rows: "np.ndarray | Candidates", weights: CompatWeights, n: int,
                       conform: Conform = Conform()) -> np.ndarray:
-    """Indices of the `n` rows [R, F] whose musical parts alone (the weights without the model's) score best
-    against the query row [F]: candidates the model's nearest neighbours may miss. Empty when no musical
-    weight is set."""
+    """Indices of the `n` rows [R, F] (or prepared `Candidates`) whose musical parts alone (the weights without
+    the model's) score best against the query row [F]: candidates the model's nearest neighbours may miss.
+    Empty when no musical weight is set."""
     musical = replace(weights, model=0.0)
     if not musical.musical or len(rows) == 0 or n <= 0:
         return np.zeros(0, dtype=np.int64)
-    sims = similarities(np.asarray(query)[None, :], rows, conform)
+    sims = similarities(np.asarray(query)[None, :], rows, conform, rhythm=bool(musical.rhythm))
     score = fuse(np.zeros((1, len(rows))), sims, musical)[0]
     k = min(n, len(rows))
     top = np.argpartition(-score, k - 1)[:k]

@@ -1,10 +1,12 @@
 """Signal-level alignment features of a waveform (its `Signature`): onset envelopes per band at 10 ms, their
 beat-scale accents and a chroma sequence at 40 ms, from one STFT at the model rate and one at 4 kHz."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 
 from analysis.chroma import ONSET_HOP_SECONDS, chroma_sequence
 
@@ -88,25 +90,41 @@ class Flux:
 
     def band(self, low: float, high: float) -> np.ndarray:
         """Onset strength [N] of the bins in [low, high) Hz."""
-        return self.per_bin[:, (self.freqs >= low) & (self.freqs < high)].sum(axis=1)
+        return self.bands(((low, high),))[0]
+
+    def bands(self, edges: Sequence[tuple[float, float]]) -> np.ndarray:
+        """Onset strength of the bins in each [low, high) Hz of `edges`: [len(edges), N], by one product with
+        0/1 band masks (one pass over the flux, where a masked sum per band copies the bins out each time)."""
+        masks = np.stack([(self.freqs >= lo) & (self.freqs < hi) for lo, hi in edges]).astype(self.per_bin.dtype)
+        return np.asarray(masks @ self.per_bin.T, dtype=np.float64)
 
     def total(self) -> np.ndarray:
         """Full-band onset strength [N]."""
-        return self.per_bin.sum(axis=1)
+        return self.per_bin.sum(axis=1, dtype=np.float64)
 
 
 def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
     """Spectral flux at 10 ms (25 ms Hann window, log-compressed magnitudes, positive first difference);
-    None for audio shorter than two hops."""
+    None for audio shorter than two hops.
+
+    Everything stays float32 and in place where it can: at indexing this runs once per catalogue stem
+    (18 000 frames x 257 bins for three minutes), so each extra pass over the frames is ~5 % of the analysis."""
     hop = round(ONSET_HOP_SECONDS * sample_rate)
     win = round(ONSET_WINDOW_SECONDS * sample_rate)
     n_fft = 1 << (win - 1).bit_length()
     if len(wave) < win + hop:
         return None
-    frames = np.lib.stride_tricks.sliding_window_view(wave.astype(np.float32), win)[::hop]  # [N, win]
-    mag = np.abs(scipy.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1))
-    logmag = np.log1p(100.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0.0)
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(wave, dtype=np.float32), win)[::hop]  # [N, win]
+    padded = np.zeros((len(frames), n_fft), dtype=np.float32)  # zero-padded here, not copied again by the FFT
+    np.multiply(frames, np.hanning(win).astype(np.float32), out=padded[:, :win])
+    logmag = np.abs(scipy.fft.rfft(padded, axis=1))
+    logmag *= 100.0
+    logmag += 1.0
+    np.log(logmag, out=logmag)  # log(1 + 100 |X|): numpy's log is vectorised, its log1p ~6x slower here
+    flux = np.empty_like(logmag)
+    flux[0] = 0.0
+    np.subtract(logmag[1:], logmag[:-1], out=flux[1:])
+    np.maximum(flux, 0.0, out=flux)
     return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
 
 
@@ -122,7 +140,8 @@ def gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
     half = max(1, round(3 * sigma_steps))
     taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
     taps /= taps.sum()
-    return np.stack([np.convolve(r, taps)[half : half + len(r)] for r in np.atleast_2d(rows)])
+    # The taps are symmetric, so correlating is convolving: every row in one call, float64 as before.
+    return scipy.ndimage.correlate1d(np.atleast_2d(rows).astype(np.float64), taps, axis=-1, mode="constant")
 
 
 def accents_of(bands: np.ndarray) -> np.ndarray:
@@ -150,7 +169,7 @@ def signature_from(flux: Flux | None, chroma: np.ndarray) -> Signature:
     """A signature from an already computed flux and chroma sequence (see `signature`)."""
     if flux is None:
         return empty_signature()
-    bands = zscore_rows(detrend(np.stack([flux.band(lo, hi) for lo, hi in ONSET_BANDS_HZ])))
+    bands = zscore_rows(detrend(flux.bands(ONSET_BANDS_HZ)))
     return Signature(zscore_rows(detrend(flux.total()))[0], bands, accents_of(bands), chroma)
 
 

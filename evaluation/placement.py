@@ -19,6 +19,7 @@ from analysis.alignment import (
     fused_curve,
 )
 from analysis.placement import (
+    ALTERNATIVE_SEPARATION_SECONDS,
     DEFAULT_PLACEMENT,
     HARMONY,
     PlacementWeights,
@@ -50,13 +51,15 @@ def fused_offsets(x: AlignmentInputs, instrument: str, frame_seconds: float, fus
 
 def placed_offsets(x: AlignmentInputs, instrument: str, frame_seconds: float,
                    weights: PlacementWeights = DEFAULT_PLACEMENT, fusion: FusionWeights = DEFAULT_FUSION,
-                   unpitched: Collection[str] = UNPITCHED_INSTRUMENTS) -> list[float]:
-    """Offsets by placement among the fused curve's peaks (analysis.placement), as the service finds them."""
+                   unpitched: Collection[str] = UNPITCHED_INSTRUMENTS,
+                   separation_seconds: float = ALTERNATIVE_SEPARATION_SECONDS) -> list[float]:
+    """Offsets by placement among the fused curve's peaks (analysis.placement), as the service finds them:
+    the best and runners-up at least `separation_seconds` apart."""
     curve, model = _fused(x, instrument, frame_seconds, fusion, unpitched)
     if curve is None:
         return [model]
     return place(curve, x.query.signature(), x.stem.signature(), x.query.grid(), x.stem.grid(),
-                 weights.for_instrument(instrument, unpitched), 1 + ALTERNATIVES).offsets_seconds
+                 weights.for_instrument(instrument, unpitched), 1 + ALTERNATIVES, separation_seconds).offsets_seconds
 
 
 @dataclass(frozen=True)

@@ -108,11 +108,13 @@ def _worker_init() -> None:
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
 
-def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
-                 prefetch: int = 4) -> Iterator[list[DecodedStem]]:
+def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int, prefetch: int = 4,
+                 poll: bool = False) -> Iterator[list[DecodedStem]]:
     """Decoded stems per file, in completion order, with at most `workers * prefetch` files in flight.
 
-    `workers` 0 decodes in this process (no overlap; for tests and debugging).
+    `workers` 0 decodes in this process (no overlap; for tests and debugging). With `poll`, an empty list
+    means "nothing is finished right now": the consumer can use the moment (embed what it holds) and the next
+    step then waits for a file; without it, every step waits.
     """
     if workers <= 0:
         for task in tasks:
@@ -132,6 +134,9 @@ def decode_files(tasks: Iterable[FileTask], sample_rate: int, workers: int,
                 pending.add(pool.submit(decode_file, nxt, sample_rate))
             if not pending:
                 break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0 if poll else None, return_when=FIRST_COMPLETED)
+            if not done:
+                yield []
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 yield fut.result()

@@ -56,9 +56,12 @@ def embed_decoded(embedder: Embedder, decoded: list[DecodedStem]) -> list[Outcom
 
 
 def run_local(tasks: Iterable[FileTask], embedder: Embedder, batch_size: int, workers: int) -> Iterator[Outcome]:
-    """Decodes and analyses in `workers` processes while this process embeds batches of `batch_size` stems."""
+    """Decodes and analyses in `workers` processes while this process embeds up to `batch_size` stems at a
+    time: whatever is decoded whenever no further file is finished, so that neither side waits for the
+    other to fill a batch (on two cores, waiting for 16 decoded stems before embedding left a core idle
+    for most of each batch)."""
     ready: list[DecodedStem] = []
-    for decoded in decode_files(tasks, embedder.sample_rate, workers):
+    for decoded in decode_files(tasks, embedder.sample_rate, workers, poll=True):
         for d in decoded:
             if not d.ok:
                 yield failure(d)
@@ -66,7 +69,9 @@ def run_local(tasks: Iterable[FileTask], embedder: Embedder, batch_size: int, wo
                 ready.append(d)
             else:
                 yield analysed_only(d)
-        while len(ready) >= batch_size:
+        if len(ready) >= batch_size or (ready and not decoded):
             batch, ready = ready[:batch_size], ready[batch_size:]
             yield from embed_decoded(embedder, batch)
-    yield from embed_decoded(embedder, ready)
+    while ready:
+        batch, ready = ready[:batch_size], ready[batch_size:]
+        yield from embed_decoded(embedder, batch)

@@ -8,13 +8,16 @@ the k results). An unfiltered search asks every instrument's index for k and mer
 """
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from analysis.compatibility import Candidates, prepare
 from analysis.signature import Signature
 from indexer import vectors
 from indexer.analyses import AnalysisStore
@@ -43,6 +46,10 @@ class Build:
     frame_store: FrameStore
     analyses: AnalysisStore
     id_sets: dict[str, np.ndarray]  # instrument -> its searchable stem ids, ascending
+    # What every query would otherwise recompute from the immutable build (per instrument: the musical
+    # shortlist's prepared candidates, the flat index's vectors by id), made on first use.
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def load(cls, index_dir: Path, checkpoint_hash: str | None = None,
@@ -145,6 +152,26 @@ class Build:
         rows, found = self.analyses.rows(ids)
         return ids[found], rows[found]
 
+    def musical_candidates(self, instrument: str | None = None,
+                           exclude_ids: np.ndarray | None = None) -> tuple[np.ndarray, Candidates]:
+        """`analysed_stems` as the musical shortlist reads them (analysis.compatibility.prepare): prepared once
+        per instrument and kept with the build, so a query scans them without copying or converting rows."""
+        ids, table = self._cached(("musical", instrument), lambda: self._prepared(instrument))
+        if exclude_ids is not None and len(exclude_ids):
+            keep = ~np.isin(ids, exclude_ids)
+            return ids[keep], table.subset(keep)
+        return ids, table
+
+    def _prepared(self, instrument: str | None) -> tuple[np.ndarray, Candidates]:
+        ids, rows = self.analysed_stems(instrument)
+        return ids, prepare(rows)
+
+    def _cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        with self._memo_lock:  # one thread makes it; the others wait rather than make it again
+            if key not in self._memo:
+                self._memo[key] = make()
+            return self._memo[key]
+
     def scores_of(self, vector: np.ndarray, stem_ids: Sequence[int], instrument: str | None = None) -> dict[int, float]:
         """The inner product of `vector` with each of `stem_ids` (of `instrument`, or any) that the index finds."""
         if not len(stem_ids):
@@ -157,8 +184,14 @@ class Build:
             mine = wanted[np.isin(wanted, self.id_sets.get(name, _NO_IDS))]
             if idx is None or not len(mine):
                 continue
-            scores, ids = vectors.search(idx, query, len(mine), nprobe=self.nprobe.get(name), include_ids=mine)
-            out.update((int(i), float(sc)) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0)
+            if vectors.is_ivf(idx):
+                scores, ids = vectors.search(idx, query, len(mine), nprobe=self.nprobe.get(name), include_ids=mine)
+                out.update((int(i), float(sc)) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0)
+                continue
+            # A flat index holds every vector: read the wanted rows directly instead of scanning them all.
+            ids_sorted, order, data = self._cached(("flat", name), partial(_flat_by_id, idx))
+            rows = order[np.searchsorted(ids_sorted, mine)]
+            out.update(zip(mine.tolist(), (data[rows] @ query[0]).tolist(), strict=True))
         return out
 
     def analysis_rows(self, stem_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -176,3 +209,11 @@ class Build:
     def analysed(self) -> int:
         """Number of searchable stems whose analysis the build holds."""
         return len(self.analyses)
+
+
+def _flat_by_id(index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids ascending [N], each one's row in the flat index [N], the index's vectors [N, D] float32, a view of
+    its own storage: no copy, valid while the index lives, which a build's indexes do)."""
+    ids, data = vectors.flat_storage(index)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order, data

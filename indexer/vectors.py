@@ -57,6 +57,19 @@ def flat_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
     return ids, vectors
 
 
+def flat_storage(index: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N], vectors [N, D] float32) of a flat IDMap index, the vectors a read-only view of the index's
+    own storage (no copy): valid only while the index lives and is not changed."""
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    n, d = int(index.ntotal), int(index.d)
+    if not n:
+        return ids, np.zeros((0, d), np.float32)
+    flat: Any = faiss.downcast_index(index.index)
+    data = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+    data.flags.writeable = False
+    return ids, data
+
+
 def add(index: Any, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Adds `vectors` [N, D] under `ids` [N]."""
     if len(ids):

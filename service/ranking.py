@@ -6,12 +6,14 @@ Filters apply to a stem as the producer would use it, i.e. conformed: its BPM ti
 its key shifted by the suggested transposition (with no conforming allowed, the stem's own BPM and key).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
-from analysis.compatibility import PARTS, CompatWeights, Conform, discount_hubs, fuse, similarities
-from analysis.key import Key, camelot_compatible, key_name, key_of_index
+from analysis.compatibility import PARTS, CompatWeights, Conform, Similarities, discount_hubs, fuse, similarities
+from analysis.key import Key, camelot_compatible, index_of_key, key_name, key_of_index
 from analysis.music import FEATURES
 
 KEY_MATCHES = ("exact", "compatible")
@@ -50,61 +52,88 @@ class Ranked:
     analysed: bool
 
 
-def _conformed_keys(rows: np.ndarray, transpose: np.ndarray) -> list[Key | None]:
-    """Each candidate's best key after its transposition (None for a flat key profile)."""
-    out: list[Key | None] = []
-    for row, t in zip(rows, transpose, strict=True):
-        profile = row[FEATURES.key_slice]
-        if not np.any(profile):
-            out.append(None)
-            continue
-        tonic, mode = key_of_index(int(np.argmax(profile)))
-        out.append(((tonic + int(t)) % 12, mode))
-    return out
+def _conformed_keys(rows: np.ndarray, transpose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each candidate's best key after its transposition: (tonic [R], key index [R] as in
+    analysis.key.key_of_index, and a mask [R] of the candidates with a key: a flat profile has none)."""
+    profiles = rows[:, FEATURES.key_slice]
+    best = np.argmax(profiles, axis=1)
+    tonic = (best % 12 + transpose) % 12
+    return tonic, best // 12 * 12 + tonic, np.any(profiles != 0, axis=1)
 
 
-def _passes(ranking: Ranking, bpm: np.ndarray, keys: list[Key | None], analysed: np.ndarray) -> np.ndarray:
+def _key_matches(ranking: Ranking, rows: np.ndarray, transpose: np.ndarray) -> np.ndarray:
+    """Per candidate: whether its conformed key is the wanted one (or, for "compatible", one of its Camelot
+    neighbours)."""
+    assert ranking.key is not None
+    _, index, has_key = _conformed_keys(rows, transpose)
+    wanted = [index_of_key(ranking.key)] if ranking.key_match == "exact" else [
+        i for i in range(24) if camelot_compatible(key_of_index(i), ranking.key)]
+    return has_key & np.isin(index, wanted)
+
+
+def _passes(ranking: Ranking, bpm: np.ndarray, rows: np.ndarray, transpose: np.ndarray,
+            analysed: np.ndarray) -> np.ndarray:
     ok = np.ones(len(bpm), dtype=bool)
     if ranking.bpm_min is not None:
         ok &= analysed & (bpm >= ranking.bpm_min)
     if ranking.bpm_max is not None:
         ok &= analysed & (bpm > 0) & (bpm <= ranking.bpm_max)
     if ranking.key is not None:
-        want = ranking.key
-        match = [k is not None and (k == want if ranking.key_match == "exact" else camelot_compatible(k, want))
-                 for k in keys]
-        ok &= analysed & np.asarray(match, dtype=bool)
+        ok &= analysed & _key_matches(ranking, rows, transpose)
     return ok
 
 
+class RankedList(Sequence[Ranked]):
+    """The candidates that pass the filters, best first, as `Ranked` items made when read: a query reads the
+    first k of a pool of thousands."""
+
+    def __init__(self, order: np.ndarray, score: np.ndarray, model: np.ndarray, fused: np.ndarray,
+                 sims: Similarities, transpose: np.ndarray, stretch: np.ndarray, analysed: np.ndarray) -> None:
+        self._order, self._score, self._model, self._fused = order, score, model, fused
+        self._sims, self._transpose, self._stretch, self._analysed = sims, transpose, stretch, analysed
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, at: int) -> Ranked: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[Ranked]: ...
+
+    def __getitem__(self, at: int | slice) -> Ranked | list[Ranked]:
+        if isinstance(at, slice):
+            return [self._item(int(i)) for i in self._order[at]]
+        return self._item(int(self._order[at]))
+
+    def _item(self, i: int) -> Ranked:
+        parts = {"model": float(self._model[i])}
+        if self._analysed[i]:
+            parts |= {name: float(self._sims.parts[name][0, i]) for name in PARTS[1:]}
+        parts["fused"] = float(self._fused[i])
+        return Ranked(i, float(self._score[i]), parts, int(self._transpose[i]), float(self._stretch[i]),
+                      bool(self._analysed[i]))
+
+
 def rank(query_features: np.ndarray, model_scores: np.ndarray, rows: np.ndarray, analysed: np.ndarray,
-         ranking: Ranking, hub: np.ndarray | None = None) -> list[Ranked]:
+         ranking: Ranking, hub: np.ndarray | None = None) -> RankedList:
     """Candidates (model cosines [R], feature rows [R, F], analysed mask [R]) in ranking order, filtered. `hub`
     [R]: each candidate's cosine with the queried instrument's mean query direction, given when all candidates
     are of that instrument; the fusion then discounts the model's cosine by `ranking.hub_discount` times it.
 
     Returns every candidate that passes the filters, best first.
     """
-    if len(model_scores) == 0:
-        return []
+    model_scores = np.asarray(model_scores, dtype=np.float64)
     sims = similarities(query_features[None, :], rows, ranking.conform)
     model_part = discount_hubs(model_scores, hub, ranking.hub_discount)
     fused = fuse(model_part[None, :], sims, ranking.weights, analysed=analysed)[0]
     transpose = np.where(analysed, sims.transpose[0], 0)
     stretch = np.where(analysed, sims.stretch[0], 1.0)
     bpm = rows[:, FEATURES.column("bpm")] * stretch
-    keys = _conformed_keys(rows, transpose)
-    keep = _passes(ranking, bpm, keys, analysed)
-    score = fused if ranking.rank == "fused" else np.asarray(model_scores, dtype=np.float64)
-    order = [int(i) for i in np.argsort(-score, kind="stable") if keep[i]]
-    out = []
-    for i in order:
-        parts = {"model": float(model_scores[i])}
-        if analysed[i]:
-            parts |= {name: float(sims.parts[name][0, i]) for name in PARTS[1:]}
-        parts["fused"] = float(fused[i])
-        out.append(Ranked(i, float(score[i]), parts, int(transpose[i]), float(stretch[i]), bool(analysed[i])))
-    return out
+    keep = _passes(ranking, bpm, rows, transpose, analysed)
+    score = fused if ranking.rank == "fused" else model_scores
+    order = np.argsort(-score, kind="stable")
+    return RankedList(order[keep[order]], score, model_scores, fused, sims, transpose, stretch, analysed)
 
 
 def matching_keys(key: Key, key_match: str) -> list[str]:

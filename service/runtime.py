@@ -164,6 +164,8 @@ class Runtime:
         self._closed.set()
         if self.batcher is not None:
             self.batcher.close()
+        if self.retriever is not None:
+            self.retriever.close()
         if self.runner is not None:
             self.runner.close(timeout=0)
         if self.jobs is not None:

@@ -72,6 +72,11 @@ class ServiceSettings(StorageSettings):
     min_overlap_seconds: float = Field(
         MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
     )
+    align_threads: int = Field(
+        2, ge=1, le=64, description="Threads that align a request's hits side by side while it is the only "
+        "request in flight (the transforms release the GIL); with others in flight each request aligns its hits "
+        "in its own thread, as the cores are busy anyway. 1: never side by side.",
+    )
     refine_top: int = Field(
         10, ge=0,
         description="Hits whose offsets are refined with onset, accent and chroma correlation at 10 ms (0: none).",
@@ -95,7 +100,8 @@ class ServiceSettings(StorageSettings):
     )
     offset_alternatives: int = Field(
         2, ge=0, le=10, description="Further offsets returned per refined hit, each with its confidence: the "
-        "next-best candidates of the placement (or, without it, of the fused alignment curve), at least 0.5 s "
+        "next-best candidates of the placement, at least 0.15 s apart (most of its wrong choices lie a sixteenth "
+        "to a beat from the right one), or, without it, the fused alignment curve's next peaks at least 0.5 s "
         "apart (loop-based music often fits a bar or a phrase away too).",
     )
     placement: bool = Field(

@@ -68,3 +68,49 @@ def test_fused_offsets_equal_the_code_before():
     new = alignment.fused_offsets(curve, 0.16, q, s, alignment.DEFAULT_FUSION, 3)
     old = before.fused_offsets(before.align_frames(fq, fs, 0.16, 2.0).curve, 0.16, q, s, before.DEFAULT_FUSION, 3)
     np.testing.assert_allclose(new, old, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_peaks_by_one_descending_pass_equal_the_masking_search(seed: int):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4000))
+    x = rng.standard_normal(n)
+    if seed % 2:
+        x = np.round(np.convolve(x, np.ones(25), "same"), 1)  # broad peaks with tied shoulders
+    curve = alignment.FusedCurve(np.arange(n) - n // 3, x, {})
+    for count, separation in ((1, 0.5), (3, 0.5), (96, 0.12), (5000, 0.01), (10, 0.0)):
+        assert curve.peaks(count, separation) == curve._peaks_by_masking(count, separation)
+    x[5 % n] = np.nan  # NaN: the masking search itself (NaN offsets compare equal here)
+    with_nan = alignment.FusedCurve(curve.lags, x, {})
+    np.testing.assert_array_equal(with_nan.peaks(3), with_nan._peaks_by_masking(3, 0.5))
+
+
+@pytest.mark.parametrize("n", [1, 7, 61, 200, 18000])
+def test_gaussian_blur_in_one_call_equals_the_row_by_row_convolution(n: int):
+    from analysis.signature import gaussian_blur
+
+    rows = np.random.default_rng(n).standard_normal((3, n)).astype(np.float32)
+    for sigma in (10.0, 2.5, 0.3):
+        half = max(1, round(3 * sigma))
+        taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+        taps /= taps.sum()
+        want = np.stack([np.convolve(r, taps)[half : half + len(r)] for r in rows])
+        np.testing.assert_allclose(gaussian_blur(rows, sigma), want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("nq", "ns"), [(3000, 18000), (18000, 18000), (18000, 3000)])
+def test_shorter_transforms_for_the_scored_lags_equal_the_code_before(nq: int, ns: int):
+    """The lags the fusion scores (overlap at least half the shorter side) need a transform a quarter shorter
+    than the full correlation for equal lengths: same values there."""
+    rng = np.random.default_rng(nq + 2 * ns)
+    q, s = _signature(rng, nq), _signature(rng, ns)
+    m = max(50, min(nq, ns) // 2)
+    lags = np.arange(-(ns - m), nq - m + 1)
+    assert alignment._correlation_size(nq, ns, lags) < alignment._fft_size(nq + ns - 1)
+    np.testing.assert_allclose(alignment.band_onset_correlation(q, s, lags, m),
+                               before.band_onset_correlation(q, s, lags, m), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(alignment.chroma_correlation(q, s, lags, m),
+                               before.chroma_correlation(q, s, lags, m), rtol=0, atol=1e-7)
+    fq, fs = _unit(rng, nq // 16), _unit(rng, ns // 16)
+    np.testing.assert_allclose(alignment.frame_curve(fq, fs, min(len(fq), len(fs)) // 2).similarity,
+                               before.frame_curve(fq, fs, min(len(fq), len(fs)) // 2).similarity, rtol=1e-5, atol=1e-6)

@@ -34,3 +34,19 @@ def test_stem_mp4_streams_hash_differently_and_match_the_embedder() -> None:
     from model.audio import load_mono
 
     np.testing.assert_array_equal(out[1].wave, load_mono(path, 16_000, 2))
+
+
+def test_polling_yields_every_stem_once_and_empty_lists_only_between_files(tmp_path: Path) -> None:
+    """poll=True lets the embedding side work while files decode: empty lists say "nothing finished yet",
+    and every stem still arrives exactly once, decoded as without polling."""
+    tasks = []
+    for i in range(5):
+        path = tmp_path / f"s{i}.wav"
+        sf.write(path, np.sin(np.arange(16_000 * (i + 1)) / (5 + i)).astype(np.float32) * 0.3, 16_000)
+        tasks.append(FileTask(str(path), ((i, None),)))
+    polled = list(decode_files(tasks, 16_000, workers=2, poll=True))
+    stems = {d.stem_id: d for batch in polled for d in batch}
+    assert sorted(stems) == list(range(5)) and sum(len(b) for b in polled) == 5
+    blocking = {d.stem_id: d for batch in decode_files(tasks, 16_000, workers=0) for d in batch}
+    for i in range(5):
+        np.testing.assert_array_equal(stems[i].wave, blocking[i].wave)

@@ -124,3 +124,17 @@ def test_audio_within_the_limits_decodes_as_without_them(tmp_path):
     limits = DecodeLimits(48_000, 2, 5.0, 48_000 * 5 * 2)
     within, free = read_audio(tmp_path / "ok.flac", limits=limits), read_audio(tmp_path / "ok.flac")
     assert within.sample_rate == 48_000 and np.array_equal(within.samples, free.samples)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 6])
+def test_to_mono_of_an_interleaved_view_is_numpys_mean(channels):
+    from model.audio import to_mono
+
+    interleaved = np.random.default_rng(channels).standard_normal((48_000, channels)).astype(np.float32)
+    view = interleaved.T  # [C, T] over [T, C] memory, as the decoders hand it over
+    mono = to_mono(view)
+    assert mono.dtype == np.float32 and mono.shape == (48_000,)
+    np.testing.assert_allclose(mono, view.mean(axis=0), rtol=0, atol=1e-6)
+    if channels == 2:  # one addition and a halving: the same bits as numpy's mean
+        np.testing.assert_array_equal(mono, view.mean(axis=0))
+    assert not np.shares_memory(mono, interleaved)  # a new array: the source is left as it was

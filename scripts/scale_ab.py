@@ -1,0 +1,306 @@
+"""/retrieve at catalogue scale, the starting code (A: a checkout of another commit, by default 3194227, the code
+before the query-path work of issue 18) against this checkout (B), on the same simulated catalogues, interleaved
+request by request. One command:
+
+    python scripts/scale_ab.py                  # 10k and 100k stems, 30 s and 3-minute mixes, 16 clients at 10k
+    python scripts/scale_ab.py --quick          # 10k and 100k, 30 s mix only, fewer requests (a few minutes)
+    python scripts/scale_ab.py --base /work/base --root /tmp/scale-ab --out ab.json
+    python scripts/scale_ab.py --quick --base . --b-env STEMJEPA_ALIGN_THREADS=1   # one setting, same code
+
+What runs: each side is its own process (this file run as a worker under that side's checkout, cwd and
+PYTHONPATH its root), holding the shipped checkpoint's size with random weights (evaluation.bench.random_model:
+speed does not depend on the weights), the service's default settings and threads (STEMJEPA_THREADS), and one
+`Retriever` per catalogue size over a real `Build` (evaluation.scalecat: the real on-disk format; simulated vectors,
+features, frames and metadata; real or synthesised onset and chroma rows). The catalogues are written once, by
+this checkout's evaluation.scalecat, in the store format both sides read (format 2), and both sides read the
+same files.
+
+Per catalogue size and mix length, for each request (a different generated mix each time, the same for A and B),
+the order A/B alternating: the page cache of every pack file dropped, the request (cold), then the same request
+again (warm). Then at --concurrent-size stems, --clients clients through one event loop send --concurrent-requests
+requests in all, A then B then A then B (--concurrent-rounds rounds).
+
+Reported per side: wall p50/p95 (ms), CPU per request (ms, process time: every thread), and per stage the
+median wall (the service's own timings) and CPU: decode, embed (the batcher's forward passes), analyse (the
+query's tempo/beats/key/signature), search (candidates, shortlist, ranking), align (every hit's offsets); the
+B/A ratios of the medians; and for the clients, throughput (requests/s), errors and CPU per request.
+Machine load (os.getloadavg) is printed before and after: on a shared machine, trust the ratios and the CPU,
+not the wall times.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BASE_COMMIT = "3194227"
+HERE = Path(__file__).resolve().parents[1]
+STAGES = ("decode", "embed", "analyse", "search", "align")  # as evaluation.servebench.AB_STAGES
+
+
+# ---- the worker: one side's code, driven over stdin/stdout -------------------------------------------------------
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Serves one side: reads JSON commands from stdin, answers one JSON line each on the original stdout
+    (everything the code under test prints goes to stderr). The worker is evaluation/servebench.py's
+    `ab_worker` of this checkout, loaded by path, so that both sides run the same measuring code against their
+    own packages (PYTHONPATH)."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    spec = importlib.util.spec_from_file_location("scale_ab_servebench", HERE / "evaluation" / "servebench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
+
+
+# ---- the driver ---------------------------------------------------------------------------------------------------
+
+
+def _percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    at = (len(s) - 1) * q / 100
+    lo = int(at)
+    return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (at - lo)
+
+
+def _commit(path: Path) -> str:
+    got = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return got.stdout.strip() + ("+changes" if dirty else "")
+
+
+class Side:
+    """One side's worker process."""
+
+    def __init__(self, name: str, checkout: Path, args: argparse.Namespace, extra_env: list[str]) -> None:
+        self.name = name
+        env = dict(os.environ, PYTHONPATH=str(checkout))
+        for item in extra_env:
+            name_, _, value = item.partition("=")
+            env[name_] = value
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--root", str(args.root),
+               "--model", args.model, "--stem-seconds", str(args.stem_seconds)]
+        self.proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.commit = self._read()["commit"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.name} exited ({self.proc.wait()}); its stderr says why")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def ensure_base(path: Path, commit: str) -> None:
+    """A checkout of `commit` at `path` (git worktree add), unless one is there (this checkout itself: as it is)."""
+    if path.resolve() == HERE:
+        return
+    if path.exists():
+        have = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        want = subprocess.run(["git", "-C", str(HERE), "rev-parse", commit], capture_output=True, text=True).stdout
+        if have.strip() != want.strip():
+            raise SystemExit(f"{path} holds {have.strip()[:12]}, not {commit}: remove it or pass --base elsewhere")
+        return
+    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(path), commit], check=True)
+
+
+def write_catalogues(args: argparse.Namespace, sizes: list[int]) -> None:
+    """The simulated catalogues both sides read (each written once; an existing one is reused)."""
+    import torch
+
+    from evaluation import scalecat
+    from evaluation.bench import random_model
+    from evaluation.faissbench import clustered_vectors
+    from evaluation.servebench import _features
+    from model.embed import Embedder
+
+    embedder = Embedder(random_model(args.model), torch.device("cpu"))
+    names = embedder.vocabulary.names
+    lay = scalecat.layout(args.stem_seconds, embedder.frame_seconds)
+    rows = scalecat.real_rows(args.source, embedder.sample_rate, args.stem_seconds)
+    pool = scalecat.write_pool(args.root, rows, args.pool, embedder.frame_dim, lay, "int8")
+    for n in sizes:
+        if (args.root / f"cat-{n}-int8" / "manifest.json").is_file():
+            continue
+        vector_dir = args.root / f"vectors-{n}"
+        scalecat.write_vectors(vector_dir, clustered_vectors(n, embedder.dim, seed=n), names)
+        scalecat.write_catalogue(args.root, n, "int8", pool, embedder.dim, embedder.frame_dim, names,
+                                 _features(n, n), vector_dir)
+
+
+def _med(rows: list[dict[str, Any]], *keys: str) -> float:
+    vals = []
+    for r in rows:
+        v: Any = r
+        for k in keys:
+            v = v[k]
+        vals.append(float(v))
+    return statistics.median(vals)
+
+
+def summarise(got: dict[tuple[str, int, float, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    out = []
+    for (side, n, seconds, cache), runs in sorted(got.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][3], kv[0][0])):
+        walls = [r["wall_ms"] for r in runs]
+        row = {"side": side, "catalogue": n, "mix_seconds": seconds, "cache": cache, "requests": len(runs),
+               "p50_ms": statistics.median(walls), "p95_ms": _percentile(walls, 95),
+               "cpu_ms": _med(runs, "cpu_ms")}
+        for s in STAGES:
+            row[f"{s}_ms"] = _med(runs, "stage_ms", s)
+            row[f"{s}_cpu_ms"] = _med(runs, "stage_cpu_ms", s)
+        out.append(row)
+    return out
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    cols = ["p50_ms", "p95_ms", "cpu_ms"] + [f"{s}_ms" for s in STAGES] + [f"{s}_cpu_ms" for s in STAGES]
+    head = ["stems", "mix", "cache", "side"] + [c.removesuffix("_ms").replace("_cpu", " cpu") for c in cols]
+    print(" ".join(f"{h:>9s}" for h in head))
+    by = {(r["catalogue"], r["mix_seconds"], r["cache"], r["side"]): r for r in rows}
+    for (n, seconds, cache, side), r in by.items():
+        print(" ".join(f"{x:>9}" for x in (n, f"{seconds:.0f}s", cache, side)) + " "
+              + " ".join(f"{r[c]:9.1f}" for c in cols))
+        if side == "B" and (n, seconds, cache, "A") in by:
+            a = by[(n, seconds, cache, "A")]
+            print(" ".join(f"{x:>9}" for x in ("", "", "", "B/A")) + " "
+                  + " ".join(f"{r[c] / a[c]:9.2f}" if a[c] > 0 else f"{'-':>9s}" for c in cols))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="30 s mixes only, 3 requests per cell, 1 client round.")
+    p.add_argument("--base", type=Path, default=Path("/work/base"), help="Checkout of the starting code (A); "
+                   "made with `git worktree add` at --base-commit if missing.")
+    p.add_argument("--base-commit", default=BASE_COMMIT)
+    p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="Environment of side A only (repeatable), e.g. a setting: STEMJEPA_REFINE_TOP=3.")
+    p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="Environment of side B only (repeatable). With --base at this checkout, A and B differ only "
+                   "by these: e.g. --base . --b-env STEMJEPA_ALIGN_THREADS=1.")
+    p.add_argument("--root", type=Path, default=Path("/tmp/scale-ab"), help="Where the catalogues are written "
+                   "(reused by later runs).")
+    p.add_argument("--sizes", default="10000,100000", help="Catalogue sizes (stems).")
+    p.add_argument("--mix-seconds", default="30,180", help="Mix lengths (s).")
+    p.add_argument("--requests", type=int, default=8, help="Requests per size, mix, side and cache state.")
+    p.add_argument("--concurrent-size", type=int, default=10_000)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--concurrent-requests", type=int, default=48)
+    p.add_argument("--concurrent-rounds", type=int, default=2)
+    p.add_argument("--model", default="compact", help="Model size (random weights).")
+    p.add_argument("--stem-seconds", type=float, default=180.0)
+    p.add_argument("--pool", type=int, default=512, help="Distinct stems whose rows the packs hold.")
+    p.add_argument("--source", type=Path, default=None, help="Folder of real stems whose onset/chroma rows fill "
+                   "the packs (default: synthesised rows).")
+    p.add_argument("--out", type=Path, default=None, help="Write every measurement as JSON here.")
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    # The driver writes the catalogues with this checkout's evaluation.scalecat, whatever else is installed.
+    sys.path.insert(0, str(HERE))
+    if args.quick:
+        args.mix_seconds, args.requests, args.concurrent_rounds = "30", 3, 1
+        args.concurrent_requests = min(args.concurrent_requests, 32)
+    args.base = args.base.resolve()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    mixes = [float(x) for x in args.mix_seconds.split(",")]
+    args.root.mkdir(parents=True, exist_ok=True)
+    ensure_base(args.base, args.base_commit)
+    write_catalogues(args, sorted(set(sizes) | ({args.concurrent_size} if args.clients else set())))
+
+    from evaluation.scalecat import drop_cached
+
+    load_before = os.getloadavg()
+    sides = {"A": Side("A", args.base, args, args.a_env), "B": Side("B", HERE, args, args.b_env)}
+    print(f"A = {sides['A'].commit} ({args.base}) {' '.join(args.a_env)}, B = {sides['B'].commit} ({HERE}) "
+          f"{' '.join(args.b_env)}; load {load_before}", flush=True)
+    got: dict[tuple[str, int, float, str], list[dict[str, Any]]] = {}
+    agree: list[float] = []
+    try:
+        for n in sizes:
+            for side in sides.values():
+                side.ask(op="load", size=n)
+            for seconds in mixes:
+                for side in sides.values():  # warm-up: model, allocator, the build's first-use preparations
+                    side.ask(op="retrieve", size=n, seconds=seconds, seed=999)
+                for rep in range(args.requests):
+                    order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
+                    answers = {}
+                    for name in order:
+                        drop_cached(args.root / f"cat-{n}-int8")
+                        cold = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep)
+                        warm = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep)
+                        got.setdefault((name, n, seconds, "cold"), []).append(cold)
+                        got.setdefault((name, n, seconds, "warm"), []).append(warm)
+                        answers[name] = cold
+                    same = [abs(x - y) for x, y, sa, sb in zip(answers["A"]["offsets"], answers["B"]["offsets"],
+                                                                answers["A"]["stems"], answers["B"]["stems"],
+                                                                strict=True) if sa == sb]
+                    agree += same
+                    print(f"{n} stems, {seconds:.0f} s, request {rep}: "
+                          + ", ".join(f"{k} cold {answers[k]['wall_ms']:.0f} ms ({answers[k]['cpu_ms']:.0f} cpu)"
+                                      for k in ("A", "B")), flush=True)
+        concurrent: list[dict[str, Any]] = []
+        if args.clients:
+            for side in sides.values():
+                side.ask(op="load", size=args.concurrent_size)
+                side.ask(op="retrieve", size=args.concurrent_size, seconds=30.0, seed=999)
+            for rnd in range(args.concurrent_rounds):
+                for name in (["A", "B"] if rnd % 2 == 0 else ["B", "A"]):
+                    r = sides[name].ask(op="concurrent", size=args.concurrent_size, seconds=30.0,
+                                        clients=args.clients, requests=args.concurrent_requests)
+                    concurrent.append({"side": name, "round": rnd, **r})
+                    print(f"{args.clients} clients at {args.concurrent_size}: {name} {r['requests_per_s']:.2f} req/s, "
+                          f"{r['errors']} errors, {r['cpu_ms_per_request']:.0f} ms CPU per request", flush=True)
+    finally:
+        for side in sides.values():
+            side.close()
+    rows = summarise(got)
+    print(f"\nload before {load_before}, after {os.getloadavg()}; medians over {args.requests} requests per cell; "
+          "stage columns: the service's wall timings, then CPU")
+    print_table(rows)
+    if agree:
+        print(f"offsets of the same stems, B vs A: {sum(d <= 0.01 for d in agree)}/{len(agree)} within 10 ms, "
+              f"largest difference {max(agree):.3f} s")
+    if concurrent:
+        for name in ("A", "B"):
+            mine = [c for c in concurrent if c["side"] == name]
+            print(f"{name}: {statistics.median(c['requests_per_s'] for c in mine):.2f} req/s, "
+                  f"errors {sum(c['errors'] for c in mine)}, "
+                  f"CPU {statistics.median(c['cpu_ms_per_request'] for c in mine):.0f} ms per request, "
+                  f"p50 {statistics.median(c['p50_ms'] for c in mine):.0f} ms")
+        a = statistics.median(c["requests_per_s"] for c in concurrent if c["side"] == "A")
+        b = statistics.median(c["requests_per_s"] for c in concurrent if c["side"] == "B")
+        print(f"throughput B/A: {b / a:.2f}")
+    if args.out:
+        args.out.write_text(json.dumps({"A": sides["A"].commit, "B": sides["B"].commit, "load_before": load_before,
+                                        "load_after": os.getloadavg(), "latency": rows, "concurrent": concurrent,
+                                        "args": {k: str(v) for k, v in vars(args).items()}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
