@@ -156,13 +156,15 @@ def write_catalogue(root: Path, n: int, fmt: str, pool_names: dict[str, str], di
     if not pack_paths(folder, "features")[0].is_file():
         write_pack(folder, "features", ((i, features[i : i + 1]) for i in range(n)), n, features.shape[1], np.float32)
     manifest = {
-        "build": 1, "dim": dim, "frame_dim": frame_dim, "format": FORMAT, "frame_packs": [packs["frames"]],
+        "build": 1, "dim": dim, "frame_dim": frame_dim, "frame_packs": [packs["frames"]],
         "instruments": {inst: {"file": os.path.relpath(vector_dir / f"{inst}.faiss", folder)} for inst in instruments},
         "analysis_packs": {"features": ["features"], "onsets": [packs["onsets"]], "chroma": [packs["chroma"]],
                            "beats": []},
         "simulated": "vectors, features, frames and metadata; onsets/chroma real rows, tiled and rolled",
     }
-    write_manifest(folder, manifest)
+    # Packs of store formats 1 and 2 under a format 1 manifest, which readers of earlier releases accept too
+    # (scripts/scale_ab.py serves these catalogues from an older checkout); format 3 packs need format 2.
+    write_manifest(folder, manifest, FORMAT if FORMATS[fmt] is None else 1)
     return folder
 
 

@@ -37,6 +37,8 @@ def test_simulated_catalogue_reads_through_the_real_build(tiny_scale, fmt):
     root, _ = tiny_scale
     build = Build.load(root / f"cat-200-{fmt}")
     assert build.size(None) == 200
+    # format 2 packs under a manifest that readers before format 3 accept (scripts/scale_ab.py's base side)
+    assert build.manifest["format"] == {"int8": 1, "format3": 2}[fmt]
     sig = build.signature(9)  # stem 9 reads pool sequence 9 mod 8 = 1, the same rows as stem 1
     assert sig is not None and np.array_equal(sig.chroma, build.signature(1).chroma)
     assert np.array_equal(sig.bands, build.signature(1).bands)  # and the same codec parameters
