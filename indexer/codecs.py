@@ -2,8 +2,8 @@
 
 Each codec turns one stem's float rows [T, W] into byte codes [R, C] (uint8) and a few float32 parameters
 [P] (kept per stem beside the pack), and back. Decoding is array arithmetic and, for frames, one small
-matrix product: about 2 ms of CPU to read and decode a 3-minute stem's frames, onsets and chroma, against
-0.8 ms for format 2's 8-bit rows and 2.2 ms to build its signature's accents either way
+matrix product: about 2.5 ms of CPU to read and decode a 3-minute stem's frames, onsets and chroma, against
+1.1 ms for format 2's 8-bit rows and 2.7 ms to build its signature's accents either way
 (scripts/store_read_speed.py).
 
   RotatedFrames  model frames (unit rows, D values): a fixed orthogonal rotation (random signs, then a
