@@ -25,10 +25,11 @@ from analysis.alignment import (
     fused_curve,
     fused_offset,
 )
-from analysis.music import Analysis, analyse
+from analysis.music import Analysis, StoredAnalysis, analyse
 from analysis.placement import DEFAULT_PLACEMENT, PlacementWeights, place
 from analysis.signature import Signature
 from evaluation.songs import EvalSong, QueryPair, query_pairs
+from evaluation.storeforms import StoreForm
 from model.embed import Embedder, Embedding
 
 log = logging.getLogger(__name__)
@@ -212,16 +213,32 @@ class FusionSpec:
 def offsets_by_spec(embedder: Embedder, pred: Embedding, query: Analysis, stem: np.ndarray, instrument: str,
                     specs: Sequence[FusionSpec], min_overlap_seconds: float = MIN_OVERLAP_SECONDS,
                     placement: PlacementWeights | None = DEFAULT_PLACEMENT,
-                    store_form: Callable[[Signature], Signature] | None = None) -> dict[str, float]:
+                    store_form: Callable[[Signature], Signature] | None = None,
+                    forms: Sequence[StoreForm] = ()) -> dict[str, float]:
     """Offset (s) of one stem against one mix, as the service finds it, per method: the model curve alone
     ("model"), each fusion variant's highest peak, and (unless `placement` is None) placement among the
     default fusion's peaks ("placement"). The stem is analysed as the index stores it (float16); `pred` and
     `query` (the mix's prediction and analysis) are computed once per mix by the caller; `store_form` turns the
-    stem's signature into what another storage form would read back (evaluation.storeforms), None: as is."""
+    stem's signature into what another storage form would read back (evaluation.storeforms), None: as is.
+    With `forms`, every method is scored once per storage form of the stem's frames and signature (keys
+    "method [form]"), the stem embedded and analysed once for all of them."""
     ref = embedder.embed_stem(stem)
-    aligned = align_frames(pred.frames, ref.frames, embedder.frame_seconds, min_overlap_seconds)
     stored = analyse(stem, embedder.sample_rate).stored()
-    stem_sig = stored.signature() if store_form is None else store_form(stored.signature())
+    if not forms:
+        return _offsets(embedder, pred, query, instrument, specs, min_overlap_seconds, placement, stored,
+                        ref.frames, stored.signature() if store_form is None else store_form(stored.signature()))
+    out = {}
+    for form in forms:
+        found = _offsets(embedder, pred, query, instrument, specs, min_overlap_seconds, placement, stored,
+                         form.frames(ref.frames), form.signature(stored.signature()))
+        out.update({f"{method} [{form.name}]": value for method, value in found.items()})
+    return out
+
+
+def _offsets(embedder: Embedder, pred: Embedding, query: Analysis, instrument: str, specs: Sequence[FusionSpec],
+             min_overlap_seconds: float, placement: PlacementWeights | None, stored: StoredAnalysis,
+             frames: np.ndarray, stem_sig: Signature) -> dict[str, float]:
+    aligned = align_frames(pred.frames, frames, embedder.frame_seconds, min_overlap_seconds)
     out = {"model": aligned.offset_seconds}
     for spec in specs:
         out[spec.name] = spec.offset(instrument, aligned, embedder.frame_seconds, query.signature, stem_sig)

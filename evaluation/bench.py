@@ -255,13 +255,15 @@ def _index_job(embedder: Embedder, plan: BenchPlan) -> dict[str, Any]:
     }
 
 
-def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any]:
+def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0, store_format: int = 3) -> dict[str, Any]:
     """Bytes a catalogue stem costs: its vector (FAISS float32 + 8-byte id), its frame sequence and its stored
-    alignment rows (onsets at 10 ms, chroma at 40 ms), each row as the store keeps it (indexer.frames.row_bytes:
-    8-bit values plus the row's 2-byte scale), plus the 24-byte id-table entry of each pack."""
+    alignment rows (onsets at 10 ms, chroma at 40 ms) as packs of `store_format` keep them (3: the codecs of
+    indexer.codecs with their per-stem parameters; 2: indexer.frames.row_bytes, 8-bit values plus the row's
+    2-byte scale), plus the 24-byte id-table entry of each pack."""
     from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
-    from indexer.analyses import KINDS
-    from indexer.frames import FRAME_DTYPE, row_bytes
+    from indexer.analyses import CODECS, KINDS
+    from indexer.codecs import Codec
+    from indexer.frames import frame_codec, row_bytes
 
     cfg = run_config(cfg_size).model
     rows, _ = cfg.encoder.grid(cfg.audio)
@@ -269,22 +271,37 @@ def memory_per_stem(cfg_size: str, stem_seconds: float = 180.0) -> dict[str, Any
     frame_seconds = cfg.encoder.patch_size * cfg.audio.hop_length / cfg.audio.sample_rate
     frames = int(np.ceil(stem_seconds / frame_seconds))
     vector_bytes = dim * 4 + 8
-    frame_bytes = frames * row_bytes(cfg.frames.dim, FRAME_DTYPE) + 24
     onset_rows = round(stem_seconds / ONSET_HOP_SECONDS)
-    onset_bytes = onset_rows * row_bytes(*KINDS["onsets"]) + 24
-    chroma_bytes = onset_rows // CHROMA_HOP_STEPS * row_bytes(*KINDS["chroma"]) + 24
+    chroma_rows = onset_rows // CHROMA_HOP_STEPS
+
+    def coded(codec: Codec, n: int) -> int:
+        return codec.rows(n) * codec.code_width + 4 * codec.params + 24
+
+    if store_format >= 3:
+        frame_bytes = coded(frame_codec(cfg.frames.dim), frames)
+        onset_bytes, chroma_bytes = coded(CODECS["onsets"], onset_rows), coded(CODECS["chroma"], chroma_rows)
+        frame_dtype = "uint8"
+    else:
+        frame_bytes = frames * row_bytes(cfg.frames.dim, np.int8) + 24
+        onset_bytes = onset_rows * row_bytes(*KINDS["onsets"]) + 24
+        chroma_bytes = chroma_rows * row_bytes(*KINDS["chroma"]) + 24
+        frame_dtype = "int8"
     align_bytes = frame_bytes + onset_bytes + chroma_bytes
+    per_hour = 3600 / stem_seconds / 1e6
     return {
         "model": cfg_size,
+        "store_format": store_format,
         "stem_seconds": stem_seconds,
         "vector_dim": dim,
         "vector_bytes": vector_bytes,
         "frame_dim": cfg.frames.dim,
-        "frame_dtype": np.dtype(FRAME_DTYPE).name,
+        "frame_dtype": frame_dtype,
         "frame_bytes": frame_bytes,
         "onset_bytes": onset_bytes,
         "chroma_bytes": chroma_bytes,
-        "mb_per_hour": align_bytes * 3600 / stem_seconds / 1e6,  # frames + alignment rows
+        "mb_per_hour": align_bytes * per_hour,  # frames + alignment rows
+        "mb_per_hour_parts": {"frames": frame_bytes * per_hour, "onsets": onset_bytes * per_hour,
+                              "chroma": chroma_bytes * per_hour, "faiss": vector_bytes * per_hour},
         "total_kib": (vector_bytes + align_bytes) / 1024,
         "per_million_stems_gib": (vector_bytes + align_bytes) * 1e6 / 2**30,
     }
@@ -323,6 +340,6 @@ def run_bench(plan: BenchPlan, device: str = "auto") -> dict[str, Any]:
         dim = plan.faiss_dim or Embedder(random_model(plan.serve_model)).dim
         report["faiss"] = faiss_sweep(dim, plan)
     if "memory" in want:
-        report["memory_per_stem"] = [memory_per_stem(size) for size in plan.sizes]
+        report["memory_per_stem"] = [memory_per_stem(size, store_format=f) for size in plan.sizes for f in (2, 3)]
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report

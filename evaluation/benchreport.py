@@ -144,14 +144,18 @@ def _faiss(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
 
 def _memory(rows: list[dict[str, Any]], _: Mapping[str, Any]) -> str:
     return table(
-        ["model", "vector", "frames", "onsets + chroma", "MB per hour", "per stem KiB", "per million stems GiB"],
+        ["model", "store format", "vector", "frames", "onsets + chroma", "MB per hour (frames + onsets + chroma)",
+         "frames / onsets / chroma / FAISS MB per hour", "per stem KiB", "per million stems GiB"],
         [
             [
                 r["model"],
+                str(r.get("store_format", 2)),
                 f"{r['vector_dim']} × fp32 = {r['vector_bytes']} B",
-                f"({r['frame_dim']} + scale) × {r['frame_dtype']} × T = {r['frame_bytes']} B",
+                f"{r['frame_dim']}-d × {r['frame_dtype']} × T = {r['frame_bytes']} B",
                 f"{r['onset_bytes']} + {r['chroma_bytes']} B",
                 fmt(r["mb_per_hour"], 2),
+                " / ".join(fmt(r["mb_per_hour_parts"][k], 2) for k in ("frames", "onsets", "chroma", "faiss"))
+                if "mb_per_hour_parts" in r else "",
                 fmt(r["total_kib"]),
                 fmt(r["per_million_stems_gib"]),
             ]

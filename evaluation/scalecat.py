@@ -28,12 +28,15 @@ import numpy as np
 
 from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
 from indexer import vectors
-from indexer.frames import pack_paths, write_pack
+from indexer.analyses import CODECS
+from indexer.codecs import Codec
+from indexer.frames import frame_codec, is_coded, pack_paths, params_path, stored_rows, write_pack
 from indexer.manifest import FORMAT, write_manifest
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"int8": np.int8, "float16": np.float16}  # format 2 (today) and format 1 (the old store)
+# store format 3 (codes, indexer.codecs), 2 (8-bit rows) and 1 (float16 rows)
+FORMATS: dict[str, type | None] = {"format3": None, "int8": np.int8, "float16": np.float16}
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,13 @@ def write_pool(root: Path, rows: RealRows, pool: int, frame_dim: int, lay: PoolL
             src = rows.chroma[i % len(rows.chroma)]
             yield i, _tiled(src, lay.chroma, int(shifts[i]) // CHROMA_HOP_STEPS)
 
-    write_pack(folder, names["frames"], frames(), pool * lay.frames, frame_dim, dtype)
-    write_pack(folder, names["onsets"], onsets(), pool * lay.onsets, rows.onsets[0].shape[1], dtype)
-    write_pack(folder, names["chroma"], chroma(), pool * lay.chroma, 12, dtype)
+    codecs: dict[str, Codec | None] = {"frames": frame_codec(frame_dim), **CODECS} if dtype is None else {}
+    counts = {"frames": lay.frames, "onsets": lay.onsets, "chroma": lay.chroma}
+    for kind, items, width in (("frames", frames(), frame_dim), ("onsets", onsets(), rows.onsets[0].shape[1]),
+                               ("chroma", chroma(), 12)):
+        codec = codecs.get(kind)
+        write_pack(folder, names[kind], items, stored_rows([counts[kind]] * pool, codec), width, dtype or np.int8,
+                   codec)
     return names
 
 
@@ -142,17 +149,22 @@ def write_catalogue(root: Path, n: int, fmt: str, pool_names: dict[str, str], di
         if not data.exists():
             data.symlink_to(pack_paths(pool_dir, name)[0].resolve())
         np.save(ids, _pointing_table(np.load(pack_paths(pool_dir, name)[1]), n))
+        if is_coded(pool_dir, name):  # format 3: each stem's codec parameters, by its position in the id table
+            pool_params = np.load(params_path(pool_dir, name))
+            np.save(params_path(folder, f"{kind}-{n}"), pool_params[np.arange(n) % len(pool_params)])
         packs[kind] = f"{kind}-{n}"
     if not pack_paths(folder, "features")[0].is_file():
         write_pack(folder, "features", ((i, features[i : i + 1]) for i in range(n)), n, features.shape[1], np.float32)
     manifest = {
-        "build": 1, "dim": dim, "frame_dim": frame_dim, "format": FORMAT, "frame_packs": [packs["frames"]],
+        "build": 1, "dim": dim, "frame_dim": frame_dim, "frame_packs": [packs["frames"]],
         "instruments": {inst: {"file": os.path.relpath(vector_dir / f"{inst}.faiss", folder)} for inst in instruments},
         "analysis_packs": {"features": ["features"], "onsets": [packs["onsets"]], "chroma": [packs["chroma"]],
                            "beats": []},
         "simulated": "vectors, features, frames and metadata; onsets/chroma real rows, tiled and rolled",
     }
-    write_manifest(folder, manifest)
+    # Packs of store formats 1 and 2 under a format 1 manifest, which readers of earlier releases accept too
+    # (scripts/scale_ab.py serves these catalogues from an older checkout); format 3 packs need format 2.
+    write_manifest(folder, manifest, FORMAT if FORMATS[fmt] is None else 1)
     return folder
 
 
@@ -182,7 +194,8 @@ def drop_cached(folder: Path) -> int:
 
 
 def pack_bytes(folder: Path, stems: int, pool: int) -> dict[str, float]:
-    """Bytes per stem of each kind of pack a build folder reads (the pool's data over its distinct stems)."""
+    """Bytes per stem of each kind of pack a build folder reads (the pool's data over its distinct stems, the
+    per-stem codec parameters of format 3 over the folder's stems)."""
     out: dict[str, float] = {}
     for path in sorted(folder.glob("*.npy")):
         if path.name.endswith(".ids.npy"):

@@ -225,8 +225,8 @@ def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]
 # ---- at catalogue scale: the real on-disk format, cold and warm, old path beside the new ------------------------
 
 SCALE_VARIANTS: dict[str, tuple[str, int]] = {  # name -> (store format, intra-op threads)
-    "old": ("float16", 2),  # format 1 packs, library-default threads on this 2-core machine
-    "new": ("int8", 1),  # format 2 packs, STEMJEPA_THREADS=1 (today's defaults)
+    "old": ("int8", 1),  # format 2 packs (8-bit rows), STEMJEPA_THREADS=1
+    "new": ("format3", 1),  # format 3 packs (indexer.codecs), STEMJEPA_THREADS=1 (today's defaults)
 }
 
 

@@ -1,16 +1,15 @@
 """Analysis store: every indexed stem's musical analysis (analysis.music.StoredAnalysis) beside its frames,
 so that queries rank and align against the catalogue without decoding any of its audio.
 
-Four kinds of pack per published build, in the frame store's format (indexer.frames: data + id table,
-written atomically, memory-mapped when read, later packs win):
+Four kinds of pack per published build, in the frame store's layout (indexer.frames: data, parameters and
+id table, written atomically, memory-mapped when read, later packs win):
   features-<build>  float32 [1, F] per stem   key profile, pitch classes, tempogram, tempo and grid scalars
-  onsets-<build>    int8 [N, 5 + 2] per stem   full-band and band onset envelopes, 10 ms, scaled per row
-  chroma-<build>    int8 [M, 12 + 2] per stem  alignment chroma, 40 ms, scaled per row
-(8-bit rows with their float16 scale, as the frames: indexer.frames.quantise; packs of float16 rows from
-earlier releases are still read). At 10 ms and 40 ms that is 2.5 MB + 1.3 MB per hour of audio (float16:
-3.6 + 2.2 MB). On the trimmed-stem sweep (510 trimmed MUSDB train excerpts, default fusion, +-80 ms) the
-8-bit frames and signatures found the same offsets as float16: 49.4 % both, no decision changed.
+  onsets-<build>    uint8 codes per stem       the band onset envelopes at 20 ms, 4-bit (BandOnsets, CODECS)
+  chroma-<build>    uint8 codes per stem       alignment chroma at 80 ms, 4-bit + row scale (RowNibbles)
+(0.37 + 0.32 MB per hour of audio; indexer.codecs, chosen in MODEL_CARD.md, "What the index stores").
   beats-<build>     float32 [B, 1] per stem   beat times, s
+Format 2 packs (onsets int8 [N, 5 + 2] at 10 ms, chroma int8 [M, 12 + 2], 8-bit rows with their float16
+scale: 2.5 + 1.3 MB per hour of audio) and format 1 ones (float16 rows) are still read.
 The manifest lists them under `analysis_packs` with `analysis_version`.
 """
 
@@ -24,15 +23,22 @@ import numpy as np
 from analysis.music import FEATURES
 from analysis.signature import Signature
 from indexer.chunks import chunk_analysis_index, chunk_analysis_rows
-from indexer.frames import FrameStore, read_pack_ids, write_pack
+from indexer.codecs import BandOnsets, Codec, RowNibbles
+from indexer.frames import FrameStore, read_pack_ids, stored_rows, write_pack
 
 log = logging.getLogger(__name__)
 
-KINDS: dict[str, tuple[int, type]] = {  # kind -> (row width, stored dtype)
+KINDS: dict[str, tuple[int, type]] = {  # kind -> (row width, stored dtype without a codec)
     "features": (FEATURES.width, np.float32),
     "onsets": (5, np.int8),
     "chroma": (12, np.int8),
     "beats": (1, np.float32),
+}
+ANALYSIS_FORMAT = 3  # the store format new analysis packs are written in
+# Format 3: the codec each kind's new packs are written with (kinds without one keep float32 rows).
+CODECS: dict[str, Codec] = {
+    "onsets": BandOnsets(bands=4, step=2, bits=4),
+    "chroma": RowNibbles(width=12, step=2),
 }
 
 
@@ -51,17 +57,21 @@ def plan_analyses(chunks: Sequence[Path], live: Collection[int]) -> AnalysisPlan
     return plan[::-1]
 
 
-def write_analysis_packs(index_dir: Path, build: int, plan: AnalysisPlan) -> dict[str, str]:
-    """Writes one pack of each kind for the planned stems (streamed from their chunks); kind -> pack name.
-    Nothing is written (an empty mapping) when the plan holds no stem."""
+def write_analysis_packs(index_dir: Path, build: int, plan: AnalysisPlan,
+                         store_format: int = ANALYSIS_FORMAT) -> dict[str, str]:
+    """Writes one pack of each kind for the planned stems (streamed from their chunks) in `store_format` (3:
+    CODECS, 2: 8-bit rows); kind -> pack name. Nothing is written (an empty mapping) when the plan holds no
+    stem."""
     if not any(positions for _, positions in plan):
         return {}
     names = {}
     for kind, (width, dtype) in KINDS.items():
-        total = sum(int(chunk_analysis_index(path)[2][kind][positions].sum()) for path, positions in plan if positions)
+        codec = CODECS.get(kind) if store_format >= 3 else None
+        counts = (int(n) for path, positions in plan if positions
+                  for n in chunk_analysis_index(path)[2][kind][positions])
         rows = (item for path, positions in plan if positions for item in chunk_analysis_rows(path, kind, positions))
         name = f"{kind}-{build:06d}"
-        write_pack(index_dir, name, rows, total, width, dtype)
+        write_pack(index_dir, name, rows, stored_rows(counts, codec), width, dtype, codec)
         names[kind] = name
     return names
 
@@ -84,7 +94,8 @@ class AnalysisStore:
     @classmethod
     def open(cls, index_dir: Path, manifest: Mapping[str, object], only: np.ndarray | None = None) -> "AnalysisStore":
         names = pack_names(manifest)
-        stores = {kind: FrameStore(index_dir, names[kind], width, only=only) for kind, (width, _) in KINDS.items()}
+        stores = {kind: FrameStore(index_dir, names[kind], width, only=only, codec=CODECS.get(kind))
+                  for kind, (width, _) in KINDS.items()}
         ids, rows = stores["features"].first_rows()
         return cls(ids, rows, {k: v for k, v in stores.items() if k != "features"})
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import sessionmaker
 
@@ -25,7 +24,6 @@ from indexer import generation, jobs
 from indexer.db import Song, Stem, StemStatus, make_engine, require_schema, session_factory
 from indexer.decode import FileTask
 from indexer.errors import IndexerError
-from indexer.frames import FRAME_DTYPE, FRAME_FORMATS
 from indexer.lock import index_lock
 from indexer.manifest import check_model, read_manifest
 from indexer.pipeline import Outcome, run_local
@@ -91,7 +89,6 @@ def model_facts(embedder: Embedder) -> dict[str, Any]:
     return {"checkpoint_hash": embedder.checkpoint_hash, "embedding_version": embedder.embedding_version,
             "model": embedder.cfg.name, "dim": embedder.dim, "frame_dim": embedder.frame_dim,
             "frame_seconds": embedder.frame_seconds,
-            "frame_dtype": np.dtype(FRAME_DTYPE).name, "frame_format": FRAME_FORMATS[np.dtype(FRAME_DTYPE).name],
             "vocabulary": list(embedder.vocabulary.names)}
 
 

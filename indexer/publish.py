@@ -29,8 +29,9 @@ from indexer import vectors
 from indexer.analyses import KINDS, analysed_ids, pack_names, plan_analyses, write_analysis_packs
 from indexer.chunks import chunk_ids, list_chunks, read_chunk
 from indexer.db import Stem, StemStatus, shown_in, utcnow
-from indexer.frames import read_pack_ids, write_pack
+from indexer.frames import PACK_SUFFIXES, frame_codec, is_coded, read_pack_ids, write_pack
 from indexer.generation import Generation
+from indexer.manifest import FORMAT as MANIFEST_FORMAT
 from indexer.manifest import write_manifest
 from indexer.settings import IndexerSettings
 from indexer.writer import analysis_values
@@ -201,11 +202,13 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
     packs = list(base["frame_packs"]) if base else []
     if report.added:
         name = f"frames-{build:06d}"
+        frame_dim = int(facts["frame_dim"])
+        codec = frame_codec(frame_dim) if settings.store_format >= 3 else None
         write_pack(index_dir, name, _fold_chunks(plan, indexes, live, int(facts["dim"]), changed), total_rows,
-                   int(facts["frame_dim"]))
+                   frame_dim, np.int8, codec)
         packs.append(name)
     packs = [p for p in packs if any(int(i) in live for i in read_pack_ids(index_dir, p))]
-    analysis_packs = _publish_analyses(index_dir, build, chunk_paths, live, base)
+    analysis_packs = _publish_analyses(index_dir, build, chunk_paths, live, base, settings.store_format)
     entries = _write_indexes(index_dir, build, indexes, changed, old_entries, settings)
     held = {int(i) for idx in indexes.values() for i in vectors.index_ids(idx)}
     _record_spans(sessions, -1 if previous is None else int(previous["build"]), build, held)
@@ -214,9 +217,15 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
         songs = int(s.execute(count_songs).scalar_one())
     stems = sum(int(e["count"]) for e in entries.values())
     analysed = len(set(analysed_ids(index_dir, {"analysis_packs": analysis_packs})) & set(live))
+    # Store format 3 packs need a format 2 manifest (older readers refuse it instead of misreading the packs);
+    # a build that still names format 3 packs of an earlier publish keeps format 2 even when writing format 2.
+    coded = settings.store_format >= 3 or _names_coded_packs(index_dir, packs, analysis_packs)
     write_manifest(index_dir, {**facts, "build": build, "instruments": entries, "frame_packs": packs,
+                               "frame_format": settings.store_format, "analysis_format": settings.store_format,
+                               "frame_dtype": "uint8" if settings.store_format >= 3 else "int8",
                                "analysis_packs": analysis_packs, "analysis_version": ANALYSIS_VERSION,
-                               "counts": {"stems": stems, "frames": stems, "songs": songs, "analysed": analysed}})
+                               "counts": {"stems": stems, "frames": stems, "songs": songs, "analysed": analysed}},
+                   MANIFEST_FORMAT if coded else 1)
     for path in chunk_paths:
         path.unlink(missing_ok=True)
     _collect_garbage(index_dir, entries, [*packs, *(p for names in analysis_packs.values() for p in names)], previous)
@@ -226,16 +235,22 @@ def publish(sessions: sessionmaker, index_dir: Path, facts: dict[str, Any], sett
 
 
 def _publish_analyses(index_dir: Path, build: int, chunk_paths: list[Path], live: dict[int, str],
-                      previous: dict[str, Any] | None) -> dict[str, list[str]]:
+                      previous: dict[str, Any] | None, store_format: int) -> dict[str, list[str]]:
     """The previous build's analysis packs that still hold a live stem, plus new packs of the chunks'
     analyses for live stems: kind -> pack names, oldest first (later packs win when read)."""
     packs = pack_names(previous)
-    new = write_analysis_packs(index_dir, build, plan_analyses(chunk_paths, set(live)))
+    new = write_analysis_packs(index_dir, build, plan_analyses(chunk_paths, set(live)), store_format)
     for kind in KINDS:
         packs[kind] = [p for p in packs[kind] if any(int(i) in live for i in read_pack_ids(index_dir, p))]
         if kind in new:
             packs[kind].append(new[kind])
     return packs
+
+
+def _names_coded_packs(index_dir: Path, frame_packs: list[str], analysis_packs: dict[str, list[str]]) -> bool:
+    """Whether any of these packs is of store format 3."""
+    names = [*frame_packs, *(p for kind in analysis_packs.values() for p in kind)]
+    return any(is_coded(index_dir, name) for name in names)
 
 
 def _write_indexes(index_dir: Path, build: int, indexes: dict[str, Any], changed: set[str],
@@ -271,11 +286,11 @@ def _next_build(index_dir: Path) -> int:
 def _collect_garbage(index_dir: Path, entries: dict[str, Any], packs: list[str],
                      previous: dict[str, Any] | None) -> None:
     """Deletes index files and packs that neither this build nor the previous one (still open in readers) names."""
-    keep = {e["file"] for e in entries.values()} | {f"{p}.npy" for p in packs} | {f"{p}.ids.npy" for p in packs}
+    keep = {e["file"] for e in entries.values()} | {f"{p}{suffix}" for p in packs for suffix in PACK_SUFFIXES}
     if previous is not None:
         keep |= {e["file"] for e in previous["instruments"].values()}
         old_packs = [*previous["frame_packs"], *(p for names in pack_names(previous).values() for p in names)]
-        keep |= {f"{p}{suffix}" for p in old_packs for suffix in (".npy", ".ids.npy")}
+        keep |= {f"{p}{suffix}" for p in old_packs for suffix in PACK_SUFFIXES}
     stale = [*index_dir.glob("vectors-*.faiss"),
              *(p for kind in ("frames", *KINDS) for p in index_dir.glob(f"{kind}-*.npy"))]
     for path in stale:

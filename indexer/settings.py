@@ -60,6 +60,9 @@ class IndexerSettings(StorageSettings):
     ivf_factory: str = Field("IVF{nlist},Flat", description="faiss.index_factory string for large indexes")
     ivf_nprobe: int = Field(32, ge=1, description="IVF lists probed per search")
     ray_actors: int = Field(1, ge=1, description="embedding actors of the ray engine (one GPU each where present)")
+    store_format: int = Field(3, ge=2, le=3, description="format of the frame and analysis packs a publish writes: "
+                              "3 (sign-bit frames, coded onsets and chroma: ~1 MB per hour of audio) or 2 (8-bit "
+                              "rows: ~6.7 MB/h; for readers of releases before format 3, which refuse format 3)")
 
     @field_validator("ivf_factory")
     @classmethod

@@ -22,7 +22,7 @@ from analysis.signature import Signature
 from indexer import vectors
 from indexer.analyses import AnalysisStore
 from indexer.errors import CatalogueNotFoundError
-from indexer.frames import FrameStore
+from indexer.frames import FrameStore, frame_codec
 from indexer.manifest import check_model, require_manifest
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class Build:
             if entry.get("ivf"):
                 nprobe[inst] = int(entry["ivf"]["nprobe"])
         live = np.concatenate([vectors.index_ids(i) for i in indexes.values()]) if indexes else _NO_IDS
-        frames = FrameStore(index_dir, manifest["frame_packs"], int(manifest["frame_dim"]), only=live)
+        frame_dim = int(manifest["frame_dim"])
+        frames = FrameStore(index_dir, manifest["frame_packs"], frame_dim, only=live, codec=frame_codec(frame_dim))
         analyses = AnalysisStore.open(index_dir, manifest, only=live)
         if len(analyses) < len(live):
             log.warning("build %s holds the musical analysis of %d of its %d stems; ranking uses the model alone "

@@ -14,6 +14,9 @@ Run it on training or extra data, never on musdb18-7/valid. Each run can cache i
     .venv/bin/python scripts/alignment_long.py ../shared/data/extra/waveform-playlist-demo --trims 6 --seed 2 \\
         --own-row bass_drums --cache runs/align/wp-2.npz
     .venv/bin/python scripts/alignment_long.py --fit runs/align/ts-dev1.npz runs/align/mu-dev.npz ...
+
+`--stored FORM ...` scores every method once per storage form of the cached stems' frames and signatures
+(evaluation.storeforms, FRAMES/SIGNATURE: int8/int8 is store format 2, format3/format3 store format 3).
 """
 
 import argparse
@@ -39,6 +42,7 @@ from evaluation.excerpts import (
     table,
 )
 from evaluation.placement import case_evidence, fit_weights, fused_offsets, placed_offsets
+from evaluation.storeforms import StoreForm
 from model.embed import Embedder
 
 FIT_TOLERANCE = 0.16
@@ -87,6 +91,9 @@ def main() -> None:
     p.add_argument("--cache", type=Path, nargs="+", help="Prepared cases: read if present (several: scored "
                    "together), else prepared from the data and written (one).")
     p.add_argument("--fit", type=Path, nargs="+", help="Fit the placement weights on these caches and stop.")
+    p.add_argument("--stored", nargs="+", type=StoreForm.parse, default=(),
+                   help="Score each method per storage form of the stems' frames and signatures, FRAMES/SIGNATURE "
+                   "(evaluation.storeforms), e.g. int8/int8 format3/format3.")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     embedder = Embedder.from_checkpoint(args.checkpoint, device="cpu")
@@ -115,10 +122,12 @@ def main() -> None:
         "placement, runners-up 0.5 s apart (previous)": partial(placed_offsets, separation_seconds=0.5),
         "placement (this release)": placed_offsets}
     results, seconds = {}, {}
-    for name, method in methods.items():
-        t0 = time.perf_counter()
-        results[name] = [method(x, ex.instrument, fs) for ex, x in zip(excerpts, inputs, strict=True)]
-        seconds[name] = (time.perf_counter() - t0) / max(len(excerpts), 1)
+    variants = {f" [{form.name}]": [form.stored(x) for x in inputs] for form in args.stored} or {"": inputs}
+    for tag, cases in variants.items():
+        for name, method in methods.items():
+            t0 = time.perf_counter()
+            results[name + tag] = [method(x, ex.instrument, fs) for ex, x in zip(excerpts, cases, strict=True)]
+            seconds[name + tag] = (time.perf_counter() - t0) / max(len(excerpts), 1)
     windows = len({(e.song_id, e.window_start) for e in excerpts})
     print(f"{len(excerpts)} cases in {windows} windows, cuts {min(e.cut for e in excerpts):.2f}-"
           f"{max(e.cut for e in excerpts):.2f} s:")

@@ -8,6 +8,12 @@ Run it on songs the model was trained on or held out from training (runs/data/mu
 runs/data/musdb-holdout), never on musdb18-7/valid: valid is the honest check, not a tuning set.
 
     .venv/bin/python scripts/alignment_sweep.py runs/data/musdb-holdout -c model/checkpoints/stemjepa-default.pt
+
+With `--stored`, each stem's frames and signature are read back as a storage form keeps them, every form
+scored in the same run (evaluation.storeforms; store format 2 beside 3):
+
+    PYTHONPATH=. .venv/bin/python scripts/alignment_sweep.py ../shared/data/musdb18-7/train --weights 4:5.6:4 \
+        --stored int8/int8 format3/format3
 """
 
 import argparse
@@ -19,7 +25,7 @@ import numpy as np
 from analysis.music import analyse
 from evaluation.alignment import FusionSpec, offsets_by_spec
 from evaluation.songs import load_songs, query_pairs
-from evaluation.storeforms import FORMS, roundtrip
+from evaluation.storeforms import StoreForm
 from model.embed import Embedder
 
 TOLERANCE = 0.08
@@ -33,8 +39,9 @@ def main() -> None:
     p.add_argument("--weights", nargs="+", default=["8:5.6:0:0", "4:5.6:4", "4:5.6:4:0", "4:5.6:0", "4:0:4"],
                    help="fusion variants ONSET:HARMONY:ACCENT[:EXPONENT] (evaluation.alignment.FusionSpec)")
     p.add_argument("--min-overlap", type=float, default=2.0)
-    p.add_argument("--stored", choices=FORMS, default=None,
-                   help="round-trip each stem's signature through this storage form (evaluation.storeforms)")
+    p.add_argument("--stored", nargs="+", type=StoreForm.parse, default=(),
+                   help="score every method once per storage form of each stem's frames and signature, "
+                   "FRAMES/SIGNATURE, e.g. int8/int8 (format 2) sign/format3 (format 3): evaluation.storeforms")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     specs = [FusionSpec.parse(w) for w in args.weights]
@@ -46,7 +53,7 @@ def main() -> None:
         pred, query = embedder.predict_one(pair.mix, pair.instrument), analyse(pair.mix, sr)
         for cut in args.cuts:
             found = offsets_by_spec(embedder, pred, query, pair.stem[round(cut * sr):], pair.instrument, specs,
-                                    args.min_overlap, store_form=roundtrip(args.stored) if args.stored else None)
+                                    args.min_overlap, forms=args.stored)
             rows.append({"song": pair.song_id, "stem": pair.instrument, "cut": cut, **found})
             for method, value in found.items():
                 hits.setdefault(method, []).append(abs(value - cut) <= TOLERANCE)

@@ -62,9 +62,11 @@ def test_clustered_vectors_are_unit_and_seeded():
 
 
 def test_memory_per_stem_counts_vector_and_frames():
-    m = memory_per_stem("tiny", stem_seconds=16.0)
+    m = memory_per_stem("tiny", stem_seconds=16.0, store_format=2)
     assert m["vector_dim"] == 5 * 64 and m["vector_bytes"] == 320 * 4 + 8
     assert m["frame_bytes"] == 100 * (32 + 2) + 24  # 100 frames of 160 ms, 8-bit with a float16 scale per row
+    m3 = memory_per_stem("tiny", stem_seconds=16.0)
+    assert m3["frame_bytes"] == 100 * 8 + 24  # format 3: the 32 rotated values at 2 bits, no scale
 
 
 def test_time_call_and_machine_description():

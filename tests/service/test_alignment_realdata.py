@@ -107,12 +107,13 @@ def test_trimmed_stem_offset_is_found_within_80_ms(trimmed_offsets: dict[bool, d
 
 
 # Placement (the service's default since issue 17) was fitted on development data only and first run on this
-# song after every choice was made: it finds the 2.00 s cut, and puts the 1.28 s one at 0.022 s with the right
-# offset as its first runner-up, a known regression left visible here rather than tuned away on valid data.
+# song after every choice was made: from store format 2 packs it found the 2.00 s cut and put the 1.28 s one at
+# 0.022 s (the right offset its first runner-up), a regression this test kept visible as an expected failure.
+# From store format 3 packs (onsets at 20 ms, chosen on MUSDB train and dev data only) it finds both: 1.278 s
+# and 1.999 s.
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.parametrize("cut", [pytest.param(1.28, marks=pytest.mark.xfail(
-    strict=True, reason="placement puts this cut at 0.022 s (measured once, on valid; not tuned)")), 2.00])
+@pytest.mark.parametrize("cut", CUTS)
 def test_placement_finds_the_trimmed_stem_within_80_ms(trimmed_offsets: dict[bool, dict[float, list[float]]],
                                                        cut: float) -> None:
     assert trimmed_offsets[True][cut][0] == pytest.approx(cut, abs=TOLERANCE)
