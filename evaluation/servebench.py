@@ -5,7 +5,7 @@ import io
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -344,16 +344,15 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     return out
 
 
-def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
-    """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all, through one event loop
-    as the app's handlers would; throughput, latency percentiles and errors."""
+def drive_clients(send: Callable[[], Awaitable[int]], clients: int, requests: int,
+                  expected_results: int | None = None) -> tuple[list[float], list[str], float, float]:
+    """`clients` clients through one event loop, as the app's handlers would, sending `requests` requests in
+    all with `send` (a coroutine answering its result count). Returns the latencies (ms), the errors (an
+    exception, no results, or another count than `expected_results`: counted, not raised), the wall seconds
+    and the CPU seconds of this process."""
     import asyncio
 
-    from model.threads import limit_threads
-    from service.retrieval import RetrieveParams
-
-    limit_threads(SCALE_VARIANTS[name][1])
-    remaining = plan.scale_concurrent_requests
+    remaining = requests
     ms: list[float] = []
     errors: list[str] = []
 
@@ -363,23 +362,36 @@ def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: Ben
             remaining -= 1
             t0 = time.perf_counter()
             try:
-                resp = await runtime.retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
-                if not resp.results:
-                    errors.append("no results")
+                got = await send()
+                if not got or (expected_results is not None and got != expected_results):
+                    errors.append(f"{got} results")
             except Exception as exc:  # counted, not raised: the load test reports errors
                 errors.append(f"{type(exc).__name__}: {exc}")
             ms.append((time.perf_counter() - t0) * 1000)
 
-    async def main() -> float:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(plan.scale_clients)))
-        return time.perf_counter() - t0
+    async def main() -> None:
+        await asyncio.gather(*(client() for _ in range(clients)))
 
-    c0 = time.process_time()
-    seconds = asyncio.run(main())
+    c0, t0 = time.process_time(), time.perf_counter()
+    asyncio.run(main())
+    return ms, errors, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
+    """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all (drive_clients);
+    throughput, latency percentiles and errors."""
+    from model.threads import limit_threads
+    from service.retrieval import RetrieveParams
+
+    limit_threads(SCALE_VARIANTS[name][1])
+
+    async def send() -> int:
+        resp = await runtime.retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
+        return len(resp.results)
+
+    ms, errors, seconds, cpu = drive_clients(send, plan.scale_clients, plan.scale_concurrent_requests)
     return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
-            "requests_per_s": len(ms) / seconds, "cpu_s_per_request": (time.process_time() - c0) / max(len(ms), 1),
-            **percentiles(ms)}
+            "requests_per_s": len(ms) / seconds, "cpu_s_per_request": cpu / max(len(ms), 1), **percentiles(ms)}
 
 
 # ---- two versions of the code side by side (scripts/scale_ab.py runs this in each side's process) ---------------
@@ -491,32 +503,14 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
     def concurrent(cmd: dict[str, Any]) -> dict[str, Any]:
         retriever = runtime(cmd["size"]).retriever
         body = mix_wav(cmd["seconds"], seed=0)
-        remaining = cmd["requests"]
-        ms: list[float] = []
-        errors: list[str] = []
 
-        async def client() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                t0 = time.perf_counter()
-                try:
-                    resp = await retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
-                    if len(resp.results) != 10:
-                        errors.append(f"{len(resp.results)} results")
-                except Exception as exc:  # counted, not raised: the load test reports errors
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                ms.append((time.perf_counter() - t0) * 1000)
+        async def send() -> int:
+            resp = await retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
+            return len(resp.results)
 
-        async def main() -> None:
-            await asyncio.gather(*(client() for _ in range(cmd["clients"])))
-
-        c0, t0 = time.process_time(), time.perf_counter()
-        asyncio.run(main())
-        seconds = time.perf_counter() - t0
+        ms, errors, seconds, cpu = drive_clients(send, cmd["clients"], cmd["requests"], expected_results=10)
         return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
-                "requests_per_s": len(ms) / seconds,
-                "cpu_ms_per_request": (time.process_time() - c0) * 1000 / max(len(ms), 1),
+                "requests_per_s": len(ms) / seconds, "cpu_ms_per_request": cpu * 1000 / max(len(ms), 1),
                 "p50_ms": statistics.median(ms), **{k: v for k, v in percentiles(ms).items() if k == "p95_ms"}}
 
     def load(cmd: dict[str, Any]) -> dict[str, Any]:
