@@ -40,6 +40,12 @@ EMBEDDING_VERSION = 1
 
 Encoder = Literal["context", "target"]
 
+# Forward passes run side by side (`threads` > 1) only for up to this many 8 s windows (about 4 minutes of
+# audio): each thread's activations and allocator arena add to the peak memory, which for the longest upload
+# the service accepts grew from +261 to +355-387 MiB (tests/service/test_memory.py bounds it at 330); beyond a
+# few minutes the query's analysis and alignment take longer than its embedding anyway.
+PARALLEL_MAX_WINDOWS = 32
+
 
 @dataclass(frozen=True)
 class Embedding:
@@ -177,7 +183,8 @@ class Embedder:
                 out = self._encode(batch, inst, encoder)
                 return out, out - self._centre(out.shape[1], inst)  # centre: [B or 1, Tp, F, D]
 
-        if threads > 1 and len(batches) > 1 and self.device.type == "cpu":
+        side_by_side = threads > 1 and len(batches) > 1 and self.device.type == "cpu"
+        if side_by_side and sum(len(ws) for ws in windows) <= PARALLEL_MAX_WINDOWS:
             with ThreadPoolExecutor(min(threads, len(batches)), thread_name_prefix="embed") as pool:
                 results = list(pool.map(forward, batches))
         else:

@@ -72,7 +72,8 @@ class ServiceSettings(StorageSettings):
     embed_threads: int = Field(
         2, ge=1, le=64, description="Threads that run a query batch's forward passes side by side on a CPU, each "
         "with the one intra-op thread of `threads`: a lone 30 s query embeds in about half the time (the windows "
-        "of a 3-minute one in two thirds) at the same CPU. 1: one pass after another.",
+        "of a 3-minute one in two thirds) at the same CPU; queries longer than about 4 minutes run one pass after "
+        "another, to bound memory (model.embed.PARALLEL_MAX_WINDOWS). 1: always one after another.",
     )
     min_overlap_seconds: float = Field(
         MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."
