@@ -88,10 +88,6 @@ class Flux:
     per_bin: np.ndarray
     freqs: np.ndarray
 
-    def band(self, low: float, high: float) -> np.ndarray:
-        """Onset strength [N] of the bins in [low, high) Hz."""
-        return self.bands(((low, high),))[0]
-
     def bands(self, edges: Sequence[tuple[float, float]]) -> np.ndarray:
         """Onset strength of the bins in each [low, high) Hz of `edges`: [len(edges), N], by one product with
         0/1 band masks (one pass over the flux, where a masked sum per band copies the bins out each time)."""
