@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import scipy.fft
@@ -61,8 +62,8 @@ def frame_curve(query: np.ndarray, stem: np.ndarray, min_overlap: int) -> Curve:
     if not Tq or not Ts:
         return Curve(lags[keep], np.zeros(int(keep.sum()), np.float32))
     n_fft = _correlation_size(Tq, Ts, lags[keep])
-    q_spec = _memo(query, ("frames", n_fft),
-                   lambda: np.asarray(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
+    q_spec = per_query(query, ("frames", n_fft),
+                       lambda: np.asarray(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
     s_spec = scipy.fft.rfft(_padded(stem, n_fft, axis=0), axis=0, overwrite_x=True)
     full = scipy.fft.irfft(np.einsum("fd,fd->f", q_spec, np.conj(s_spec)), n_fft)  # lag L at L mod n_fft
     sums = _at_lags(full, lags[keep], n_fft)
@@ -123,28 +124,33 @@ class FusionWeights:
 DEFAULT_FUSION = FusionWeights(onset=4.0, harmony=5.6, accent=4.0)
 
 
-# Spectra and window energies of the query's signature rows, kept across the hits of one request: the query's
-# arrays live as long as the request, and a key names their memory (address, shape, strides, dtype), which the
-# entry holds on to, so no other array can take that key while the entry lives.
-_QUERY_CACHE: "OrderedDict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+# Spectra and window energies of the query's signature rows (and placement's beat means of its chroma), kept
+# across the hits of one request: the query's arrays live as long as the request, and a key names their memory
+# (address, shape, strides, dtype), which the entry holds on to, so no other array can take that key while the
+# entry lives.
+_QUERY_CACHE: "OrderedDict[tuple[object, ...], tuple[tuple[np.ndarray, ...], Any]]" = OrderedDict()
 _QUERY_CACHE_SIZE = 32
 _QUERY_CACHE_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
-def _memo(x: np.ndarray, tag: tuple[object, ...], compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """compute(), remembered for the array `x` (unchanged while it lives) and `tag`."""
-    key = (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str, *tag)
+def per_query(x: np.ndarray | tuple[np.ndarray, ...], tag: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """compute(), remembered for the array(s) `x` (unchanged while they live) and `tag`: what a request
+    computes from its query once for all its hits."""
+    arrays = x if isinstance(x, tuple) else (x,)
+    key = (*((a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str) for a in arrays), *tag)
     with _QUERY_CACHE_LOCK:
         hit = _QUERY_CACHE.get(key)
         if hit is not None:
             _QUERY_CACHE.move_to_end(key)
-            return hit[1]
+            return cast(T, hit[1])
     value = compute()
     with _QUERY_CACHE_LOCK:
-        _QUERY_CACHE[key] = (x, value)
+        _QUERY_CACHE[key] = (arrays, value)
         while len(_QUERY_CACHE) > _QUERY_CACHE_SIZE:
             _QUERY_CACHE.popitem(last=False)
     return value
+
 
 
 def _fft_size(n: int) -> int:
@@ -187,11 +193,32 @@ def _floored_window_energies(rows: np.ndarray, starts: np.ndarray, length: int) 
     c = np.empty((len(x), n + 1))
     c[:, 0] = 0.0
     np.cumsum(np.square(x, out=x), axis=1, out=c[:, 1:])
-    lo, hi = np.clip(starts, 0, n), np.clip(starts + length, 0, n)
     share = c[:, -1:] * (min(length, n) / max(n, 1))
-    out = _at(c, hi)
-    out -= _at(c, lo)
+    out = _at_clipped(c, starts + length, n)
+    out -= _at_clipped(c, starts, n)
     return np.maximum(out, share, out=out)
+
+
+def _at_clipped(x: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """x[..., clip(at, 0, n)]: for a consecutive run of indices, rising (window starts at lags) or falling (at
+    -lags), slices, the end values repeated where the run leaves [0, n] (a gather copies index by index)."""
+    size = len(at)
+    first = int(at[0]) if size else 0
+    step = 1 if size < 2 or at[-1] >= at[0] else -1
+    if not size or abs(int(at[-1]) - first) != size - 1 or (size > 1 and not bool(np.all(np.diff(at) == step))):
+        return np.take(x, np.clip(at, 0, n), axis=-1)
+    out = np.empty((*x.shape[:-1], size), x.dtype)
+    if step > 0:  # at[k] = first + k: below 0 before k = -first, above n from k = n - first + 1
+        below, above = min(size, max(0, -first)), min(size, max(0, n - first + 1))
+        out[..., :below] = x[..., :1]
+        out[..., below:above] = x[..., first + below : first + above]
+        out[..., above:] = x[..., n : n + 1]
+    else:  # at[k] = first - k: above n before k = first - n, below 0 from k = first + 1
+        above, below = min(size, max(0, first - n)), min(size, max(0, first + 1))
+        out[..., :above] = x[..., n : n + 1]
+        out[..., above:below] = x[..., first - below + 1 : first - above + 1][..., ::-1]
+        out[..., below:] = x[..., :1]
+    return out
 
 
 def _padded(x: np.ndarray, n: int, axis: int) -> np.ndarray:
@@ -207,10 +234,13 @@ def _padded(x: np.ndarray, n: int, axis: int) -> np.ndarray:
 
 
 def _at(x: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """x[..., at] for indices `at` [L]: a slice when they are consecutive (as lags and window starts are), else
-    a gather along the last axis."""
-    if len(at) and at[-1] - at[0] == len(at) - 1 and (len(at) < 2 or bool(np.all(np.diff(at) == 1))):
-        return x[..., at[0] : at[-1] + 1].copy()
+    """x[..., at] for indices `at` [L]: a slice when they are consecutive, rising (as lags are) or falling (as
+    the stem's window starts -lags are), else a gather along the last axis."""
+    if len(at) and abs(int(at[-1]) - int(at[0])) == len(at) - 1:
+        step = 1 if at[-1] >= at[0] else -1
+        if len(at) < 2 or bool(np.all(np.diff(at) == step)):
+            lo, hi = min(int(at[0]), int(at[-1])), max(int(at[0]), int(at[-1]))
+            return x[..., lo : hi + 1][..., ::step].copy()
     return np.take(x, at, axis=-1)
 
 
@@ -277,22 +307,24 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
 
     if stem_is_shorter:  # the query's rows are the longer side
         short_spec = combined_spectrum()
-        long_spec = _memo(query_rows, ("rows", n_fft), rows_spectrum)
-        energy = _memo(query_rows, ("energy", ns, int(lags[0]), len(lags)), rows_energy)
+        long_spec = per_query(query_rows, ("rows", n_fft), rows_spectrum)
+        energy = per_query(query_rows, ("energy", ns, int(lags[0]), len(lags)), rows_energy)
         product = long_spec * np.conj(short_spec)[None]
     else:
-        short_spec = _memo(query_rows, ("combined", n_fft), combined_spectrum)
+        short_spec = per_query(query_rows, ("combined", n_fft), combined_spectrum)
         product = rows_spectrum()
         np.conjugate(product, out=product)
         product *= short_spec[None]
         energy = rows_energy()
     full = scipy.fft.irfft(product, n_fft, axis=-1, overwrite_x=True)  # [rows, n_fft]; lag L at L mod n_fft
     num = _at_lags(full, lags, n_fft)
-    overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
-    ok = (overlap >= min_overlap)[None] & (energy > 0)
+    root = np.sqrt(energy)
     out = np.zeros(num.shape)
-    np.divide(num, np.sqrt(energy), out=out, where=ok)
-    return np.asarray(out.sum(axis=0))
+    np.divide(num, root, out=out, where=root > 0)  # energies are never negative: > 0 where their roots are
+    summed = out.sum(axis=0)
+    overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
+    summed[overlap < min_overlap] = 0.0  # as every row's term there (a sum of zeros)
+    return np.asarray(summed)
 
 
 def band_onset_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_overlap: int) -> np.ndarray:
@@ -317,8 +349,8 @@ def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_
     nq, ns = len(query.chroma), len(stem.chroma)
     coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
     n_fft = _correlation_size(nq, ns, coarse)
-    q_spec = _memo(query.chroma, ("chroma", n_fft),
-                   lambda: np.asarray(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
+    q_spec = per_query(query.chroma, ("chroma", n_fft),
+                       lambda: np.asarray(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
     s_spec = scipy.fft.rfft(_padded(stem.chroma, n_fft, axis=0), axis=0, overwrite_x=True)
     full = scipy.fft.irfft(np.einsum("fc,fc->f", q_spec, np.conj(s_spec)), n_fft)
     overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
@@ -382,7 +414,29 @@ class FusedCurve:
                 continue
             taken.append(i)
             blocked[max(0, i - separation + 1) : i + separation] = True
-        return [self._refined(i) for i in taken]
+        return self._refined_all(taken)
+
+    def _refined_all(self, taken: list[int]) -> list[float]:
+        """[self._refined(i) for i in taken], the parabolas of all peaks inside the curve at once: the same
+        comparisons and the same float64 arithmetic in the same order, so the same values to the bit."""
+        at = np.asarray(taken, dtype=np.int64)
+        inside = (at > 0) & (at < len(self.fused) - 1)
+        out = np.empty(len(at))
+        for k in np.flatnonzero(~inside).tolist():  # a window cut by the curve's end: as before
+            out[k] = self._refined(int(at[k]))
+        i = at[inside]
+        window = np.stack([self.fused[i - 1], self.fused[i], self.fused[i + 1]], axis=1).astype(np.float64)
+        middle = np.argmax(window, axis=1)  # the window's first maximum, as parabolic_peak's argmax
+        a, b, c = window[:, 0], window[:, 1], window[:, 2]
+        denom = a - 2 * b + c
+        refine = (middle == 1) & (denom < 0)  # a maximum in the middle, not flat: the parabola's vertex
+        position = middle.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = 0.5 * (a - c) / denom
+        position[refine] += shift[refine]
+        # lags are consecutive 10 ms steps: window start i - 1 plus position is lag lags[0] + i - 1 + position
+        out[inside] = (float(self.lags[0]) + (i - 1) + position) * ONSET_HOP_SECONDS
+        return [float(v) for v in out]
 
     def _refined(self, i: int) -> float:
         lo, hi = max(0, i - 1), min(len(self.fused), i + 2)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from analysis.alignment import UNPITCHED_INSTRUMENTS, FusedCurve
+from analysis.alignment import UNPITCHED_INSTRUMENTS, FusedCurve, per_query
 from analysis.beats import BeatGrid
 from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
 from analysis.signature import Signature
@@ -176,6 +176,19 @@ def _downbeats_on_downbeats(query_grid: BeatGrid, stem_grid: BeatGrid | None, of
     return (live & (nearest <= tol)).sum(axis=1) / np.maximum(live.sum(axis=1), 1)
 
 
+def _query_beats(query: Signature, grid: BeatGrid,
+                 q_seconds: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """The query's side of `evidence`, the same for every hit of a request: its beat boundaries and bar start
+    (beat_spans), its beat-averaged chroma [1, B, 12] with each beat's share inside it [1, B], and the bar sums
+    [1, bars, 12]."""
+    edges, downbeat = beat_spans(grid, q_seconds)
+    q_beat, q_in = _span_means(query.chroma, CHROMA_HOP_STEPS * ONSET_HOP_SECONDS, edges[None, :-1], edges[None, 1:])
+    kept = (edges, q_beat, q_in, _bars(q_beat, max(grid.beats_per_bar, 1), downbeat))
+    for x in kept:
+        x.flags.writeable = False  # shared by the request's hits
+    return kept[0], downbeat, *kept[1:]
+
+
 def evidence(fused: FusedCurve, query: Signature, stem: Signature, query_grid: BeatGrid, stem_grid: BeatGrid | None,
              offsets_seconds: np.ndarray) -> np.ndarray:
     """The raw evidence [K, len(PlacementWeights.names())] for each candidate offset (s) [K] of `stem`
@@ -184,14 +197,16 @@ def evidence(fused: FusedCurve, query: Signature, stem: Signature, query_grid: B
     q_seconds, s_seconds = len(query.envelope) * ONSET_HOP_SECONDS, len(stem.envelope) * ONSET_HOP_SECONDS
     overlap = (np.minimum(t + s_seconds, q_seconds) - np.maximum(t, 0.0)) / min(q_seconds, s_seconds)
 
-    edges, downbeat = beat_spans(query_grid, q_seconds)
-    a, b = edges[None, :-1], edges[None, 1:]  # [1, B] the query's beats
     step = CHROMA_HOP_STEPS * ONSET_HOP_SECONDS
-    q_beat, q_in = _span_means(query.chroma.astype(np.float64), step, a, b)  # [1, B, 12]
-    s_beat, s_in = _span_means(stem.chroma.astype(np.float64), step, a - t[:, None], b - t[:, None])  # [K, B, 12]
-    beat_in = (q_in > 0.99) & (s_in > 0.99)  # [K, B] beats wholly inside both
     meter = max(query_grid.beats_per_bar, 1)
-    q_bar, s_bar = _bars(q_beat, meter, downbeat), _bars(s_beat, meter, downbeat)  # [1, bars, 12], [K, bars, 12]
+    edges, downbeat, q_beat, q_in, q_bar = per_query(
+        (query.chroma, query_grid.beats), ("placement", q_seconds, query_grid.beats_per_bar, query_grid.downbeat),
+        lambda: _query_beats(query, query_grid, q_seconds))
+    a, b = edges[None, :-1], edges[None, 1:]  # [1, B] the query's beats
+    # the stem's chroma summed in float64 as it is read (no float64 copy of its rows first)
+    s_beat, s_in = _span_means(stem.chroma, step, a - t[:, None], b - t[:, None])  # [K, B, 12]
+    beat_in = (q_in > 0.99) & (s_in > 0.99)  # [K, B] beats wholly inside both
+    s_bar = _bars(s_beat, meter, downbeat)  # [K, bars, 12]
     bar_in = _bars(beat_in[..., None].astype(np.float64), meter, downbeat)[..., 0] >= meter
 
     def term(name: str) -> np.ndarray:

@@ -3,10 +3,10 @@ beat-scale accents and a chroma sequence at 40 ms, from one STFT at the model ra
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import scipy.fft
-import scipy.ndimage
 
 from analysis.chroma import ONSET_HOP_SECONDS, chroma_sequence
 
@@ -131,13 +131,41 @@ def detrend(rows: np.ndarray) -> np.ndarray:
     return np.stack([r - np.convolve(r, kernel, mode="same") for r in np.atleast_2d(rows)])
 
 
-def gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
-    """Each row convolved with a unit-sum Gaussian (cut at 3 sigma), same length, zeros beyond the ends."""
+def gaussian_taps(sigma_steps: float) -> np.ndarray:
+    """A unit-sum Gaussian cut at 3 sigma: [2 half + 1] taps, symmetric about the middle one."""
     half = max(1, round(3 * sigma_steps))
     taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
-    taps /= taps.sum()
-    # The taps are symmetric, so correlating is convolving: every row in one call, float64 as before.
-    return scipy.ndimage.correlate1d(np.atleast_2d(rows).astype(np.float64), taps, axis=-1, mode="constant")
+    return taps / taps.sum()
+
+
+@cache
+def _taps_spectrum(sigma_steps: float, n_fft: int) -> np.ndarray:
+    """The real spectrum [n_fft // 2 + 1] of gaussian_taps laid out circularly about index 0 (tap k of the
+    half at index k mod n_fft): even, so its transform is real (the imaginary parts are rounding)."""
+    taps = gaussian_taps(sigma_steps)
+    half = len(taps) // 2
+    kernel = np.zeros(n_fft)
+    kernel[: half + 1] = taps[half:]
+    kernel[n_fft - half :] = taps[:half]
+    spectrum = scipy.fft.rfft(kernel).real
+    spectrum.flags.writeable = False
+    return spectrum
+
+
+def gaussian_blur(rows: np.ndarray, sigma_steps: float) -> np.ndarray:
+    """Each row convolved with a unit-sum Gaussian (cut at 3 sigma), same length, zeros beyond the ends:
+    float64 [R, N].
+
+    By FFT: a row padded with at least `half` zeros convolves circularly as linearly (what wraps round lands
+    in the padding), so this is the direct convolution to rounding (1e-16), at a fifth of its CPU for
+    3-minute envelopes (61 taps at 0.1 s; a hit's stem is blurred on every read)."""
+    x = np.asarray(np.atleast_2d(rows), dtype=np.float64)  # float64 as the direct convolution was
+    n = x.shape[-1]
+    half = max(1, round(3 * sigma_steps))
+    n_fft = int(scipy.fft.next_fast_len(n + half, real=True))
+    spectrum = scipy.fft.rfft(x, n_fft, axis=-1)
+    spectrum *= _taps_spectrum(float(sigma_steps), n_fft)
+    return np.asarray(scipy.fft.irfft(spectrum, n_fft, axis=-1, overwrite_x=True)[..., :n])
 
 
 def accents_of(bands: np.ndarray) -> np.ndarray:
