@@ -41,11 +41,15 @@ class Signature:
         return np.concatenate([self.envelope[None], self.bands]).T
 
     @classmethod
-    def from_stored(cls, onsets: np.ndarray, chroma: np.ndarray) -> "Signature":
-        """Rebuilds a signature from `onset_rows()` [N, 1 + bands] and the chroma [M, 12] (any float dtype)."""
+    def from_stored(cls, onsets: np.ndarray, chroma: np.ndarray, stretch: float = 1.0) -> "Signature":
+        """Rebuilds a signature from `onset_rows()` [N, 1 + bands] and the chroma [M, 12] (any float dtype);
+        with `stretch`, `stretched(..., stretch)` of it, its accents blurred once (from the stretched bands)."""
         rows = np.asarray(onsets, dtype=np.float32).T
-        bands = np.ascontiguousarray(rows[1:])
-        return cls(np.ascontiguousarray(rows[0]), bands, accents_of(bands), np.asarray(chroma, dtype=np.float32))
+        envelope, bands = np.ascontiguousarray(rows[0]), np.ascontiguousarray(rows[1:])
+        chroma = np.asarray(chroma, dtype=np.float32)
+        if abs(stretch - 1.0) >= 1e-6:
+            return _stretched(envelope, bands, chroma, stretch)
+        return cls(envelope, bands, accents_of(bands), chroma)
 
 
 def time_scale(rows: np.ndarray, ratio: float, axis: int = 0) -> np.ndarray:
@@ -67,11 +71,16 @@ def stretched(sig: Signature, ratio: float) -> Signature:
     resampled in time; envelopes re-standardised, chroma rows re-normalised."""
     if abs(ratio - 1.0) < 1e-6:
         return sig
-    bands = zscore_rows(time_scale(sig.bands, ratio, axis=1))
-    chroma = time_scale(sig.chroma, ratio)
+    return _stretched(sig.envelope, sig.bands, sig.chroma, ratio)
+
+
+def _stretched(envelope: np.ndarray, bands: np.ndarray, chroma: np.ndarray, ratio: float) -> Signature:
+    """`stretched` of the signature with these envelope, bands and chroma (its accents are not read)."""
+    bands = zscore_rows(time_scale(bands, ratio, axis=1))
+    chroma = time_scale(chroma, ratio)
     norm = np.linalg.norm(chroma, axis=1, keepdims=True)
     chroma = np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
-    return Signature(zscore_rows(time_scale(sig.envelope, ratio)[None])[0], bands, accents_of(bands), chroma)
+    return Signature(zscore_rows(time_scale(envelope, ratio)[None])[0], bands, accents_of(bands), chroma)
 
 
 def zscore_rows(x: np.ndarray) -> np.ndarray:

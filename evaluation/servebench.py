@@ -140,7 +140,7 @@ class SyntheticCatalogue:
     def scores_of(self, vector: np.ndarray, stem_ids: Sequence[int], instrument: str | None = None) -> dict[int, float]:
         return {int(i): float(self.data[int(i)] @ vector) for i in stem_ids}
 
-    def signature(self, stem_id: int) -> None:
+    def signature(self, stem_id: int, stretch: float = 1.0) -> None:
         """Synthetic stems have no audio, hence no alignment signature."""
         return None
 

@@ -112,13 +112,14 @@ class AnalysisStore:
             out[found] = self.features[at[found]]
         return out, found
 
-    def signature(self, stem_id: int) -> Signature | None:
-        """The stem's alignment signature, or None when the build holds no analysis of it."""
+    def signature(self, stem_id: int, stretch: float = 1.0) -> Signature | None:
+        """The stem's alignment signature (played `stretch` times faster: analysis.signature.stretched), or
+        None when the build holds no analysis of it."""
         onsets = self.sequences["onsets"].get(int(stem_id))
         chroma = self.sequences["chroma"].get(int(stem_id))
         if onsets is None or chroma is None:
             return None
-        return Signature.from_stored(onsets, chroma)
+        return Signature.from_stored(onsets, chroma, stretch)
 
     def beats(self, stem_id: int) -> np.ndarray | None:
         """Beat times [B] (s) of the stem, or None."""

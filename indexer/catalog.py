@@ -201,8 +201,8 @@ class Catalogue:
     def analysis_rows(self, stem_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         return self._build.analysis_rows(stem_ids)
 
-    def signature(self, stem_id: int) -> Signature | None:
-        return self._build.signature(stem_id)
+    def signature(self, stem_id: int, stretch: float = 1.0) -> Signature | None:
+        return self._build.signature(stem_id, stretch)
 
     def beats(self, stem_id: int) -> np.ndarray | None:
         return self._build.beats(stem_id)

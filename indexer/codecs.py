@@ -157,13 +157,25 @@ class RotatedFrames:
         return _pack_bits(q, self.bits), np.zeros(0, np.float32)
 
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
-        q = _unpack_bits(np.asarray(codes, np.uint8), self.bits, self.values)
-        rows = _LEVELS[self.bits][q] @ _back_rotation(self.dim, self.values)
+        codes = np.asarray(codes, np.uint8)
+        table = _byte_levels(self.bits)
+        levels = table[codes].reshape(len(codes), codes.shape[1] * table.shape[1])[:, : self.values]  # float32
+        rows = levels @ _back_rotation(self.dim, self.values)
         rows /= np.sqrt(np.maximum(np.einsum("ij,ij->i", rows, rows), 1e-18))[:, None]
         return rows
 
     def bytes_per_row(self) -> float:
         return float(self.code_width)
+
+
+@cache
+def _byte_levels(bits: int) -> np.ndarray:
+    """[256, 8 // bits] float32: the Lloyd-Max levels a code byte holds, in `_unpack_bits`' order, so that a
+    frame's levels are one lookup per byte (the values `_LEVELS[bits][_unpack_bits(...)]` gives, without the
+    unpacked codes in between)."""
+    table = _LEVELS[bits][_unpack_bits(np.arange(256, dtype=np.uint8)[:, None], bits, 8 // bits)]
+    table.flags.writeable = False
+    return table
 
 
 def _pack_bits(q: np.ndarray, bits: int) -> np.ndarray:

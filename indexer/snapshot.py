@@ -198,9 +198,10 @@ class Build:
         """Feature rows [n, F] (analysis.music.FEATURES) of `stem_ids` and a mask [n] of the analysed ones."""
         return self.analyses.rows(stem_ids)
 
-    def signature(self, stem_id: int) -> Signature | None:
-        """The stem's alignment signature from the analysis packs (no audio is decoded); None if unanalysed."""
-        return self.analyses.signature(int(stem_id))
+    def signature(self, stem_id: int, stretch: float = 1.0) -> Signature | None:
+        """The stem's alignment signature from the analysis packs (no audio is decoded), played `stretch` times
+        faster (analysis.signature.stretched, its accents blurred once); None if unanalysed."""
+        return self.analyses.signature(int(stem_id), stretch)
 
     def beats(self, stem_id: int) -> np.ndarray | None:
         """The stem's beat times [B] (s), or None if unanalysed."""

@@ -28,7 +28,7 @@ from analysis.beats import stored_grid
 from analysis.compatibility import Conform, musical_shortlist
 from analysis.key import camelot, key_name, parse_key
 from analysis.music import Analysis, analyse
-from analysis.signature import stretched, time_scale
+from analysis.signature import time_scale
 from indexer.catalog import Build, Catalogue, Hit, StemRecord
 from model.audio import DecodeLimits
 from model.embed import Embedder, Embedding
@@ -303,10 +303,9 @@ class Retriever:
         """Refined offset first, then up to `offset_alternatives` runners-up, each with its confidence (None
         where none is estimated); empty to keep the coarse one (also for a stem whose analysis the build does
         not hold). Also the fused curve the offsets came from, when there is one (the page draws it)."""
-        stem_sig = build.signature(record.id)
+        stem_sig = build.signature(record.id, stretch)  # as played, conformed: its accents blurred once
         if stem_sig is None:
             return [], None
-        stem_sig = stretched(stem_sig, stretch)
         s, fs = self.settings, self.embedder.frame_seconds
         weights = s.fusion_weights_for(record.instrument)
         if weights.any():

@@ -10,7 +10,7 @@ import scipy.ndimage
 from analysis import alignment, placement
 from analysis.beats import BeatGrid, stored_grid
 from analysis.chroma import CHROMA_HOP_STEPS
-from analysis.signature import Signature, accents_of, gaussian_taps, zscore_rows
+from analysis.signature import Signature, accents_of, gaussian_taps, stretched, zscore_rows
 from tests.analysis.hit_before import alignment as before
 from tests.analysis.hit_before import placement as placement_before
 
@@ -135,3 +135,16 @@ def test_accents_by_fft_equal_the_direct_blur(n: int):
     want = zscore_rows(direct)[None]
     np.testing.assert_allclose(accents_of(rows), want, rtol=0, atol=1e-6)
     assert np.mean(accents_of(rows) == want) > 0.999
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.0 + 5e-7, 0.93, 1.08])
+def test_a_signature_read_stretched_is_the_stretched_signature(stretch: float):
+    """Reading a stem conformed (Signature.from_stored with its stretch) blurs the accents once, from the
+    stretched bands; the signature is the one stretched after reading, to the bit."""
+    rng = np.random.default_rng(11)
+    onsets = rng.standard_normal((4000, 5)).astype(np.float32)
+    chroma = np.abs(rng.standard_normal((1000, 12))).astype(np.float32)
+    got = Signature.from_stored(onsets, chroma, stretch)
+    want = stretched(Signature.from_stored(onsets, chroma), stretch)
+    for name in ("envelope", "bands", "accents", "chroma"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

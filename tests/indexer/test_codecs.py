@@ -108,3 +108,16 @@ def test_rotated_frames_at_two_bits_keep_more_than_signs(kept: int, bits: int) -
     # the share of the frame the kept values carry, times the quantiser's own cosine (0.94 at 2 bits, 0.8 at 1)
     expected = np.sqrt(kept / 128) * (0.94 if bits == 2 else 0.8)
     assert abs(cos - expected) < 0.05
+
+
+@pytest.mark.parametrize(("dim", "kept", "bits"), [(128, 96, 2), (128, 96, 1), (128, 0, 2), (100, 37, 2), (64, 13, 1)])
+def test_frames_decode_by_byte_table_equals_the_unpacked_levels(dim: int, kept: int, bits: int) -> None:
+    """Decoding reads each code byte's levels from a table; the same float32 levels as unpacking the codes
+    and indexing the levels (the decoder before), so the same frames to the bit."""
+    from indexer.codecs import _LEVELS, _back_rotation, _unpack_bits
+
+    codec = RotatedFrames(dim, kept, bits)
+    codes, params = codec.encode(_unit(np.random.default_rng(dim + kept + bits), 300, dim))
+    want = _LEVELS[bits][_unpack_bits(codes, bits, codec.values)] @ _back_rotation(dim, codec.values)
+    want /= np.sqrt(np.maximum(np.einsum("ij,ij->i", want, want), 1e-18))[:, None]
+    np.testing.assert_array_equal(codec.decode(codes, params), want)
