@@ -62,10 +62,10 @@ def frame_curve(query: np.ndarray, stem: np.ndarray, min_overlap: int) -> Curve:
     if not Tq or not Ts:
         return Curve(lags[keep], np.zeros(int(keep.sum()), np.float32))
     n_fft = _correlation_size(Tq, Ts, lags[keep])
-    q_spec = per_query(query, ("frames", n_fft),
-                       lambda: np.asarray(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
+    q_conj = per_query(query, ("frames", n_fft),
+                       lambda: np.conj(scipy.fft.rfft(np.asarray(query, np.float64), n_fft, axis=0)))
     s_spec = scipy.fft.rfft(_padded(stem, n_fft, axis=0), axis=0, overwrite_x=True)
-    full = scipy.fft.irfft(np.einsum("fd,fd->f", q_spec, np.conj(s_spec)), n_fft)  # lag L at L mod n_fft
+    full = scipy.fft.irfft(_conj_products(q_conj, s_spec), n_fft)  # lag L at L mod n_fft
     sums = _at_lags(full, lags[keep], n_fft)
     return Curve(lags[keep], (sums / counts[keep]).astype(np.float32))
 
@@ -151,6 +151,14 @@ def per_query(x: np.ndarray | tuple[np.ndarray, ...], tag: tuple[object, ...], c
             _QUERY_CACHE.popitem(last=False)
     return value
 
+
+
+def _conj_products(q_conj: np.ndarray, s_spec: np.ndarray) -> np.ndarray:
+    """sum over c of q[f, c] conj(s[f, c]) [F], from the query's conjugated spectra (kept per request): the
+    conjugate of sum conj(q) s, with no conjugated copy of the stem's spectra. The same bits as the sum of
+    q conj(s): the real parts of the products are the same expression, the imaginary parts the same negated,
+    and rounding is symmetric in sign."""
+    return np.conj(np.einsum("fc,fc->f", q_conj, s_spec))
 
 
 def _fft_size(n: int) -> int:
@@ -349,10 +357,10 @@ def chroma_correlation(query: Signature, stem: Signature, lags: np.ndarray, min_
     nq, ns = len(query.chroma), len(stem.chroma)
     coarse = np.arange(int(np.floor(lags[0] / CHROMA_HOP_STEPS)) - 1, int(np.ceil(lags[-1] / CHROMA_HOP_STEPS)) + 2)
     n_fft = _correlation_size(nq, ns, coarse)
-    q_spec = per_query(query.chroma, ("chroma", n_fft),
-                       lambda: np.asarray(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
+    q_conj = per_query(query.chroma, ("chroma", n_fft),
+                       lambda: np.conj(scipy.fft.rfft(query.chroma.astype(np.float64), n_fft, axis=0)))
     s_spec = scipy.fft.rfft(_padded(stem.chroma, n_fft, axis=0), axis=0, overwrite_x=True)
-    full = scipy.fft.irfft(np.einsum("fc,fc->f", q_spec, np.conj(s_spec)), n_fft)
+    full = scipy.fft.irfft(_conj_products(q_conj, s_spec), n_fft)
     overlap = np.clip(ns + coarse, 0, nq) - np.clip(coarse, 0, nq)
     mean_cos = _at_lags(full, coarse, n_fft) / np.maximum(overlap, 1)
     curve = np.interp(lags / CHROMA_HOP_STEPS, coarse, mean_cos)

@@ -62,6 +62,15 @@ def _unpack_nibbles(b: np.ndarray, width: int) -> np.ndarray:
     return out[:, :width]
 
 
+@cache
+def _nibble_values(offset: int) -> np.ndarray:
+    """[256, 2] float32: a byte's two 4-bit values (`_unpack_nibbles`' order) less `offset`, exact small
+    integers: what converting the unpacked values and subtracting gives, in one lookup per byte."""
+    table = _unpack_nibbles(np.arange(256, dtype=np.uint8)[:, None], 2).astype(np.float32) - np.float32(offset)
+    table.flags.writeable = False
+    return table
+
+
 def _pair_means(rows: np.ndarray, step: int) -> np.ndarray:
     """Means of consecutive groups of `step` rows (a last, shorter group is its own mean)."""
     if step == 1 or len(rows) == 0:
@@ -231,10 +240,15 @@ class BandOnsets:
         return codes, np.concatenate([[len(x)], scale]).astype(np.float32)
 
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
-        q = np.asarray(codes, np.uint8) if self.bits == 8 else _unpack_nibbles(np.asarray(codes), self.bands)
         n, scale = int(params[0]), np.asarray(params[1:], np.float32)
-        coarse = q.T.astype(np.float32)  # [bands, G]: each band's sequence contiguous, as Signature keeps them
-        coarse -= self.levels + (self.bits == 8)
+        offset = self.levels + (self.bits == 8)
+        if self.bits == 8:
+            coarse = np.asarray(codes, np.uint8).T.astype(np.float32)  # [bands, G]: each band contiguous
+            coarse -= offset
+        else:  # each byte's two values, less the offset, from a table (unpacked and converted in one lookup)
+            codes = np.asarray(codes, np.uint8)
+            values = _nibble_values(offset)[codes].reshape(len(codes), 2 * codes.shape[1])[:, : self.bands]
+            coarse = np.ascontiguousarray(values.T)
         coarse *= scale[:, None]
         out = np.empty((1 + self.bands, n), np.float32)
         out[1:] = _upsample(coarse, self.step, n)
@@ -279,8 +293,8 @@ class RowNibbles:
 
     def decode(self, codes: np.ndarray, params: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, np.uint8)
-        coarse = _unpack_nibbles(codes[:, :-1], self.width).astype(np.float32)
-        coarse -= 8.0
+        packed = codes[:, :-1]
+        coarse = _nibble_values(8)[packed].reshape(len(codes), 2 * packed.shape[1])[:, : self.width]
         coarse *= codes[:, -1:]  # the row scale, /255 dropped: it cancels in the unit rows below
         rows = np.ascontiguousarray(_upsample(coarse.T, self.step, int(params[0])).T)
         norm = np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]

@@ -148,3 +148,14 @@ def test_a_signature_read_stretched_is_the_stretched_signature(stretch: float):
     want = stretched(Signature.from_stored(onsets, chroma), stretch)
     for name in ("envelope", "bands", "accents", "chroma"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize(("tq", "ts", "d"), [(188, 1125, 128), (1125, 1125, 16), (1125, 188, 16), (3, 7, 5)])
+def test_frame_curve_equals_the_code_before_to_the_bit(tq: int, ts: int, d: int):
+    rng = np.random.default_rng(tq + ts)
+    q = _unit(rng, tq, d)
+    for _ in range(2):  # the second reads the query's kept transform
+        s = _unit(rng, ts, d)
+        new, old = alignment.frame_curve(q, s, 1), before.frame_curve(q, s, 1)
+        np.testing.assert_array_equal(new.lags, old.lags)
+        np.testing.assert_array_equal(new.similarity, old.similarity)

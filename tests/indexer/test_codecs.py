@@ -121,3 +121,28 @@ def test_frames_decode_by_byte_table_equals_the_unpacked_levels(dim: int, kept: 
     want = _LEVELS[bits][_unpack_bits(codes, bits, codec.values)] @ _back_rotation(dim, codec.values)
     want /= np.sqrt(np.maximum(np.einsum("ij,ij->i", want, want), 1e-18))[:, None]
     np.testing.assert_array_equal(codec.decode(codes, params), want)
+
+
+@pytest.mark.parametrize("n", [9, 501, 18001])
+def test_nibble_tables_decode_the_unpacked_values(n: int) -> None:
+    """The onset and chroma decoders read each byte's two values from a table; the same float32 values as
+    unpacking, converting and subtracting the offset (the decoders before), so the same rows to the bit."""
+    from indexer.codecs import _unpack_nibbles, _upsample
+
+    rng = np.random.default_rng(n)
+    codec = BandOnsets(bands=4, step=2, bits=4)
+    codes, params = codec.encode(_onsets(rng, n))
+    coarse = _unpack_nibbles(codes, 4).T.astype(np.float32)
+    coarse -= 7
+    coarse *= params[1:, None]
+    np.testing.assert_array_equal(codec.decode(codes, params)[:, 1:].T, _upsample(coarse, 2, n))
+    chroma = np.abs(rng.standard_normal((n, 12))).astype(np.float32)
+    rows_codec = RowNibbles(width=12, step=2)
+    codes, params = rows_codec.encode(chroma / np.linalg.norm(chroma, axis=1, keepdims=True))
+    values = _unpack_nibbles(codes[:, :-1], 12).astype(np.float32)
+    values -= 8.0
+    values *= codes[:, -1:]
+    want = np.ascontiguousarray(_upsample(values.T, 2, n).T)
+    norm = np.sqrt(np.einsum("ij,ij->i", want, want))[:, None]
+    want /= np.where(norm > 1e-6, norm, np.inf)
+    np.testing.assert_array_equal(rows_codec.decode(codes, params), want)
