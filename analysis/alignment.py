@@ -326,10 +326,13 @@ def _pairwise_correlation(query_rows: np.ndarray, stem_rows: np.ndarray, lags: n
         energy = rows_energy()
     full = scipy.fft.irfft(product, n_fft, axis=-1, overwrite_x=True)  # [rows, n_fft]; lag L at L mod n_fft
     num = _at_lags(full, lags, n_fft)
-    root = np.sqrt(energy)
-    out = np.zeros(num.shape)
-    np.divide(num, root, out=out, where=root > 0)  # energies are never negative: > 0 where their roots are
-    summed = out.sum(axis=0)
+    # A row's floored window energies are all > 0 (at least its share of its whole energy) or, for a silent
+    # row, all 0, where its correlations are 0 too: dividing the live rows alone leaves the sum as it was
+    # (adding the silent rows' zeros changes no value).
+    live = energy[:, 0] > 0 if len(lags) else np.zeros(len(energy), bool)
+    num = num[live] if not live.all() else num
+    num /= np.sqrt(energy[live] if not live.all() else energy)
+    summed = num.sum(axis=0) if len(num) else np.zeros(len(lags))
     overlap = np.clip(ns + lags, 0, nq) - np.clip(lags, 0, nq)
     summed[overlap < min_overlap] = 0.0  # as every row's term there (a sum of zeros)
     return np.asarray(summed)
