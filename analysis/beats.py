@@ -82,19 +82,25 @@ def track_beats(envelope: np.ndarray, hop: float, bpm: float, tightness: float =
     gaps = np.arange(max(1, round(period / 2)), max(2, round(2 * period)) + 1)
     penalty = -tightness * np.log(gaps / period) ** 2
     n = len(local)
-    score = local.copy()
+    # The scores behind `reach` zeros (a predecessor before the start scores 0), and every frame's candidates
+    # as one strided view of them: candidates[t, j] is the score gaps[j] frames before t. The view follows
+    # the scores as they are written, so each block reads its predecessors without gathering them.
+    reach = int(gaps[-1])
+    padded = np.zeros(reach + n)
+    padded[reach:] = local
+    score = padded[reach:]
+    candidates = np.lib.stride_tricks.sliding_window_view(padded, len(gaps))[:, ::-1]
     back = np.full(n, -1, dtype=np.int64)
     threshold = 0.01 * float(local.max())
     started = np.maximum.accumulate(local >= threshold)  # a chain starts at the first clear onset
     block = int(gaps[0])
     for start in range(block, n, block):
-        t = np.arange(start, min(n, start + block))
-        prev = t[:, None] - gaps[None, :]  # [b, G]
-        cand = np.where(prev >= 0, score[np.maximum(prev, 0)], 0.0) + penalty[None, :]
+        stop = min(n, start + block)
+        cand = candidates[start:stop] + penalty
         best = np.argmax(cand, axis=1)
-        rows = np.arange(len(t))
-        score[t] = local[t] + cand[rows, best]
-        back[t] = np.where(started[t] & (prev[rows, best] >= 0), prev[rows, best], -1)
+        score[start:stop] = local[start:stop] + cand[np.arange(stop - start), best]
+        prev = np.arange(start, stop) - gaps[best]
+        back[start:stop] = np.where(started[start:stop] & (prev >= 0), prev, -1)
     last = _last_beat(score)
     beats = []
     while last >= 0:
