@@ -10,6 +10,7 @@ change (chords move on the bar line far more often than elsewhere) concentrate t
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.ndimage
 
 METERS = (4, 3)
 TIGHTNESS = 100.0  # how strongly beats keep to the tempo estimate (librosa's default)
@@ -90,17 +91,21 @@ def track_beats(envelope: np.ndarray, hop: float, bpm: float, tightness: float =
     padded[reach:] = local
     score = padded[reach:]
     candidates = np.lib.stride_tricks.sliding_window_view(padded, len(gaps))[:, ::-1]
-    back = np.full(n, -1, dtype=np.int64)
     threshold = 0.01 * float(local.max())
     started = np.maximum.accumulate(local >= threshold)  # a chain starts at the first clear onset
     block = int(gaps[0])
+    choice = np.zeros(n, dtype=np.int64)  # per frame, the index in `gaps` of its best predecessor
+    rows = np.arange(block)
+    cand = np.empty((block, len(gaps)))
     for start in range(block, n, block):
         stop = min(n, start + block)
-        cand = candidates[start:stop] + penalty
-        best = np.argmax(cand, axis=1)
-        score[start:stop] = local[start:stop] + cand[np.arange(stop - start), best]
-        prev = np.arange(start, stop) - gaps[best]
-        back[start:stop] = np.where(started[start:stop] & (prev >= 0), prev, -1)
+        m = stop - start
+        np.add(candidates[start:stop], penalty, out=cand[:m])
+        best = np.argmax(cand[:m], axis=1)
+        np.add(local[start:stop], cand[rows[:m], best], out=score[start:stop])
+        choice[start:stop] = best
+    prev = np.arange(n) - gaps[choice]  # before 0 for the first block's frames, which have no predecessor
+    back = np.where(started & (prev >= 0), prev, -1)
     last = _last_beat(score)
     beats = []
     while last >= 0:
@@ -120,14 +125,19 @@ def _last_beat(score: np.ndarray) -> int:
 
 
 def _at_beats(values: np.ndarray, beats: np.ndarray, step: float, half_width: float) -> np.ndarray:
-    """The maximum of `values` [N] (one every `step` s) within +-half_width s of each beat: [B]."""
+    """The maximum of `values` [N] (one every `step` s) within +-half_width s of each beat: [B] (0 for a beat
+    whose window holds none of them)."""
     idx = np.round(beats / step).astype(int)
     w = max(0, round(half_width / step))
-    out = np.empty(len(beats))
-    for i, k in enumerate(idx):
-        lo, hi = max(0, k - w), min(len(values), k + w + 1)
-        out[i] = values[lo:hi].max() if hi > lo else 0.0
-    return out
+    if not len(values):
+        return np.zeros(len(beats))
+    # The running maximum of every 2w + 1 values, read at each beat: the values with w -inf either side, so a
+    # window cut by an end holds only the values inside it, and a beat up to w steps beyond an end has one.
+    extended = np.full(len(values) + 2 * w, -np.inf)
+    extended[w : w + len(values)] = values
+    peak = scipy.ndimage.maximum_filter1d(extended, 2 * w + 1, mode="constant", cval=-np.inf)
+    inside = (idx >= -w) & (idx < len(values) + w)
+    return np.where(inside, peak[np.clip(idx + w, 0, len(extended) - 1)], 0.0)
 
 
 def _harmonic_change(chroma: np.ndarray, beats: np.ndarray, step: float) -> np.ndarray:
