@@ -32,8 +32,8 @@ SUMMARY_PEAK_FLOOR = 0.05
 SUMMARY_HARMONICS = 4
 SUMMARY_HARMONIC_DECAY = 0.6
 
-# What is kept of a block of STFT magnitudes [b, bins]: [b, width]
-Keep = Callable[[np.ndarray], np.ndarray]
+# Writes what is kept of a block of STFT magnitudes [b, bins] into its rows of the output [b, width]
+Keep = Callable[[np.ndarray, np.ndarray], None]
 
 
 def to_chroma_rate(wave: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -59,8 +59,8 @@ def _freqs(window_seconds: float) -> np.ndarray:
 
 def _stft_rows(low: np.ndarray, window_seconds: float, hop_seconds: float, keep: Keep, width: int,
                limit: int | None = None) -> np.ndarray:
-    """`keep(magnitudes)` [b, width] of the centred Hann-windowed STFT magnitudes [b, bins] of a 4 kHz signal,
-    computed block by block (at most `limit` frames) into one [M, width] float32 array.
+    """What `keep(magnitudes, rows)` writes into `rows` [b, width] of the output for the centred Hann-windowed
+    STFT magnitudes [b, bins] of a 4 kHz signal, block by block (at most `limit` frames): [M, width] float32.
 
     The product that folds the rows onto pitch classes is left to the caller, on the whole array: BLAS sums
     a row in an order that depends on where it falls in the matrix, so products block by block would differ
@@ -75,7 +75,7 @@ def _stft_rows(low: np.ndarray, window_seconds: float, hop_seconds: float, keep:
     block = max(64, BLOCK_SAMPLES // n_fft)
     out = np.empty((len(frames), width), dtype=np.float32)
     for i in range(0, len(frames), block):
-        out[i : i + block] = keep(np.abs(scipy.fft.rfft(frames[i : i + block] * window, axis=1)))
+        keep(np.abs(scipy.fft.rfft(frames[i : i + block] * window, axis=1)), out[i : i + block])
     return out
 
 
@@ -91,6 +91,10 @@ def _chroma_fold(freqs: np.ndarray) -> tuple[slice, np.ndarray]:
 _CHROMA_BINS, _CHROMA_FOLD = _chroma_fold(_freqs(CHROMA_WINDOW_SECONDS))
 
 
+def _chroma_bins(mag: np.ndarray, out: np.ndarray) -> None:
+    out[:] = mag[:, _CHROMA_BINS]
+
+
 def chroma_frames(low: np.ndarray, input_samples: int, sample_rate: int) -> np.ndarray:
     """The alignment chroma sequence [M, 12] of a 4 kHz signal made from `input_samples` samples at
     `sample_rate`: one row per 40 ms of the input (256 ms window), bins between 55 Hz and 2 kHz folded onto
@@ -99,7 +103,7 @@ def chroma_frames(low: np.ndarray, input_samples: int, sample_rate: int) -> np.n
     # one row per 40 ms of the input, whatever rounding the resampler did
     rows = max(1, -(-input_samples // round(CHROMA_HOP_STEPS * ONSET_HOP_SECONDS * sample_rate)))
     mag = _stft_rows(low, CHROMA_WINDOW_SECONDS, CHROMA_HOP_STEPS * ONSET_HOP_SECONDS,
-                     lambda block: block[:, _CHROMA_BINS], len(_CHROMA_FOLD), rows)
+                     _chroma_bins, len(_CHROMA_FOLD), rows)
     chroma = np.log1p(10.0 * (mag @ _CHROMA_FOLD))
     chroma -= chroma.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(chroma, axis=1, keepdims=True)
@@ -125,13 +129,15 @@ def _summary_fold(freqs: np.ndarray) -> np.ndarray:
     return fold
 
 
-def _spectral_peaks(mag: np.ndarray) -> np.ndarray:
-    """The magnitudes [M, bins] with everything but each frame's peaks above SUMMARY_PEAK_FLOOR of its largest
-    set to zero."""
-    peaks = np.zeros(mag.shape, dtype=bool)
-    peaks[:, 1:-1] = (mag[:, 1:-1] > mag[:, :-2]) & (mag[:, 1:-1] >= mag[:, 2:])
-    peaks &= mag > SUMMARY_PEAK_FLOOR * mag.max(axis=1, keepdims=True)
-    return np.where(peaks, mag, 0.0)
+def _spectral_peaks(mag: np.ndarray, out: np.ndarray) -> None:
+    """Writes the magnitudes [M, bins] into `out` with everything but each frame's peaks above
+    SUMMARY_PEAK_FLOOR of its largest set to zero."""
+    inner = mag[:, 1:-1]
+    peaks = inner > mag[:, :-2]
+    peaks &= inner >= mag[:, 2:]
+    peaks &= inner > SUMMARY_PEAK_FLOOR * mag.max(axis=1, keepdims=True)
+    out[:, [0, -1]] = 0.0
+    np.multiply(inner, peaks, out=out[:, 1:-1])  # x * 1 = x and x * 0 = 0 exactly (magnitudes are >= 0)
 
 
 _SUMMARY_FOLD = _summary_fold(_freqs(SUMMARY_WINDOW_SECONDS))

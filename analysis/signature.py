@@ -90,20 +90,18 @@ FLUX_BLOCK_FRAMES = 512
 
 @dataclass(frozen=True)
 class Flux:
-    """Spectral flux per STFT bin [N, bins] at 10 ms and the bins' frequencies [bins] (Hz)."""
+    """Spectral flux per STFT bin [N, bins] at 10 ms, the bins' frequencies [bins] (Hz) and the full-band onset
+    strength total [N] (float64): the flux summed over all bins."""
 
     per_bin: np.ndarray
     freqs: np.ndarray
+    total: np.ndarray
 
     def bands(self, edges: Sequence[tuple[float, float]]) -> np.ndarray:
         """Onset strength of the bins in each [low, high) Hz of `edges`: [len(edges), N], by one product with
         0/1 band masks (one pass over the flux, where a masked sum per band copies the bins out each time)."""
         masks = np.stack([(self.freqs >= lo) & (self.freqs < hi) for lo, hi in edges]).astype(self.per_bin.dtype)
         return np.asarray(masks @ self.per_bin.T, dtype=np.float64)
-
-    def total(self) -> np.ndarray:
-        """Full-band onset strength [N]."""
-        return self.per_bin.sum(axis=1, dtype=np.float64)
 
 
 def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
@@ -121,6 +119,7 @@ def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
     window = np.hanning(win).astype(np.float32)
     padded = np.zeros((min(len(frames), FLUX_BLOCK_FRAMES), n_fft), dtype=np.float32)  # padded once, not by the FFT
     flux = np.empty((len(frames), n_fft // 2 + 1), dtype=np.float32)
+    total = np.empty(len(frames))
     flux[0] = 0.0
     last = np.empty(0, dtype=np.float32)  # the previous block's last log magnitudes
     for start in range(0, len(frames), len(padded)):
@@ -135,8 +134,12 @@ def spectral_flux(wave: np.ndarray, sample_rate: int) -> Flux | None:
             np.subtract(logmag[0], last, out=flux[start])
         np.subtract(logmag[1:], logmag[:-1], out=flux[start + 1 : stop])
         np.maximum(flux[start:stop], 0.0, out=flux[start:stop])
+        # Row sums of the block while it is in the cache; a row is summed alike in a block or in the whole.
+        # The band sums wait for the whole flux: BLAS's product sums a row in an order that depends on where
+        # the row falls in the matrix, so it would differ in the last bits block by block.
+        flux[start:stop].sum(axis=1, dtype=np.float64, out=total[start:stop])
         last = logmag[-1]
-    return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
+    return Flux(flux, np.fft.rfftfreq(n_fft, 1.0 / sample_rate), total)
 
 
 def detrend(rows: np.ndarray) -> np.ndarray:
@@ -166,7 +169,7 @@ def onset_envelope(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     flux = spectral_flux(wave, sample_rate)
     if flux is None:
         return np.zeros(1, dtype=np.float32)
-    return zscore_rows(detrend(flux.total()))[0]
+    return zscore_rows(detrend(flux.total))[0]
 
 
 def empty_signature() -> Signature:
@@ -181,7 +184,7 @@ def signature_from(flux: Flux | None, chroma: np.ndarray) -> Signature:
     if flux is None:
         return empty_signature()
     bands = zscore_rows(detrend(flux.bands(ONSET_BANDS_HZ)))
-    return Signature(zscore_rows(detrend(flux.total()))[0], bands, accents_of(bands), chroma)
+    return Signature(zscore_rows(detrend(flux.total))[0], bands, accents_of(bands), chroma)
 
 
 def signature(wave: np.ndarray, sample_rate: int) -> Signature:

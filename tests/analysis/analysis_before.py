@@ -17,8 +17,8 @@ from analysis.chroma import (
     CHROMA_SAMPLE_RATE,
     CHROMA_WINDOW_SECONDS,
     SUMMARY_HOP_SECONDS,
+    SUMMARY_PEAK_FLOOR,
     SUMMARY_WINDOW_SECONDS,
-    _spectral_peaks,
     _summary_fold,
 )
 from analysis.signature import ONSET_HOP_SECONDS, ONSET_WINDOW_SECONDS
@@ -96,6 +96,15 @@ def chroma_frames(low: np.ndarray, input_samples: int, sample_rate: int) -> np.n
     chroma -= chroma.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(chroma, axis=1, keepdims=True)
     return np.where(norm > 1e-6, chroma / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+
+
+def _spectral_peaks(mag: np.ndarray) -> np.ndarray:
+    """The magnitudes [M, bins] with everything but each frame's peaks above SUMMARY_PEAK_FLOOR of its largest
+    set to zero."""
+    peaks = np.zeros(mag.shape, dtype=bool)
+    peaks[:, 1:-1] = (mag[:, 1:-1] > mag[:, :-2]) & (mag[:, 1:-1] >= mag[:, 2:])
+    peaks &= mag > SUMMARY_PEAK_FLOOR * mag.max(axis=1, keepdims=True)
+    return np.where(peaks, mag, 0.0)
 
 
 def pitch_class_summary(low: np.ndarray) -> np.ndarray:

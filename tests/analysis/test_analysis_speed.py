@@ -30,7 +30,7 @@ def test_spectral_flux_equals_the_code_before(frames: int) -> None:
         return
     assert new is not None and old is not None and new.per_bin.shape == (frames, 257)
     assert np.array_equal(new.per_bin, old.per_bin)
-    assert np.array_equal(new.total(), old.total())
+    assert np.array_equal(new.total, old.total())
     assert np.array_equal(new.bands(ONSET_BANDS_HZ), old.bands(ONSET_BANDS_HZ))
 
 
