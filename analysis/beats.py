@@ -83,27 +83,36 @@ def track_beats(envelope: np.ndarray, hop: float, bpm: float, tightness: float =
     gaps = np.arange(max(1, round(period / 2)), max(2, round(2 * period)) + 1)
     penalty = -tightness * np.log(gaps / period) ** 2
     n = len(local)
-    # The scores behind `reach` zeros (a predecessor before the start scores 0), and every frame's candidates
-    # as one strided view of them: candidates[t, j] is the score gaps[j] frames before t. The view follows
-    # the scores as they are written, so each block reads its predecessors without gathering them.
-    reach = int(gaps[-1])
-    padded = np.zeros(reach + n)
-    padded[reach:] = local
-    score = padded[reach:]
-    candidates = np.lib.stride_tricks.sliding_window_view(padded, len(gaps))[:, ::-1]
-    threshold = 0.01 * float(local.max())
-    started = np.maximum.accumulate(local >= threshold)  # a chain starts at the first clear onset
     block = int(gaps[0])
-    choice = np.zeros(n, dtype=np.int64)  # per frame, the index in `gaps` of its best predecessor
+    # The frames padded to whole blocks: frames past the end come after every real one, so they change none.
+    # The scores sit behind `reach` zeros (a predecessor before the start scores 0), and every frame's
+    # candidates are one strided view of them: candidates[t, j] is the score gaps[j] frames before t. The view
+    # follows the scores as they are written, so each block reads its predecessors without gathering them.
+    blocks = -(-n // block)
+    reach = int(gaps[-1])
+    padded = np.zeros(reach + blocks * block)
+    padded[reach : reach + n] = local
+    score = padded[reach:]
+    gains = np.zeros(blocks * block)
+    gains[:n] = local
+    candidates = np.lib.stride_tricks.sliding_window_view(padded, len(gaps))[:, ::-1]
+    step, lag = candidates.strides
+    by_block = np.lib.stride_tricks.as_strided(candidates, (blocks, block, len(gaps)), (step * block, step, lag),
+                                               writeable=False)
+    choice = np.zeros(blocks * block, dtype=np.int64)  # per frame, the index in `gaps` of its best predecessor
     rows = np.arange(block)
     cand = np.empty((block, len(gaps)))
-    for start in range(block, n, block):
-        stop = min(n, start + block)
-        m = stop - start
-        np.add(candidates[start:stop], penalty, out=cand[:m])
-        best = np.argmax(cand[:m], axis=1)
-        np.add(local[start:stop], cand[rows[:m], best], out=score[start:stop])
-        choice[start:stop] = best
+    # the first block has no predecessor and keeps its own strength
+    for cands, gain, out, chosen in zip(by_block[1:], gains[block:].reshape(-1, block),
+                                        score[block:].reshape(-1, block), choice[block:].reshape(-1, block),
+                                        strict=True):
+        np.add(cands, penalty, out=cand)
+        best = cand.argmax(axis=1)
+        np.add(gain, cand[rows, best], out=out)
+        chosen[:] = best
+    score, choice = score[:n], choice[:n]
+    threshold = 0.01 * float(local.max())
+    started = np.maximum.accumulate(local >= threshold)  # a chain starts at the first clear onset
     prev = np.arange(n) - gaps[choice]  # before 0 for the first block's frames, which have no predecessor
     back = np.where(started & (prev >= 0), prev, -1)
     last = _last_beat(score)
