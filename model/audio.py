@@ -217,7 +217,7 @@ def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return wave.astype(np.float32, copy=False)
     if wave.ndim == 1:
-        return soxr.resample(wave, sr_in, sr_out, quality="HQ").astype(np.float32)
+        return soxr.resample(wave, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
     return np.ascontiguousarray(soxr.resample(wave.T, sr_in, sr_out, quality="HQ").T.astype(np.float32))
 
 

@@ -6,7 +6,8 @@ audio: every stream (mix and four stems) of the first --songs MUSDB train songs 
 
 Discrete facts (beat times, meter, downbeat, key, the stored beats) must be equal; every other field equal to
 within --rtol of its largest magnitude. Prints per field how many inputs were bit-identical and the largest
-relative difference; exits 1 if any input fails.
+relative difference; exits 1 if any input fails. Both versions run under the same BLAS threads (--threads, as
+the indexer and the service run them); BLAS sums a product's rows in an order that depends on its threads.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from analysis_revision import load_analysis, real_waves
+from threadpoolctl import threadpool_limits
 
 from analysis.music import analyse
 
@@ -61,7 +63,9 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
     p.add_argument("--songs", type=int, default=16)
     p.add_argument("--rtol", type=float, default=1e-5)
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads of both versions")
     args = p.parse_args()
+    threadpool_limits(args.threads)
     old = load_analysis(args.before)
     identical: dict[str, int] = {}
     worst: dict[str, tuple[float, str]] = {}

@@ -28,7 +28,7 @@ def source_mix(source: Path) -> np.ndarray:
     files = sorted(p for p in source.iterdir() if p.suffix.lower() in {".mp3", ".flac", ".wav", ".ogg"})
     waves = [load_mono(f, SAMPLE_RATE) for f in files]
     n = min(len(w) for w in waves)
-    return (sum(w[:n] for w in waves) / len(waves)).astype(np.float32)
+    return (np.sum([w[:n] for w in waves], axis=0) / len(waves)).astype(np.float32)
 
 
 def main() -> None:
