@@ -137,7 +137,7 @@ def _spectral_peaks(mag: np.ndarray, out: np.ndarray) -> None:
     peaks &= inner >= mag[:, 2:]
     peaks &= inner > SUMMARY_PEAK_FLOOR * mag.max(axis=1, keepdims=True)
     out[:, [0, -1]] = 0.0
-    np.multiply(inner, peaks, out=out[:, 1:-1])  # x * 1 = x and x * 0 = 0 exactly (magnitudes are >= 0)
+    np.multiply(inner, peaks, out=out[:, 1:-1])  # x * 1 = x, x * 0 = 0 exactly: magnitudes are finite, >= 0
 
 
 _SUMMARY_FOLD = _summary_fold(_freqs(SUMMARY_WINDOW_SECONDS))
