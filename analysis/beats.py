@@ -10,6 +10,7 @@ change (chords move on the bar line far more often than elsewhere) concentrate t
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.ndimage
 
 METERS = (4, 3)
 TIGHTNESS = 100.0  # how strongly beats keep to the tempo estimate (librosa's default)
@@ -82,19 +83,38 @@ def track_beats(envelope: np.ndarray, hop: float, bpm: float, tightness: float =
     gaps = np.arange(max(1, round(period / 2)), max(2, round(2 * period)) + 1)
     penalty = -tightness * np.log(gaps / period) ** 2
     n = len(local)
-    score = local.copy()
-    back = np.full(n, -1, dtype=np.int64)
+    block = int(gaps[0])
+    # The frames padded to whole blocks: frames past the end come after every real one, so they change none.
+    # The scores sit behind `reach` zeros (a predecessor before the start scores 0), and every frame's
+    # candidates are one strided view of them: candidates[t, j] is the score gaps[j] frames before t. The view
+    # follows the scores as they are written, so each block reads its predecessors without gathering them.
+    blocks = -(-n // block)
+    reach = int(gaps[-1])
+    padded = np.zeros(reach + blocks * block)
+    padded[reach : reach + n] = local
+    score = padded[reach:]
+    gains = np.zeros(blocks * block)
+    gains[:n] = local
+    candidates = np.lib.stride_tricks.sliding_window_view(padded, len(gaps))[:, ::-1]
+    step, lag = candidates.strides
+    by_block = np.lib.stride_tricks.as_strided(candidates, (blocks, block, len(gaps)), (step * block, step, lag),
+                                               writeable=False)
+    choice = np.zeros(blocks * block, dtype=np.int64)  # per frame, the index in `gaps` of its best predecessor
+    rows = np.arange(block)
+    cand = np.empty((block, len(gaps)))
+    # the first block has no predecessor and keeps its own strength
+    for cands, gain, out, chosen in zip(by_block[1:], gains[block:].reshape(-1, block),
+                                        score[block:].reshape(-1, block), choice[block:].reshape(-1, block),
+                                        strict=True):
+        np.add(cands, penalty, out=cand)
+        best = cand.argmax(axis=1)
+        np.add(gain, cand[rows, best], out=out)
+        chosen[:] = best
+    score, choice = score[:n], choice[:n]
     threshold = 0.01 * float(local.max())
     started = np.maximum.accumulate(local >= threshold)  # a chain starts at the first clear onset
-    block = int(gaps[0])
-    for start in range(block, n, block):
-        t = np.arange(start, min(n, start + block))
-        prev = t[:, None] - gaps[None, :]  # [b, G]
-        cand = np.where(prev >= 0, score[np.maximum(prev, 0)], 0.0) + penalty[None, :]
-        best = np.argmax(cand, axis=1)
-        rows = np.arange(len(t))
-        score[t] = local[t] + cand[rows, best]
-        back[t] = np.where(started[t] & (prev[rows, best] >= 0), prev[rows, best], -1)
+    prev = np.arange(n) - gaps[choice]  # before 0 for the first block's frames, which have no predecessor
+    back = np.where(started & (prev >= 0), prev, -1)
     last = _last_beat(score)
     beats = []
     while last >= 0:
@@ -114,14 +134,19 @@ def _last_beat(score: np.ndarray) -> int:
 
 
 def _at_beats(values: np.ndarray, beats: np.ndarray, step: float, half_width: float) -> np.ndarray:
-    """The maximum of `values` [N] (one every `step` s) within +-half_width s of each beat: [B]."""
+    """The maximum of `values` [N] (one every `step` s) within +-half_width s of each beat: [B] (0 for a beat
+    whose window holds none of them)."""
     idx = np.round(beats / step).astype(int)
     w = max(0, round(half_width / step))
-    out = np.empty(len(beats))
-    for i, k in enumerate(idx):
-        lo, hi = max(0, k - w), min(len(values), k + w + 1)
-        out[i] = values[lo:hi].max() if hi > lo else 0.0
-    return out
+    if not len(values):
+        return np.zeros(len(beats))
+    # The running maximum of every 2w + 1 values, read at each beat: the values with w -inf either side, so a
+    # window cut by an end holds only the values inside it, and a beat up to w steps beyond an end has one.
+    extended = np.full(len(values) + 2 * w, -np.inf)
+    extended[w : w + len(values)] = values
+    peak = scipy.ndimage.maximum_filter1d(extended, 2 * w + 1, mode="constant", cval=-np.inf)
+    inside = (idx >= -w) & (idx < len(values) + w)
+    return np.where(inside, peak[np.clip(idx + w, 0, len(extended) - 1)], 0.0)
 
 
 def _harmonic_change(chroma: np.ndarray, beats: np.ndarray, step: float) -> np.ndarray:

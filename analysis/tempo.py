@@ -10,6 +10,7 @@ half time, hi-hats in double time); comparisons of two tempi therefore allow a f
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 MIN_BPM = 60.0
 MAX_BPM = 200.0
@@ -41,8 +42,11 @@ def autocorrelation(envelope: np.ndarray) -> np.ndarray:
     env = np.asarray(envelope, dtype=np.float64)
     env = env - env.mean()
     n = len(env)
-    spectrum = np.fft.rfft(env, 2 * n)
-    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    # Zero-padded to at least 2n - 1, so the circular correlation is the linear one, and to a length of small
+    # prime factors: 2n itself is often 4 x a prime (35 996 for three minutes), which an FFT does ~20x slower.
+    size = scipy.fft.next_fast_len(max(1, 2 * n - 1), real=True)
+    spectrum = scipy.fft.rfft(env, size)
+    ac = scipy.fft.irfft(spectrum * np.conj(spectrum), size)[:n]
     return ac / ac[0] if n and ac[0] > 0 else np.zeros(n)
 
 

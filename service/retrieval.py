@@ -17,8 +17,11 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import numpy as np
@@ -33,15 +36,17 @@ from indexer.catalog import Build, Catalogue, Hit, StemRecord
 from model.audio import DecodeLimits
 from model.embed import Embedder, Embedding
 from service.batching import MicroBatcher
-from service.errors import invalid
+from service.errors import invalid, not_found
 from service.intake import IntakeLimits, QueryAudio, Upload, read_query
 from service.metrics import Metrics
+from service.querycache import KeptQuery, QueryCache
 from service.ranking import KEY_MATCHES, Ranked, Ranking, rank
 from service.schemas import (
     CatalogueInfo,
     CurveOut,
     OffsetOut,
     QueryInfo,
+    RefineResponse,
     RetrieveResponse,
     RetrieveResult,
     ScoreParts,
@@ -103,6 +108,8 @@ class Retriever:
                           if settings.align_threads > 1 else None)
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
+        self.queries = QueryCache(settings.query_cache_entries, int(settings.query_cache_mib * 2**20),
+                                  settings.query_cache_seconds)
 
     def close(self) -> None:
         """Stops the alignment threads (after the alignments they run)."""
@@ -146,10 +153,29 @@ class Retriever:
     async def retrieve(self, data: bytes, filename: str | None, content_type: str | None,
                        params: RetrieveParams) -> RetrieveResponse:
         ranking = self.ranking(params)
+        with self._flight():
+            return await self._retrieve(data, filename, content_type, params, ranking)
+
+    async def refine(self, query_id: str, stem_ids: list[int]) -> RefineResponse:
+        """The results `stem_ids` of the kept query `query_id`, their offsets refined as /retrieve refines its
+        first `refine_top` (404: the query is not kept, or no longer; 422: a stem that was not one of its
+        results). Reads the current build: a stem removed since the answer is listed in `unavailable`."""
+        kept = self.queries.get(query_id)
+        if kept is None:
+            raise not_found(f"query {query_id!r} is not kept here (any more): send the mix to /retrieve again")
+        unknown = [i for i in stem_ids if i not in kept.results]
+        if unknown:
+            raise invalid(f"stems {unknown} were not results of query {query_id!r}", {"unknown": unknown})
+        with self._flight():
+            return await anyio.to_thread.run_sync(lambda: self._refine_kept(query_id, kept, stem_ids))
+
+    @contextmanager
+    def _flight(self) -> Iterator[None]:
+        """Counts a request in flight while it runs (alignment goes side by side only for a lone one)."""
         with self._in_flight_lock:
             self._in_flight += 1
         try:
-            return await self._retrieve(data, filename, content_type, params, ranking)
+            yield
         finally:
             with self._in_flight_lock:
                 self._in_flight -= 1
@@ -199,6 +225,7 @@ class Retriever:
         t1 = time.perf_counter()
         results: list[RetrieveResult] = []
         unavailable, at = 0, 0
+        stretches: dict[int, float] = {}
         while len(results) < params.k and at < len(ranked):
             window = ranked[at : at + params.k - len(results)]
             at += len(window)
@@ -210,6 +237,7 @@ class Retriever:
                     unavailable += 1
                     continue
                 todo.append((item, record))
+                stretches[record.id] = item.stretch
             first = len(results) + 1
 
             def result(n: int, job: tuple[Ranked, StemRecord], first: int = first) -> RetrieveResult:
@@ -223,9 +251,13 @@ class Retriever:
         if unavailable:
             log.warning("build %d: %d hits have no metadata row any more (removed by an index job since); "
                         "later candidates took their places", build.number, unavailable)
+        query_id = None
+        if any(r.rank > self.settings.refine_top for r in results):  # their offsets can be refined later
+            query_id = self.queries.put(KeptQuery(emb.frames, analysis, query.start_seconds,
+                                                  {r.stem_id: r for r in results}, stretches))
         t2 = time.perf_counter()
         response = RetrieveResponse(
-            query=_query_info(query, params, analysis),
+            query=_query_info(query, params, analysis, query_id),
             catalogue=CatalogueInfo(searched=searched, total=build.size(None),
                                     instrument_filter=params.instrument_filter, candidates=len(hits),
                                     matching=len(ranked), build=build.number, unavailable=unavailable),
@@ -259,27 +291,10 @@ class Retriever:
 
     def _result(self, build: Build, rank_: int, item: Ranked, record: StemRecord, emb: Embedding,
                 query: QueryAudio, analysis: Analysis, searched: int, params: RetrieveParams) -> RetrieveResult:
-        fs = self.embedder.frame_seconds
-        frames = build.frames(record.id)
-        if item.stretch != 1.0:  # align the stem as it will be played: conformed to the mix's tempo
-            frames = _unit_rows(time_scale(frames, item.stretch))
-        aligned = alignment.align_frames(emb.frames, frames, fs, self.settings.min_overlap_seconds)
-        offset, confidence, refined = aligned.offset_seconds, None, False
-        alternatives: list[tuple[float, float | None]] = []
-        fused: alignment.FusedCurve | None = None
-        if rank_ <= self.settings.refine_top:
-            better, fused = self._refine(build, record, item.stretch, analysis, offset, aligned.curve)
-            if better:
-                (offset, confidence), alternatives, refined = better[0], better[1:], True
-        curve = None
-        if params.curve:
-            curve = CurveOut(
-                offsets_seconds=[round(float(lag) * fs + query.start_seconds, 4) for lag in aligned.curve.lags],
-                similarity=[round(float(v), 5) for v in aligned.curve.similarity],
-                **_fused_points(fused, query.start_seconds),
-            )
         parts = item.parts
         conformed_key = _transposed(record.key, item.transpose)
+        offsets = self._offsets(build, record, item.stretch, emb.frames, analysis, query.start_seconds,
+                                rank_ <= self.settings.refine_top, params.curve)
         return RetrieveResult(
             rank=rank_, stem_id=int(record.id), song_id=int(record.song_id), title=record.title,
             artist=record.artist, instrument=record.instrument, name=record.name,
@@ -289,14 +304,59 @@ class Retriever:
             transpose_semitones=item.transpose, stretch_ratio=round(item.stretch, 4),
             conformed_bpm=_round(record.bpm * item.stretch, 2) if record.bpm else None,
             conformed_key=conformed_key, conformed_camelot=camelot(parse_key(conformed_key)) if conformed_key else None,
-            normalised_rank=round(rank_ / searched, 6),
-            offset_seconds=round(offset + query.start_seconds, 4), offset_confidence=_round(confidence, 4),
-            alignment_score=round(float(aligned.score), 6), offset_refined=refined,
-            offset_alternatives_seconds=[round(a + query.start_seconds, 4) for a, _ in alternatives],
-            offset_alternatives=[OffsetOut(offset_seconds=round(a + query.start_seconds, 4),
-                                           confidence=_round(c, 4)) for a, c in alternatives],
-            audio_url=f"/stems/{int(record.id)}/audio", curve=curve,
+            normalised_rank=round(rank_ / searched, 6), audio_url=f"/stems/{int(record.id)}/audio", **offsets,
         )
+
+    def _offsets(self, build: Build, record: StemRecord, stretch: float, query_frames: np.ndarray,
+                 analysis: Analysis, start_seconds: float, refine: bool, with_curve: bool) -> dict[str, Any]:
+        """A result's offset fields (RetrieveResult's offset_* , alignment_score and curve): the model curve's
+        offset, refined by `_refine` when `refine`; in the upload's time (`start_seconds` is the section's)."""
+        fs = self.embedder.frame_seconds
+        frames = build.frames(record.id)
+        if stretch != 1.0:  # align the stem as it will be played: conformed to the mix's tempo
+            frames = _unit_rows(time_scale(frames, stretch))
+        aligned = alignment.align_frames(query_frames, frames, fs, self.settings.min_overlap_seconds)
+        offset, confidence, refined = aligned.offset_seconds, None, False
+        alternatives: list[tuple[float, float | None]] = []
+        fused: alignment.FusedCurve | None = None
+        if refine:
+            better, fused = self._refine(build, record, stretch, analysis, offset, aligned.curve)
+            if better:
+                (offset, confidence), alternatives, refined = better[0], better[1:], True
+        curve = None
+        if with_curve:
+            curve = CurveOut(
+                offsets_seconds=[round(float(lag) * fs + start_seconds, 4) for lag in aligned.curve.lags],
+                similarity=[round(float(v), 5) for v in aligned.curve.similarity],
+                **_fused_points(fused, start_seconds),
+            )
+        return dict(
+            offset_seconds=round(offset + start_seconds, 4), offset_confidence=_round(confidence, 4),
+            alignment_score=round(float(aligned.score), 6), offset_refined=refined,
+            offset_alternatives_seconds=[round(a + start_seconds, 4) for a, _ in alternatives],
+            offset_alternatives=[OffsetOut(offset_seconds=round(a + start_seconds, 4), confidence=_round(c, 4))
+                                 for a, c in alternatives],
+            curve=curve,
+        )
+
+    def _refine_kept(self, query_id: str, kept: KeptQuery, stem_ids: list[int]) -> RefineResponse:
+        build = self.catalogue.current()
+        wanted = list(dict.fromkeys(stem_ids))
+        records = {r.id: r for r in self.catalogue.stems(wanted)}
+        todo = [records[i] for i in wanted if i in records]
+
+        def refined(record: StemRecord) -> RetrieveResult:
+            result = kept.results[record.id]
+            offsets = self._offsets(build, record, kept.stretches[record.id], kept.frames, kept.analysis,
+                                    kept.start_seconds, True, result.curve is not None)
+            return result.model_copy(update=offsets)
+
+        if self._aligners is None or len(todo) < 2 or self._in_flight > 1:
+            results = [refined(r) for r in todo]
+        else:
+            results = list(self._aligners.map(refined, todo))
+        return RefineResponse(query_id=query_id, results=results,
+                              unavailable=[i for i in wanted if i not in records])
 
     def _refine(self, build: Build, record: StemRecord, stretch: float, analysis: Analysis, coarse: float,
                 curve: alignment.Curve) -> tuple[list[tuple[float, float | None]], alignment.FusedCurve | None]:
@@ -354,7 +414,7 @@ def _transposed(key: str | None, semitones: int) -> str | None:
     return key_name(((tonic + semitones) % 12, mode))
 
 
-def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis) -> QueryInfo:
+def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis, query_id: str | None) -> QueryInfo:
     grid, key = analysis.grid, analysis.key
     has_key = bool(np.any(analysis.key_profile))
     return QueryInfo(
@@ -368,4 +428,5 @@ def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis) -
         beat_period_seconds=round(grid.period, 4) if grid.period > 0 else None,
         beats_per_bar=grid.beats_per_bar if len(grid.beats) else None,
         downbeat_seconds=round(grid.first_downbeat + query.start_seconds, 4) if len(grid.beats) else None,
+        query_id=query_id,
     )

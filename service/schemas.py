@@ -37,6 +37,10 @@ class QueryInfo(BaseModel):
     downbeat_seconds: float | None = Field(
         None, description="First bar start of the beat grid (s from the upload's start)."
     )
+    query_id: str | None = Field(
+        None, description="Id for POST /retrieve/{query_id}/refine, which refines the offsets of the results this "
+        "answer did not refine (`offset_refined` false beyond the server's `refine_top`); null when every result "
+        "was refined or the server keeps no queries. Kept by the replica that answered, for `query_cache_seconds`.")
 
 
 class CatalogueInfo(BaseModel):
@@ -149,6 +153,20 @@ class RetrieveResponse(BaseModel):
     rank: str = Field("model", description="How the results were ranked: fused or model.")
     timings: Timings
     results: list[RetrieveResult]
+
+
+class RefineRequest(BaseModel):
+    stem_ids: list[int] = Field(min_length=1, max_length=100,
+                                description="Results of the query (their `stem_id`) whose offsets to refine.")
+
+
+class RefineResponse(BaseModel):
+    query_id: str
+    results: list[RetrieveResult] = Field(
+        description="The results asked for, in the order asked, as /retrieve returned them but with their offset "
+        "fields (offset_*, alignment_score, curve) refined.")
+    unavailable: list[int] = Field(
+        default_factory=list, description="Stems asked for that the catalogue no longer serves (removed since).")
 
 
 class StemOut(BaseModel):

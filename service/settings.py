@@ -84,8 +84,21 @@ class ServiceSettings(StorageSettings):
         "in its own thread, as the cores are busy anyway. 1: never side by side.",
     )
     refine_top: int = Field(
-        10, ge=0,
-        description="Hits whose offsets are refined with onset, accent and chroma correlation at 10 ms (0: none).",
+        5, ge=0,
+        description="Results whose offsets /retrieve refines with onset, accent and chroma correlation at 10 ms and "
+        "bar-level placement (about 25 ms of CPU each); the others carry the model curve's coarse offset "
+        "(`offset_refined` false) until POST /retrieve/{query_id}/refine refines them, as the page does while "
+        "it shows the first ones. 0: none.",
+    )
+    query_cache_entries: int = Field(
+        64, ge=0, description="Answered queries whose frames and analysis stay in memory so that their other "
+        "results can be refined (POST /retrieve/{query_id}/refine); least recently used first out. 0: none kept.",
+    )
+    query_cache_mib: float = Field(
+        64.0, gt=0, description="Memory the kept queries may take together (MiB; a 30 s query takes about 0.3).",
+    )
+    query_cache_seconds: float = Field(
+        900.0, gt=0, description="How long after its answer a query stays refinable (s).",
     )
     onset_weight: float = Field(
         DEFAULT_FUSION.onset, ge=0,

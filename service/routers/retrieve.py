@@ -2,14 +2,14 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from pydantic import Field
 
 from service.deps import RetrieverDep, SettingsDep
 from service.errors import too_large
 from service.params import MAX_ID, MAX_LIST, MAX_NAME, NO_NUL
 from service.retrieval import RetrieveParams
-from service.schemas import ErrorBody, RetrieveResponse
+from service.schemas import ErrorBody, RefineRequest, RefineResponse, RetrieveResponse
 
 router = APIRouter(tags=["retrieval"])
 
@@ -69,3 +69,18 @@ async def retrieve(
         raise too_large(f"the upload has {file.size} bytes; the limit is {settings.max_upload_bytes}")
     data = await file.read()
     return await retriever.retrieve(data, file.filename, file.content_type, params)
+
+
+@router.post("/retrieve/{query_id}/refine", response_model=RefineResponse,
+             responses={400: {"model": ErrorBody, "description": "The body is not JSON."},
+                        404: {"model": ErrorBody, "description": "The query is not kept (any more) by this server."},
+                        422: {"model": ErrorBody, "description": "Bad body, or a stem that was not a result."},
+                        503: {"model": ErrorBody, "description": "Model or index not loaded yet."}},
+             summary="Refine the offsets of results that /retrieve answered with the model curve's coarse offset.")
+async def refine(
+    retriever: RetrieverDep,
+    query_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                  description="`query.query_id` of the /retrieve answer.")],
+    body: RefineRequest,
+) -> RefineResponse:
+    return await retriever.refine(query_id, body.stem_ids)

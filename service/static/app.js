@@ -16,6 +16,7 @@ const state = {
   previous: null,       // the result heard before it, for A/B
   stemBuffers: new Map(),  // "id|transpose|stretch" -> decoded audio
   offsets: new Map(),   // stem id -> the offset last set for it, so A/B keeps each stem's place
+  refining: new Set(),  // stem ids whose coarse offsets are being refined (POST /retrieve/{query_id}/refine)
   offset: 0,            // seconds, positive = stem starts this far into the mix
   conformed: true,      // play the stem transposed and stretched as suggested
   loop: null,           // {start, end} seconds of the mix, while looping
@@ -207,7 +208,9 @@ async function search() {
   try {
     const body = await api("/retrieve", { method: "POST", body: form });
     state.response = body; state.results = body.results;
+    state.refining = new Set(body.query.query_id ? body.results.filter((r) => !r.offset_refined).map((r) => r.stem_id) : []);
     renderResults(body);
+    refinePending(body);
     setState(body.results.length ? "results" : "empty");
     if (!body.results.length) showError({ code: "no_results", message: "The catalogue has no stems of this instrument." });
   } catch (e) {
@@ -263,6 +266,44 @@ function whyItFits(r, q, modelRank) {
   return bits.join(" · ");
 }
 
+// The list's offset cells of one result: its offset (≈ while it is the coarse one being refined), confidence
+// and place on the mix's bar grid.
+function offsetCells(r, q) {
+  const coarse = !r.offset_refined && state.refining.has(r.stem_id);
+  return `<span class="v offset-v" title="${coarse ? "coarse offset, being refined" : "offset (its confidence)"}">` +
+    `${coarse ? "≈" : ""}${fmtSigned(r.offset_seconds, 2)}${r.offset_confidence == null ? "" :
+      ` <span class="muted conf">${fmtConfidence(r.offset_confidence)}</span>`}</span>` +
+    `<span></span><span class="v bars-v">${esc(fmtBars(r.offset_seconds, q))}</span>`;
+}
+
+// Results past the server's refine_top come with the model curve's coarse offset: refine them in one request
+// while the producer looks at the first ones, then update their rows (and the open player, unless its offset
+// was moved by hand). Should the server no longer keep the query, the coarse offsets stay.
+async function refinePending(body) {
+  const pending = body.results.filter((r) => state.refining.has(r.stem_id));
+  if (!pending.length) return;
+  let answer = null;
+  try {
+    answer = await api(`/retrieve/${encodeURIComponent(body.query.query_id)}/refine`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ stem_ids: pending.map((r) => r.stem_id) }),
+    });
+  } catch (e) { /* keep the coarse offsets */ }
+  if (state.response !== body) return;  // a newer search has replaced these results
+  state.refining.clear();
+  const fresh = new Map(((answer && answer.results) || []).map((r) => [r.stem_id, r]));
+  pending.forEach((r) => {
+    const coarse = r.offset_seconds;
+    if (fresh.has(r.stem_id)) Object.assign(r, fresh.get(r.stem_id));
+    const li = document.querySelector(`#results-list .result[data-stem-id="${r.stem_id}"]`);
+    if (li) li.querySelector(".offset-cells").innerHTML = offsetCells(r, body.query);
+    if (state.selected === r && state.offsets.get(r.stem_id) === coarse) {
+      renderAlternatives(r); setOffset(r.offset_seconds);
+    }
+  });
+  $("#results-list").dataset.refined = "true";
+}
+
 function renderResults(body) {
   const t = body.timings;
   const q = body.query;
@@ -287,9 +328,7 @@ function renderResults(body) {
       <div class="stats">
         <span class="k" title="the score the list is ranked by (see the API docs)">fit</span><span class="k">starts at</span>
         <span class="v">${r.score.toFixed(2)}</span>
-        <span class="v offset-v" title="offset (its confidence)">${fmtSigned(r.offset_seconds, 2)}${r.offset_confidence == null ? "" :
-          ` <span class="muted conf">${fmtConfidence(r.offset_confidence)}</span>`}</span>
-        <span></span><span class="v bars-v">${esc(fmtBars(r.offset_seconds, body.query))}</span></div>
+        <span class="offset-cells">${offsetCells(r, body.query)}</span></div>
       <button class="play-small" type="button" title="Play aligned with the mix">▶</button>`;
     li.addEventListener("click", () => openResult(r, false));
     li.querySelector(".play-small").addEventListener("click", (ev) => { ev.stopPropagation(); openResult(r, true); });
@@ -378,6 +417,15 @@ async function openResult(r, autoplay, from = 0) {
   player.dataset.stemUrl = stemUrl(r);
   if (!(await loadStem(r))) return;
   if (state.selected !== r) return;
+  renderAlternatives(r);
+  player.dataset.ready = "true";
+  $("#beat-nudges").classList.toggle("hidden", !beatGrid());
+  setOffset(state.offset);
+  if (autoplay) play(from);
+}
+
+// The runner-up offsets as buttons, and the slider's range to cover them all.
+function renderAlternatives(r) {
   const offsets = [r.offset_seconds, ...(r.offset_alternatives_seconds || [])];
   const range = Math.max(10, Math.ceil(Math.max(...offsets.map(Math.abs)) + 2));
   const alternatives = $("#offset-alternatives");
@@ -397,10 +445,6 @@ async function openResult(r, autoplay, from = 0) {
     alternatives.appendChild(b);
   });
   const slider = $("#offset-slider"); slider.min = -range; slider.max = range;
-  player.dataset.ready = "true";
-  $("#beat-nudges").classList.toggle("hidden", !beatGrid());
-  setOffset(state.offset);
-  if (autoplay) play(from);
 }
 
 async function loadStem(r) {

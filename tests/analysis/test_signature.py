@@ -28,7 +28,7 @@ def test_flux_and_band_sums_match_a_plain_float64_reference() -> None:
     for row, (lo, hi) in zip(bands, ONSET_BANDS_HZ, strict=True):
         expected = ref[:, (flux.freqs >= lo) & (flux.freqs < hi)].sum(axis=1)
         np.testing.assert_allclose(row, expected, rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(flux.total(), ref.sum(axis=1), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(flux.total, ref.sum(axis=1), rtol=1e-4, atol=1e-3)
 
 
 def test_flux_of_audio_shorter_than_two_hops_is_none() -> None:

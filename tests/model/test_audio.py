@@ -53,6 +53,18 @@ def test_rms_dbfs_of_silence_and_full_scale_sine():
     assert abs(rms_dbfs(np.sin(2 * np.pi * 100 * t)) + 3.0103) < 0.01
 
 
+@pytest.mark.parametrize("n", [1, 7, 1 << 16, (1 << 16) + 1, (1 << 17) + 9, 480_000, 2_880_013])
+def test_rms_dbfs_sums_the_squares_to_the_last_bit_as_numpy(n: int):
+    rng = np.random.default_rng(n)
+    for wave in (rng.standard_normal(n).astype(np.float32), 0.1 * rng.standard_normal(n)):
+        expected = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+        assert rms_dbfs(wave) == 20.0 * np.log10(expected)
+    both = rng.standard_normal((2, n)).astype(np.float32)  # a multichannel signal and a strided view
+    assert rms_dbfs(both) == 20.0 * np.log10(float(np.sqrt(np.mean(np.square(both, dtype=np.float64)))))
+    assert rms_dbfs(both[:, ::2]) == 20.0 * np.log10(float(np.sqrt(np.mean(np.square(both[:, ::2],
+                                                                                      dtype=np.float64)))))
+
+
 @pytest.mark.realdata
 def test_stem_mp4_has_five_streams_summing_to_the_mix():
     path = next(require(MUSDB_TRAIN).glob("*.stem.mp4"))

@@ -56,6 +56,14 @@ def test_upload_search_and_aligned_playback(browser, live_url: str, tmp_path: Pa
     rows = browser.find_elements(By.CSS_SELECTOR, "#results-list .result")
     assert len(rows) == SONGS  # k=10, but the catalogue holds only SONGS bass stems
     assert "bass" in rows[0].text and "BPM" in rows[0].text
+    # the results past the server's refine_top arrive coarse; the page has them refined and shows the new offsets
+    wait.until(lambda d: d.find_element(By.ID, "results-list").get_attribute("data-refined") == "true")
+    results = browser.execute_script("return window.stemFinder.results")
+    assert all(r["offset_refined"] for r in results)
+    for row in browser.find_elements(By.CSS_SELECTOR, "#results-list .result"):
+        offset = next(r["offset_seconds"] for r in results if str(r["stem_id"]) == row.get_attribute("data-stem-id"))
+        cell = row.find_element(By.CSS_SELECTOR, ".offset-v").text
+        assert not cell.startswith("≈") and abs(float(cell.split()[0].replace("−", "-").rstrip("s")) - offset) < 0.01
 
     rows[0].find_element(By.CSS_SELECTOR, ".play-small").click()
     player = browser.find_element(By.ID, "player")
