@@ -62,8 +62,31 @@ def time_scale(rows: np.ndarray, ratio: float, axis: int = 0) -> np.ndarray:
         return np.moveaxis(x, 0, axis)
     at = np.arange(m) * ratio
     flat = x.reshape(n, -1)
-    out = np.stack([np.interp(at, np.arange(n), col, right=col[-1]) for col in flat.T], axis=1)
+    if flat.shape[1] >= 8:  # many columns (frames, chroma): all at once
+        out = _interp_columns(at, flat)
+    else:  # a few long ones (envelopes): np.interp's own loop is the faster
+        out = np.stack([np.interp(at, np.arange(n), col, right=col[-1]) for col in flat.T], axis=1)
     return np.moveaxis(out.reshape((m, *x.shape[1:])).astype(np.float32), 0, axis)
+
+
+def _interp_columns(at: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """np.interp(at, arange(n), col, right=col[-1]) of every column of `flat` [n, C] (n >= 2) at points
+    `at` >= 0 [m]: [m, C] float64, all columns in a few array operations (a call per column of a conformed
+    hit's frames took a third of its read), with np.interp's own arithmetic, so the same values to the bit:
+    between grid points j <= x < j + 1, (y[j + 1] - y[j]) * (x - j) + y[j]; on a grid point, y[j]; at or past
+    the last, y[n - 1]."""
+    n = len(flat)
+    y = flat.astype(np.float64)
+    j = np.minimum(np.floor(at).astype(np.intp), n - 2)
+    step = at - j
+    lower = y[j]
+    out = y[j + 1] - lower
+    out *= step[:, None]
+    out += lower
+    exact = (step == 0) | (at >= n - 1)
+    if exact.any():
+        out[exact] = y[np.where(at[exact] >= n - 1, n - 1, j[exact])]
+    return out
 
 
 def stretched(sig: Signature, ratio: float) -> Signature:

@@ -10,7 +10,7 @@ import scipy.ndimage
 from analysis import alignment, placement
 from analysis.beats import BeatGrid, stored_grid
 from analysis.chroma import CHROMA_HOP_STEPS
-from analysis.signature import Signature, accents_of, gaussian_taps, stretched, zscore_rows
+from analysis.signature import Signature, accents_of, gaussian_taps, stretched, time_scale, zscore_rows
 from tests.analysis.hit_before import alignment as before
 from tests.analysis.hit_before import placement as placement_before
 
@@ -164,3 +164,24 @@ def test_frame_curve_equals_the_code_before_to_the_bit(tq: int, ts: int, d: int)
         new, old = alignment.frame_curve(q, s, 1), before.frame_curve(q, s, 1)
         np.testing.assert_array_equal(new.lags, old.lags)
         np.testing.assert_array_equal(new.similarity, old.similarity)
+
+
+@pytest.mark.parametrize("columns", [1, 4, 8, 12, 128])
+def test_time_scale_equals_np_interp_column_by_column(columns: int):
+    """time_scale (a conformed stem's frames, envelopes and chroma) gives np.interp's values, column by column
+    as before, to the bit (signed zeros included), at ratios either way and on rounded values (grid hits)."""
+    rng = np.random.default_rng(columns)
+    for ratio in (0.5, 0.8, 0.93, 1.04, 1.25, 2.0, float(rng.uniform(0.5, 2.0))):
+        for n in (2, 3, 57, 1125):
+            x = rng.standard_normal((n, columns)).astype(np.float32)
+            x[n // 2] = -0.0
+            for rows in (x, np.round(x)):
+                m = max(1, round(n / ratio))
+                at = np.arange(m) * ratio
+                want = np.stack([np.interp(at, np.arange(n), c, right=c[-1]) for c in rows.T], axis=1)
+                got = time_scale(rows, ratio)
+                if m == n:
+                    want = rows
+                np.testing.assert_array_equal(got.view(np.uint32), want.astype(np.float32).view(np.uint32))
+                np.testing.assert_array_equal(time_scale(rows.T, ratio, axis=1).view(np.uint32),
+                                              want.astype(np.float32).T.view(np.uint32))
