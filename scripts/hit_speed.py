@@ -98,7 +98,7 @@ def read(side: Side, stores: dict[str, FrameStore], stem_id: int, ratio: float) 
             got[kind] = mine.decode(rows, params[at])
     frames = got["frames"]
     if ratio != 1.0:  # service.retrieval's conformed frames
-        frames = signature.time_scale(frames, ratio)
+        frames = side.signature.time_scale(frames, ratio)
         norm = np.linalg.norm(frames, axis=1, keepdims=True)
         frames = np.where(norm > 1e-9, frames / np.maximum(norm, 1e-9), 0.0).astype(np.float32)
     from_stored: Callable[..., Any] = side.signature.Signature.from_stored
