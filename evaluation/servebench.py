@@ -1,18 +1,17 @@
 """End-to-end `/retrieve` latency: the real FastAPI app and retriever in-process, over a synthetic
 catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes."""
 
-import io
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
+from evaluation.abclient import StageClock, drive_clients, mix_wav, serve
 from evaluation.bench import BenchPlan, random_model
 from evaluation.faissbench import clustered_vectors
 from evaluation.latency import percentiles
@@ -143,17 +142,6 @@ class SyntheticCatalogue:
     def signature(self, stem_id: int) -> None:
         """Synthetic stems have no audio, hence no alignment signature."""
         return None
-
-
-def mix_wav(seconds: float, sample_rate: int = 16_000, seed: int = 0) -> bytes:
-    """A generated mix (chord tones, a pulse and noise) as 16-bit WAV bytes."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    wave = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (110.0, 220.0, 277.2, 329.6))
-    wave = wave * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(len(t))
-    buf = io.BytesIO()
-    sf.write(buf, wave.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
@@ -344,39 +332,6 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     return out
 
 
-def drive_clients(send: Callable[[], Awaitable[int]], clients: int, requests: int,
-                  expected_results: int | None = None) -> tuple[list[float], list[str], float, float]:
-    """`clients` clients through one event loop, as the app's handlers would, sending `requests` requests in
-    all with `send` (a coroutine answering its result count). Returns the latencies (ms), the errors (an
-    exception, no results, or another count than `expected_results`: counted, not raised), the wall seconds
-    and the CPU seconds of this process."""
-    import asyncio
-
-    remaining = requests
-    ms: list[float] = []
-    errors: list[str] = []
-
-    async def client() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            t0 = time.perf_counter()
-            try:
-                got = await send()
-                if not got or (expected_results is not None and got != expected_results):
-                    errors.append(f"{got} results")
-            except Exception as exc:  # counted, not raised: the load test reports errors
-                errors.append(f"{type(exc).__name__}: {exc}")
-            ms.append((time.perf_counter() - t0) * 1000)
-
-    async def main() -> None:
-        await asyncio.gather(*(client() for _ in range(clients)))
-
-    c0, t0 = time.process_time(), time.perf_counter()
-    asyncio.run(main())
-    return ms, errors, time.perf_counter() - t0, time.process_time() - c0
-
-
 def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
     """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all (drive_clients);
     throughput, latency percentiles and errors."""
@@ -396,71 +351,10 @@ def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: Ben
 
 # ---- two versions of the code side by side (scripts/scale_ab.py runs this in each side's process) ---------------
 
-AB_STAGES = ("decode", "embed", "analyse", "search", "align")
-
-
-class StageClock:
-    """CPU seconds per stage of the request in flight, measured without changing the code under test: the
-    thread time of the decode, forward-pass and analysis calls (each runs in one thread), and the process time
-    from the start of the search to the first hit's alignment (search) and from there to the end (align: hits
-    may align in several threads). Only meaningful for one request at a time."""
-
-    def __init__(self) -> None:
-        self.cpu: dict[str, float] = dict.fromkeys(AB_STAGES, 0.0)
-        self._first_hit: float | None = None
-
-    def reset(self) -> None:
-        self.cpu = dict.fromkeys(AB_STAGES, 0.0)
-        self._first_hit = None
-
-    def install(self) -> None:
-        """Wraps the stages' functions (module attributes the retriever calls) with the clocks."""
-        import service.retrieval as retrieval
-
-        def in_thread(stage: str, fn: Any) -> Any:
-            def timed(*args: Any, **kwargs: Any) -> Any:
-                c0 = time.thread_time()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.cpu[stage] += time.thread_time() - c0
-            return timed
-
-        retrieval.read_query = in_thread("decode", retrieval.read_query)  # type: ignore[assignment]
-        retrieval.analyse = in_thread("analyse", retrieval.analyse)  # type: ignore[assignment]
-        Embedder.predict = in_thread("embed", Embedder.predict)  # type: ignore[method-assign]
-        search_and_align = retrieval.Retriever._search_and_align
-        result = retrieval.Retriever._result
-
-        def timed_search_and_align(*args: Any, **kwargs: Any) -> Any:
-            c0 = time.process_time()
-            self._first_hit = None
-            try:
-                return search_and_align(*args, **kwargs)
-            finally:
-                end = time.process_time()
-                first = self._first_hit if self._first_hit is not None else end
-                self.cpu["search"] += first - c0
-                self.cpu["align"] += end - first
-
-        def timed_result(*args: Any, **kwargs: Any) -> Any:
-            if self._first_hit is None:
-                self._first_hit = time.process_time()
-            return result(*args, **kwargs)
-
-        retrieval.Retriever._search_and_align = timed_search_and_align  # type: ignore[method-assign]
-        retrieval.Retriever._result = timed_result  # type: ignore[method-assign]
-
-
 def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: Any, commit: str) -> None:
     """One side of scripts/scale_ab.py: the model (random weights), the service's default settings and threads,
-    one runtime per simulated catalogue root/cat-<n>-int8; answers each JSON command read from `commands` with
-    one JSON line on `out` ("retrieve": one request with wall, CPU and per-stage times; "concurrent": clients
-    through one event loop; "load"; "quit")."""
-    import asyncio
-    import json
+    one runtime per simulated catalogue root/cat-<n>-int8, serving the driver's commands (abclient.serve)."""
     import os
-    import statistics
 
     from indexer.snapshot import Build
     from model.threads import limit_threads
@@ -478,55 +372,16 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
     instrument = embedder.vocabulary.names[0]
     runtimes: dict[int, Any] = {}
 
-    def runtime(n: int) -> Any:
+    def retriever_of(n: int) -> Any:
         if n not in runtimes:
             rt = Runtime(settings, Metrics())
             catalogue = ScaleCatalogue(Build.load(root / f"cat-{n}-int8"), embedder.vocabulary.names, stem_seconds)
             rt.attach(embedder, catalogue)  # type: ignore[arg-type]  # duck-typed: what the retriever reads
             runtimes[n] = rt
-        return runtimes[n]
+        return runtimes[n].retriever
 
-    def retrieve(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=cmd["seed"])
-        clock.reset()
-        c0, t0 = time.process_time(), time.perf_counter()
-        params = RetrieveParams(instrument=instrument, k=10)
-        resp = asyncio.run(retriever.retrieve(body, "mix.wav", "audio/wav", params))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        timings = resp.timings.model_dump()
-        return {"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "results": len(resp.results),
-                "stage_ms": {s: timings[f"{s}_ms"] for s in AB_STAGES},
-                "stage_cpu_ms": {s: v * 1000 for s, v in clock.cpu.items()},
-                "offsets": [r.offset_seconds for r in resp.results], "stems": [r.stem_id for r in resp.results]}
-
-    def concurrent(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=0)
-
-        async def send() -> int:
-            resp = await retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
-            return len(resp.results)
-
-        ms, errors, seconds, cpu = drive_clients(send, cmd["clients"], cmd["requests"], expected_results=10)
-        return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
-                "requests_per_s": len(ms) / seconds, "cpu_ms_per_request": cpu * 1000 / max(len(ms), 1),
-                "p50_ms": statistics.median(ms), **{k: v for k, v in percentiles(ms).items() if k == "p95_ms"}}
-
-    def load(cmd: dict[str, Any]) -> dict[str, Any]:
-        runtime(cmd["size"])
-        return {}
-
-    ops = {"retrieve": retrieve, "concurrent": concurrent, "load": load}
-    out.write(json.dumps({"ready": True, "commit": commit}) + "\n")
-    out.flush()
     try:
-        for line in commands:
-            cmd = json.loads(line)
-            if cmd["op"] == "quit":
-                break
-            out.write(json.dumps(ops[cmd["op"]](cmd)) + "\n")
-            out.flush()
+        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10), clock)
     finally:
         for rt in runtimes.values():
             rt.close()
