@@ -1,9 +1,10 @@
 """The measuring side of scripts/scale_ab.py's workers, shared by every version of the code under test: the
 generated mixes, the concurrent clients, the per-stage CPU clock and the command loop.
 
-This module imports nothing of the project at its top: scale_ab's workers load it by path under another
-checkout's packages (PYTHONPATH), down to 53cbbde (evaluation.legacyab), whose `evaluation` package has no
-such module; what it needs of the code under test (service.retrieval, model.embed) it imports when called.
+This module imports nothing of the project at its top: scale_ab's workers load it by path (as
+evaluation.abclient) under another checkout's packages (PYTHONPATH), down to 53cbbde (evaluation.legacyab),
+whose `evaluation` package has no such module; what it needs of the code under test (service.retrieval,
+model.embed) it imports when called.
 """
 
 import asyncio

@@ -17,12 +17,11 @@ catalogue over files that the driver writes beside the simulated catalogues (eva
   instruments, the stems' length).
 
 Driver-side functions (write_*, drop_cached) run under this checkout; `legacy_worker` runs under 53cbbde's
-packages and imports only those, numpy, faiss, torch and this folder's abclient (loaded by path: 53cbbde's
-`evaluation` package has none). "Cold" for this side: the FLACs' and frames' page cache dropped and the
-signature LRU emptied.
+packages and imports only those, numpy, faiss, torch and this checkout's evaluation.abclient (scale_ab's
+worker puts it in sys.modules: 53cbbde's `evaluation` package has none). "Cold" for this side: the FLACs' and
+frames' page cache dropped and the signature LRU emptied.
 """
 
-import importlib.util
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -154,14 +153,6 @@ class LegacyCatalogue:
         return got
 
 
-def _abclient() -> Any:
-    spec = importlib.util.spec_from_file_location("legacyab_abclient", Path(__file__).with_name("abclient.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def legacy_worker(root: Path, model: str, commands: Any, out: Any, commit: str) -> None:
     """Side A of scripts/scale_ab.py --legacy: 53cbbde's Runtime (its MicroBatcher and Retriever, wired by its
     `attach`) with its default settings and the libraries' own thread counts (it set none), the model of size
@@ -170,6 +161,7 @@ def legacy_worker(root: Path, model: str, commands: Any, out: Any, commit: str) 
 
     import torch
 
+    from evaluation.abclient import StageClock, serve
     from evaluation.bench import random_model
     from model.embed import Embedder
     from service.metrics import Metrics
@@ -177,9 +169,8 @@ def legacy_worker(root: Path, model: str, commands: Any, out: Any, commit: str) 
     from service.runtime import Runtime
     from service.settings import load_settings
 
-    abclient = _abclient()
     logging.basicConfig(level=logging.WARNING)
-    clock = abclient.StageClock()
+    clock = StageClock()
     clock.install()
     # Any: 53cbbde's ServiceSettings, not this checkout's (signature_cache_stems is gone since)
     settings: Any = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
@@ -202,7 +193,7 @@ def legacy_worker(root: Path, model: str, commands: Any, out: Any, commit: str) 
         retriever.signatures = type(retriever.signatures)(embedder, size)
 
     try:
-        abclient.serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10),
+        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10),
                        clock, forget)
     finally:
         for rt in runtimes.values():

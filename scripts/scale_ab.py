@@ -73,6 +73,9 @@ def worker(args: argparse.Namespace) -> None:
     packages (PYTHONPATH)."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    # The measuring code both workers import as evaluation.abclient is this checkout's, whatever the side's own
+    # `evaluation` package holds (3194227's and 53cbbde's hold no such module).
+    sys.modules["evaluation.abclient"] = _load("abclient")
     if args.legacy:
         _load("legacyab").legacy_worker(Path(args.root), args.model, sys.stdin, out, _commit(Path.cwd()))
     else:
