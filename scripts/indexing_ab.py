@@ -34,14 +34,14 @@ def main():
     from indexer.db import upgrade
     from indexer.settings import load_settings
     from model.embed import Embedder
-    try:
-        from model.threads import limit_threads
-    except ImportError:  # checkouts before model.threads (53cbbde): torch's own thread count, as their CLI had
-        limit_threads = None
 
     catalogue, index, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     settings = load_settings(index_dir=index / "index", db_url=f"sqlite:///{index / 'c.sqlite'}", workers=workers)
-    if limit_threads is not None:
+    # Checkouts before the threads setting (53cbbde) left torch's own thread count, as their CLI did. (Not an
+    # ImportError test: the editable install would find model.threads in the main checkout.)
+    if "threads" in type(settings).model_fields:
+        from model.threads import limit_threads
+
         limit_threads(settings.threads)
     upgrade(settings.database_url)
     embedder = Embedder.from_checkpoint(device="cpu")
