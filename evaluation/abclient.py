@@ -1,10 +1,10 @@
 """The measuring side of scripts/scale_ab.py's workers, shared by every version of the code under test: the
 generated mixes, the concurrent clients, the per-stage CPU clock and the command loop.
 
-This module imports nothing of the project at its top: scale_ab's workers load it by path (as
-evaluation.abclient) under another checkout's packages (PYTHONPATH), down to 53cbbde (evaluation.legacyab),
-whose `evaluation` package has no such module; what it needs of the code under test (service.retrieval,
-model.embed) it imports when called.
+This module imports nothing of the project: scale_ab's workers load it by path (as evaluation.abclient) under
+another checkout's packages (PYTHONPATH), down to 53cbbde, whose `evaluation` package has no such module; the
+code under test's modules are handed to it (evaluation.servebench's workers, the one evaluation module that
+imports the service).
 """
 
 import asyncio
@@ -105,11 +105,9 @@ class StageClock:
         self.cpu = dict.fromkeys(AB_STAGES, 0.0)
         self._first_hit = None
 
-    def install(self) -> None:
-        """Wraps the stages' functions (module attributes the retriever calls) with the clocks."""
-        import service.retrieval as retrieval
-        from model.embed import Embedder
-
+    def install(self, retrieval: Any, embedder: Any) -> None:
+        """Wraps the stages' functions (attributes of the code under test's service.retrieval module and
+        model.embed.Embedder class, which the retriever calls) with the clocks."""
         def in_thread(stage: str, fn: Any) -> Any:
             def timed(*args: Any, **kwargs: Any) -> Any:
                 c0 = time.thread_time()
@@ -119,10 +117,10 @@ class StageClock:
                     self.cpu[stage] += time.thread_time() - c0
             return timed
 
-        retrieval.read_query = in_thread("decode", retrieval.read_query)  # type: ignore[assignment]
+        retrieval.read_query = in_thread("decode", retrieval.read_query)
         if hasattr(retrieval, "analyse"):
             retrieval.analyse = in_thread("analyse", retrieval.analyse)
-        Embedder.predict = in_thread("embed", Embedder.predict)  # type: ignore[method-assign]
+        embedder.predict = in_thread("embed", embedder.predict)
         search_and_align = retrieval.Retriever._search_and_align
         result = retrieval.Retriever._result
 
@@ -142,8 +140,8 @@ class StageClock:
                 self._first_hit = time.process_time()
             return result(*args, **kwargs)
 
-        retrieval.Retriever._search_and_align = timed_search_and_align  # type: ignore[method-assign]
-        retrieval.Retriever._result = timed_result  # type: ignore[method-assign]
+        retrieval.Retriever._search_and_align = timed_search_and_align
+        retrieval.Retriever._result = timed_result
 
 
 def serve(commands: Any, out: Any, commit: str, retriever_of: Callable[[int], Any], params: Callable[[], Any],

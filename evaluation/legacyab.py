@@ -16,10 +16,10 @@ catalogue over files that the driver writes beside the simulated catalogues (eva
   i mod pool, as scalecat's tables) and catalogue.json (the vectors folder shared with side B, the FLACs, the
   instruments, the stems' length).
 
-Driver-side functions (write_*, drop_cached) run under this checkout; `legacy_worker` runs under 53cbbde's
-packages and imports only those, numpy, faiss, torch and this checkout's evaluation.abclient (scale_ab's
-worker puts it in sys.modules: 53cbbde's `evaluation` package has none). "Cold" for this side: the FLACs' and
-frames' page cache dropped and the signature LRU emptied.
+Driver-side functions (write_*, drop_cached) run under this checkout; LegacyCatalogue runs in the worker
+(evaluation.servebench.legacy_ab_worker) under 53cbbde's packages, importing only those and numpy (scale_ab's
+worker puts this module and evaluation.abclient in sys.modules: 53cbbde's `evaluation` package has neither).
+"Cold" for this side: the FLACs' and frames' page cache dropped and the signature LRU emptied.
 """
 
 import json
@@ -151,50 +151,3 @@ class LegacyCatalogue:
         if got is None:
             raise KeyError(f"stem {stem_id} has no frames")
         return got
-
-
-def legacy_worker(root: Path, model: str, commands: Any, out: Any, commit: str) -> None:
-    """Side A of scripts/scale_ab.py --legacy: 53cbbde's Runtime (its MicroBatcher and Retriever, wired by its
-    `attach`) with its default settings and the libraries' own thread counts (it set none), the model of size
-    `model` with random weights (its evaluation.bench.random_model), one runtime per root/legacy-<n>."""
-    import logging
-
-    import torch
-
-    from evaluation.abclient import StageClock, serve
-    from evaluation.bench import random_model
-    from model.embed import Embedder
-    from service.metrics import Metrics
-    from service.retrieval import RetrieveParams
-    from service.runtime import Runtime
-    from service.settings import load_settings
-
-    logging.basicConfig(level=logging.WARNING)
-    clock = StageClock()
-    clock.install()
-    # Any: 53cbbde's ServiceSettings, not this checkout's (signature_cache_stems is gone since)
-    settings: Any = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
-    embedder = Embedder(random_model(model), torch.device("cpu"))
-    instrument = embedder.vocabulary.names[0]
-    runtimes: dict[int, Any] = {}
-
-    def retriever_of(n: int) -> Any:
-        if n not in runtimes:
-            rt = Runtime(settings, Metrics())
-            rt.attach(embedder, LegacyCatalogue(root / f"legacy-{n}"))  # type: ignore[arg-type]  # duck-typed
-            runtimes[n] = rt
-        return runtimes[n].retriever
-
-    def forget(n: int, capacity: int | None) -> None:
-        """A fresh signature LRU holding no hit's signature, of `capacity` stems (None: the setting's, 256; 0:
-        none kept, every hit decoded, as when concurrent producers' hits do not repeat)."""
-        retriever = retriever_of(n)
-        size = settings.signature_cache_stems if capacity is None else capacity
-        retriever.signatures = type(retriever.signatures)(embedder, size)
-
-    try:
-        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10),
-                       clock, forget)
-    finally:
-        for rt in runtimes.values():
-            rt.close()

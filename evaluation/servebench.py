@@ -1,5 +1,8 @@
 """End-to-end `/retrieve` latency: the real FastAPI app and retriever in-process, over a synthetic
-catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes."""
+catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes.
+
+scripts/scale_ab.py loads this module by path under older checkouts' packages (down to 53cbbde, whose
+`evaluation` has neither faissbench nor latency): what those lack is imported where it is used."""
 
 import logging
 import tempfile
@@ -13,8 +16,6 @@ import torch
 
 from evaluation.abclient import StageClock, drive_clients, mix_wav, serve
 from evaluation.bench import BenchPlan, random_model
-from evaluation.faissbench import clustered_vectors
-from evaluation.latency import percentiles
 from model.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class SyntheticCatalogue:
     def __init__(
         self, n: int, dim: int, frame_dim: int, instruments: Sequence[str], frames_per_stem: int, seed: int = 0
     ) -> None:
+        from evaluation.faissbench import clustered_vectors
         from indexer import vectors
 
         self._vectors = vectors
@@ -159,6 +161,7 @@ def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, An
 def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     from fastapi.testclient import TestClient
 
+    from evaluation.latency import percentiles
     from service.app import create_app
     from service.metrics import Metrics
     from service.runtime import Runtime
@@ -260,6 +263,8 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     import asyncio
 
     from evaluation import scalecat
+    from evaluation.faissbench import clustered_vectors
+    from evaluation.latency import percentiles
     from indexer.snapshot import Build
     from model.threads import limit_threads
     from service.metrics import Metrics
@@ -335,6 +340,7 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
 def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
     """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all (drive_clients);
     throughput, latency percentiles and errors."""
+    from evaluation.latency import percentiles
     from model.threads import limit_threads
     from service.retrieval import RetrieveParams
 
@@ -356,6 +362,7 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
     one runtime per simulated catalogue root/cat-<n>-int8, serving the driver's commands (abclient.serve)."""
     import os
 
+    import service.retrieval
     from indexer.snapshot import Build
     from model.threads import limit_threads
     from service.metrics import Metrics
@@ -365,7 +372,7 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
 
     logging.basicConfig(level=logging.WARNING)
     clock = StageClock()
-    clock.install()
+    clock.install(service.retrieval, Embedder)
     settings = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
     limit_threads(settings.threads)  # as the server's entry point does
     embedder = Embedder(random_model(model), torch.device("cpu"))
@@ -382,6 +389,50 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
 
     try:
         serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10), clock)
+    finally:
+        for rt in runtimes.values():
+            rt.close()
+
+
+def legacy_ab_worker(root: Path, model: str, commands: Any, out: Any, commit: str) -> None:
+    """Side A of scripts/scale_ab.py --legacy, run under 53cbbde's packages: its Runtime (its MicroBatcher and
+    Retriever, wired by its `attach`) with its default settings and the libraries' own thread counts (it set
+    none), the model of size `model` with random weights (its evaluation.bench.random_model), one runtime per
+    root/legacy-<n> (evaluation.legacyab.LegacyCatalogue); "cold" empties its signature LRU."""
+    import os
+
+    import service.retrieval
+    from evaluation.legacyab import LegacyCatalogue
+    from service.metrics import Metrics
+    from service.retrieval import RetrieveParams
+    from service.runtime import Runtime
+    from service.settings import load_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    clock = StageClock()
+    clock.install(service.retrieval, Embedder)
+    # Any: 53cbbde's ServiceSettings, not this checkout's (signature_cache_stems is gone since)
+    settings: Any = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
+    embedder = Embedder(random_model(model), torch.device("cpu"))
+    instrument = embedder.vocabulary.names[0]
+    runtimes: dict[int, Any] = {}
+
+    def retriever_of(n: int) -> Any:
+        if n not in runtimes:
+            rt = Runtime(settings, Metrics())
+            rt.attach(embedder, LegacyCatalogue(root / f"legacy-{n}"))  # type: ignore[arg-type]  # duck-typed
+            runtimes[n] = rt
+        return runtimes[n].retriever
+
+    def forget(n: int, capacity: int | None) -> None:
+        """A fresh signature LRU holding no hit's signature, of `capacity` stems (None: the setting's, 256; 0:
+        none kept, every hit decoded, as when concurrent producers' hits do not repeat)."""
+        retriever = retriever_of(n)
+        size = settings.signature_cache_stems if capacity is None else capacity
+        retriever.signatures = type(retriever.signatures)(embedder, size)
+
+    try:
+        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10), clock, forget)
     finally:
         for rt in runtimes.values():
             rt.close()

@@ -68,19 +68,20 @@ def _load(name: str) -> Any:
 def worker(args: argparse.Namespace) -> None:
     """Serves one side: reads JSON commands from stdin, answers one JSON line each on the original stdout
     (everything the code under test prints goes to stderr). The worker is evaluation/servebench.py's
-    `ab_worker` of this checkout (with --legacy: evaluation/legacyab.py's `legacy_worker`, for 53cbbde),
+    `ab_worker` of this checkout (with --legacy: its `legacy_ab_worker`, for 53cbbde),
     loaded by path, so that both sides run the same measuring code (evaluation/abclient.py) against their own
     packages (PYTHONPATH)."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    # The measuring code both workers import as evaluation.abclient is this checkout's, whatever the side's own
-    # `evaluation` package holds (3194227's and 53cbbde's hold no such module).
+    # The measuring code the workers import as evaluation.abclient (and, for 53cbbde, evaluation.legacyab) is
+    # this checkout's, whatever the side's own `evaluation` package holds (3194227's and 53cbbde's: neither).
     sys.modules["evaluation.abclient"] = _load("abclient")
+    servebench = _load("servebench")
     if args.legacy:
-        _load("legacyab").legacy_worker(Path(args.root), args.model, sys.stdin, out, _commit(Path.cwd()))
+        sys.modules["evaluation.legacyab"] = _load("legacyab")
+        servebench.legacy_ab_worker(Path(args.root), args.model, sys.stdin, out, _commit(Path.cwd()))
     else:
-        _load("servebench").ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out,
-                                      _commit(Path.cwd()))
+        servebench.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------------
