@@ -129,7 +129,7 @@ def write_pool(root: Path, rows: RealRows, pool: int, frame_dim: int, lay: PoolL
     return names
 
 
-def _pointing_table(pool_table: np.ndarray, n: int) -> np.ndarray:
+def pointing_table(pool_table: np.ndarray, n: int) -> np.ndarray:
     """Id table of n stems, stem i reading pool sequence i mod pool."""
     ids = np.arange(n, dtype=np.int64)
     src = pool_table[ids % len(pool_table)]
@@ -148,7 +148,7 @@ def write_catalogue(root: Path, n: int, fmt: str, pool_names: dict[str, str], di
         data, ids = pack_paths(folder, f"{kind}-{n}")
         if not data.exists():
             data.symlink_to(pack_paths(pool_dir, name)[0].resolve())
-        np.save(ids, _pointing_table(np.load(pack_paths(pool_dir, name)[1]), n))
+        np.save(ids, pointing_table(np.load(pack_paths(pool_dir, name)[1]), n))
         if is_coded(pool_dir, name):  # format 3: each stem's codec parameters, by its position in the id table
             pool_params = np.load(params_path(pool_dir, name))
             np.save(params_path(folder, f"{kind}-{n}"), pool_params[np.arange(n) % len(pool_params)])
@@ -168,6 +168,13 @@ def write_catalogue(root: Path, n: int, fmt: str, pool_names: dict[str, str], di
     return folder
 
 
+def tiled_stereo(wave: np.ndarray, n: int, start: int) -> np.ndarray:
+    """[n, 2] stereo of a mono `wave` rolled to begin at `start` and tiled to n samples; the right channel a
+    little quieter and 7 samples late (two unequal channels, as a mix has), within [-1, 1]."""
+    tiled = np.resize(np.roll(wave, -start), n)
+    return np.clip(np.stack([tiled, 0.9 * np.roll(tiled, 7)], axis=1), -1, 1)
+
+
 def write_vectors(folder: Path, data: np.ndarray, instruments: Sequence[str]) -> None:
     """One flat inner-product index per instrument; stem i belongs to instrument i mod len(instruments)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,10 +186,11 @@ def write_vectors(folder: Path, data: np.ndarray, instruments: Sequence[str]) ->
         vectors.write(index, folder / f"{inst}.faiss")
 
 
-def drop_cached(folder: Path) -> int:
-    """Asks the kernel to forget the page cache of every pack file under `folder` (links followed); the bytes."""
+def drop_cached(folder: Path, pattern: str = "*.npy") -> int:
+    """Asks the kernel to forget the page cache of every file matching `pattern` under `folder` (by default
+    the pack files; links followed); the bytes."""
     total = 0
-    for path in folder.rglob("*.npy"):
+    for path in folder.rglob(pattern):
         fd = os.open(path.resolve(), os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size

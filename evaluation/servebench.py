@@ -1,21 +1,21 @@
 """End-to-end `/retrieve` latency: the real FastAPI app and retriever in-process, over a synthetic
-catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes."""
+catalogue of clustered vectors (the size sweep needs no audio), queried with generated 10 s / 30 s mixes.
 
-import io
+scripts/scale_ab.py loads this module by path under older checkouts' packages (down to 53cbbde, whose
+`evaluation` has neither faissbench nor latency): what those lack is imported where it is used."""
+
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
+from evaluation.abclient import StageClock, drive_clients, mix_wav, serve
 from evaluation.bench import BenchPlan, random_model
-from evaluation.faissbench import clustered_vectors
-from evaluation.latency import percentiles
 from model.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class SyntheticCatalogue:
     def __init__(
         self, n: int, dim: int, frame_dim: int, instruments: Sequence[str], frames_per_stem: int, seed: int = 0
     ) -> None:
+        from evaluation.faissbench import clustered_vectors
         from indexer import vectors
 
         self._vectors = vectors
@@ -145,17 +146,6 @@ class SyntheticCatalogue:
         return None
 
 
-def mix_wav(seconds: float, sample_rate: int = 16_000, seed: int = 0) -> bytes:
-    """A generated mix (chord tones, a pulse and noise) as 16-bit WAV bytes."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    wave = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (110.0, 220.0, 277.2, 329.6))
-    wave = wave * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(len(t))
-    buf = io.BytesIO()
-    sf.write(buf, wave.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     """p50/p95/p99 of POST /retrieve (k=10, instrument filter on, onset refinement off: synthetic stems have
     no audio) per catalogue size and mix length, with the server's own stage timings."""
@@ -171,6 +161,7 @@ def retrieve_latency(plan: BenchPlan, device: torch.device) -> list[dict[str, An
 def _latency_rows(plan: BenchPlan, device: torch.device) -> list[dict[str, Any]]:
     from fastapi.testclient import TestClient
 
+    from evaluation.latency import percentiles
     from service.app import create_app
     from service.metrics import Metrics
     from service.runtime import Runtime
@@ -272,6 +263,8 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     import asyncio
 
     from evaluation import scalecat
+    from evaluation.faissbench import clustered_vectors
+    from evaluation.latency import percentiles
     from indexer.snapshot import Build
     from model.threads import limit_threads
     from service.metrics import Metrics
@@ -344,42 +337,10 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     return out
 
 
-def drive_clients(send: Callable[[], Awaitable[int]], clients: int, requests: int,
-                  expected_results: int | None = None) -> tuple[list[float], list[str], float, float]:
-    """`clients` clients through one event loop, as the app's handlers would, sending `requests` requests in
-    all with `send` (a coroutine answering its result count). Returns the latencies (ms), the errors (an
-    exception, no results, or another count than `expected_results`: counted, not raised), the wall seconds
-    and the CPU seconds of this process."""
-    import asyncio
-
-    remaining = requests
-    ms: list[float] = []
-    errors: list[str] = []
-
-    async def client() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            t0 = time.perf_counter()
-            try:
-                got = await send()
-                if not got or (expected_results is not None and got != expected_results):
-                    errors.append(f"{got} results")
-            except Exception as exc:  # counted, not raised: the load test reports errors
-                errors.append(f"{type(exc).__name__}: {exc}")
-            ms.append((time.perf_counter() - t0) * 1000)
-
-    async def main() -> None:
-        await asyncio.gather(*(client() for _ in range(clients)))
-
-    c0, t0 = time.process_time(), time.perf_counter()
-    asyncio.run(main())
-    return ms, errors, time.perf_counter() - t0, time.process_time() - c0
-
-
 def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: BenchPlan) -> dict[str, Any]:
     """plan.scale_clients clients sending plan.scale_concurrent_requests requests in all (drive_clients);
     throughput, latency percentiles and errors."""
+    from evaluation.latency import percentiles
     from model.threads import limit_threads
     from service.retrieval import RetrieveParams
 
@@ -396,72 +357,12 @@ def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: Ben
 
 # ---- two versions of the code side by side (scripts/scale_ab.py runs this in each side's process) ---------------
 
-AB_STAGES = ("decode", "embed", "analyse", "search", "align")
-
-
-class StageClock:
-    """CPU seconds per stage of the request in flight, measured without changing the code under test: the
-    thread time of the decode, forward-pass and analysis calls (each runs in one thread), and the process time
-    from the start of the search to the first hit's alignment (search) and from there to the end (align: hits
-    may align in several threads). Only meaningful for one request at a time."""
-
-    def __init__(self) -> None:
-        self.cpu: dict[str, float] = dict.fromkeys(AB_STAGES, 0.0)
-        self._first_hit: float | None = None
-
-    def reset(self) -> None:
-        self.cpu = dict.fromkeys(AB_STAGES, 0.0)
-        self._first_hit = None
-
-    def install(self) -> None:
-        """Wraps the stages' functions (module attributes the retriever calls) with the clocks."""
-        import service.retrieval as retrieval
-
-        def in_thread(stage: str, fn: Any) -> Any:
-            def timed(*args: Any, **kwargs: Any) -> Any:
-                c0 = time.thread_time()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.cpu[stage] += time.thread_time() - c0
-            return timed
-
-        retrieval.read_query = in_thread("decode", retrieval.read_query)  # type: ignore[assignment]
-        retrieval.analyse = in_thread("analyse", retrieval.analyse)  # type: ignore[assignment]
-        Embedder.predict = in_thread("embed", Embedder.predict)  # type: ignore[method-assign]
-        search_and_align = retrieval.Retriever._search_and_align
-        result = retrieval.Retriever._result
-
-        def timed_search_and_align(*args: Any, **kwargs: Any) -> Any:
-            c0 = time.process_time()
-            self._first_hit = None
-            try:
-                return search_and_align(*args, **kwargs)
-            finally:
-                end = time.process_time()
-                first = self._first_hit if self._first_hit is not None else end
-                self.cpu["search"] += first - c0
-                self.cpu["align"] += end - first
-
-        def timed_result(*args: Any, **kwargs: Any) -> Any:
-            if self._first_hit is None:
-                self._first_hit = time.process_time()
-            return result(*args, **kwargs)
-
-        retrieval.Retriever._search_and_align = timed_search_and_align  # type: ignore[method-assign]
-        retrieval.Retriever._result = timed_result  # type: ignore[method-assign]
-
-
 def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: Any, commit: str) -> None:
     """One side of scripts/scale_ab.py: the model (random weights), the service's default settings and threads,
-    one runtime per simulated catalogue root/cat-<n>-int8; answers each JSON command read from `commands` with
-    one JSON line on `out` ("retrieve": one request with wall, CPU and per-stage times; "concurrent": clients
-    through one event loop; "load"; "quit")."""
-    import asyncio
-    import json
+    one runtime per simulated catalogue root/cat-<n>-int8, serving the driver's commands (abclient.serve)."""
     import os
-    import statistics
 
+    import service.retrieval
     from indexer.snapshot import Build
     from model.threads import limit_threads
     from service.metrics import Metrics
@@ -471,62 +372,67 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
 
     logging.basicConfig(level=logging.WARNING)
     clock = StageClock()
-    clock.install()
+    clock.install(service.retrieval, Embedder)
     settings = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
     limit_threads(settings.threads)  # as the server's entry point does
     embedder = Embedder(random_model(model), torch.device("cpu"))
     instrument = embedder.vocabulary.names[0]
     runtimes: dict[int, Any] = {}
 
-    def runtime(n: int) -> Any:
+    def retriever_of(n: int) -> Any:
         if n not in runtimes:
             rt = Runtime(settings, Metrics())
             catalogue = ScaleCatalogue(Build.load(root / f"cat-{n}-int8"), embedder.vocabulary.names, stem_seconds)
             rt.attach(embedder, catalogue)  # type: ignore[arg-type]  # duck-typed: what the retriever reads
             runtimes[n] = rt
-        return runtimes[n]
+        return runtimes[n].retriever
 
-    def retrieve(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=cmd["seed"])
-        clock.reset()
-        c0, t0 = time.process_time(), time.perf_counter()
-        params = RetrieveParams(instrument=instrument, k=10)
-        resp = asyncio.run(retriever.retrieve(body, "mix.wav", "audio/wav", params))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        timings = resp.timings.model_dump()
-        return {"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "results": len(resp.results),
-                "stage_ms": {s: timings[f"{s}_ms"] for s in AB_STAGES},
-                "stage_cpu_ms": {s: v * 1000 for s, v in clock.cpu.items()},
-                "offsets": [r.offset_seconds for r in resp.results], "stems": [r.stem_id for r in resp.results]}
-
-    def concurrent(cmd: dict[str, Any]) -> dict[str, Any]:
-        retriever = runtime(cmd["size"]).retriever
-        body = mix_wav(cmd["seconds"], seed=0)
-
-        async def send() -> int:
-            resp = await retriever.retrieve(body, "mix.wav", "audio/wav", RetrieveParams(instrument, 10))
-            return len(resp.results)
-
-        ms, errors, seconds, cpu = drive_clients(send, cmd["clients"], cmd["requests"], expected_results=10)
-        return {"requests": len(ms), "errors": len(errors), "error_samples": errors[:3], "seconds": seconds,
-                "requests_per_s": len(ms) / seconds, "cpu_ms_per_request": cpu * 1000 / max(len(ms), 1),
-                "p50_ms": statistics.median(ms), **{k: v for k, v in percentiles(ms).items() if k == "p95_ms"}}
-
-    def load(cmd: dict[str, Any]) -> dict[str, Any]:
-        runtime(cmd["size"])
-        return {}
-
-    ops = {"retrieve": retrieve, "concurrent": concurrent, "load": load}
-    out.write(json.dumps({"ready": True, "commit": commit}) + "\n")
-    out.flush()
     try:
-        for line in commands:
-            cmd = json.loads(line)
-            if cmd["op"] == "quit":
-                break
-            out.write(json.dumps(ops[cmd["op"]](cmd)) + "\n")
-            out.flush()
+        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10), clock)
+    finally:
+        for rt in runtimes.values():
+            rt.close()
+
+
+def legacy_ab_worker(root: Path, model: str, commands: Any, out: Any, commit: str) -> None:
+    """Side A of scripts/scale_ab.py --legacy, run under 53cbbde's packages: its Runtime (its MicroBatcher and
+    Retriever, wired by its `attach`) with its default settings and the libraries' own thread counts (it set
+    none), the model of size `model` with random weights (its evaluation.bench.random_model), one runtime per
+    root/legacy-<n> (evaluation.legacyab.LegacyCatalogue); "cold" empties its signature LRU."""
+    import os
+
+    import service.retrieval
+    from evaluation.legacyab import LegacyCatalogue
+    from service.metrics import Metrics
+    from service.retrieval import RetrieveParams
+    from service.runtime import Runtime
+    from service.settings import load_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    clock = StageClock()
+    clock.install(service.retrieval, Embedder)
+    # Any: 53cbbde's ServiceSettings, not this checkout's (signature_cache_stems is gone since)
+    settings: Any = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
+    embedder = Embedder(random_model(model), torch.device("cpu"))
+    instrument = embedder.vocabulary.names[0]
+    runtimes: dict[int, Any] = {}
+
+    def retriever_of(n: int) -> Any:
+        if n not in runtimes:
+            rt = Runtime(settings, Metrics())
+            rt.attach(embedder, LegacyCatalogue(root / f"legacy-{n}"))  # type: ignore[arg-type]  # duck-typed
+            runtimes[n] = rt
+        return runtimes[n].retriever
+
+    def forget(n: int, capacity: int | None) -> None:
+        """A fresh signature LRU holding no hit's signature, of `capacity` stems (None: the setting's, 256; 0:
+        none kept, every hit decoded, as when concurrent producers' hits do not repeat)."""
+        retriever = retriever_of(n)
+        size = settings.signature_cache_stems if capacity is None else capacity
+        retriever.signatures = type(retriever.signatures)(embedder, size)
+
+    try:
+        serve(commands, out, commit, retriever_of, lambda: RetrieveParams(instrument=instrument, k=10), clock, forget)
     finally:
         for rt in runtimes.values():
             rt.close()

@@ -34,11 +34,15 @@ def main():
     from indexer.db import upgrade
     from indexer.settings import load_settings
     from model.embed import Embedder
-    from model.threads import limit_threads
 
     catalogue, index, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     settings = load_settings(index_dir=index / "index", db_url=f"sqlite:///{index / 'c.sqlite'}", workers=workers)
-    limit_threads(settings.threads)
+    # Checkouts before the threads setting (53cbbde) left torch's own thread count, as their CLI did. (Not an
+    # ImportError test: the editable install would find model.threads in the main checkout.)
+    if "threads" in type(settings).model_fields:
+        from model.threads import limit_threads
+
+        limit_threads(settings.threads)
     upgrade(settings.database_url)
     embedder = Embedder.from_checkpoint(device="cpu")
     c0, t0 = time.process_time(), time.perf_counter()
@@ -59,6 +63,7 @@ def write_catalogue(root: Path, source: Path, stems: int, seconds: float, rate: 
     import soundfile as sf
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from evaluation.scalecat import tiled_stereo
     from model.audio import load_mono
 
     files = sorted(p for p in source.iterdir() if p.suffix.lower() in {".mp3", ".flac", ".wav", ".ogg"})
@@ -69,11 +74,9 @@ def write_catalogue(root: Path, source: Path, stems: int, seconds: float, rate: 
     for i in range(stems):
         wave = waves[i % len(waves)]
         start = (i // len(waves)) * 20 * rate % len(wave)
-        tiled = np.resize(np.roll(wave, -start), n)
-        stereo = np.stack([tiled, 0.9 * np.roll(tiled, 7)], axis=1)  # two unequal channels, as a mix has
         folder = root / f"song{i // len(files):03d}"  # named as its source, which names the instrument
         folder.mkdir(parents=True, exist_ok=True)
-        sf.write(folder / f"{files[i % len(files)].stem}.flac", np.clip(stereo, -1, 1), rate, subtype="PCM_16")
+        sf.write(folder / f"{files[i % len(files)].stem}.flac", tiled_stereo(wave, n, start), rate, subtype="PCM_16")
     return stems * seconds
 
 

@@ -6,6 +6,8 @@ request by request. One command:
     python scripts/scale_ab.py --quick          # 10k and 100k, 30 s mix only, fewer requests (a few minutes)
     python scripts/scale_ab.py --base /work/base --root /tmp/scale-ab --out ab.json
     python scripts/scale_ab.py --quick --base . --b-env STEMJEPA_ALIGN_THREADS=1   # one setting, same code
+    python scripts/scale_ab.py --quick --base /work/old --legacy --concurrent-mixes 1,32 --legacy-uncached
+        # A = 53cbbde, the code issue 18 was filed against (evaluation/legacyab.py)
 
 What runs: each side is its own process (this file run as a worker under that side's checkout, cwd and
 PYTHONPATH its root), holding the shipped checkpoint's size with random weights (evaluation.bench.random_model:
@@ -15,10 +17,17 @@ features, frames and metadata; real or synthesised onset and chroma rows). The c
 this checkout's evaluation.scalecat, in the store format both sides read (format 2), and both sides read the
 same files.
 
+With --legacy, side A is 53cbbde, which has no `Build` and decodes every hit's audio file at query time for its
+onset/chroma signature (an LRU of 256 stems): its worker (evaluation/legacyab.py) serves 53cbbde's own Runtime and
+Retriever a duck-typed catalogue over the same FAISS files, the same frames in its float16 packs (store format 1),
+and real 3-minute 44.1 kHz stereo FLACs (--flacs files tiled from --flac-source, reused across rows); "cold" also
+drops those files' page cache and empties its LRU, and each clients run starts so.
+
 Per catalogue size and mix length, for each request (a different generated mix each time, the same for A and B),
 the order A/B alternating: the page cache of every pack file dropped, the request (cold), then the same request
 again (warm). Then at --concurrent-size stems, --clients clients through one event loop send --concurrent-requests
-requests in all, A then B then A then B (--concurrent-rounds rounds).
+requests in all, A then B then A then B (--concurrent-rounds rounds), for each --concurrent-mixes count N
+(request i sends mix i mod N: 1, the same mix every time, as before; more, different music).
 
 Reported per side: wall p50/p95 (ms), CPU per request (ms, process time: every thread), and per stage the
 median wall (the service's own timings) and CPU: decode, embed (the batcher's forward passes), analyse (the
@@ -39,25 +48,40 @@ from pathlib import Path
 from typing import Any
 
 BASE_COMMIT = "3194227"
+LEGACY_COMMIT = "53cbbde"  # as evaluation.legacyab.LEGACY_COMMIT (this file imports no project module at its top)
 HERE = Path(__file__).resolve().parents[1]
-STAGES = ("decode", "embed", "analyse", "search", "align")  # as evaluation.servebench.AB_STAGES
+STAGES = ("decode", "embed", "analyse", "search", "align")  # as evaluation.abclient.AB_STAGES
 
 
 # ---- the worker: one side's code, driven over stdin/stdout -------------------------------------------------------
 
 
-def worker(args: argparse.Namespace) -> None:
-    """Serves one side: reads JSON commands from stdin, answers one JSON line each on the original stdout
-    (everything the code under test prints goes to stderr). The worker is evaluation/servebench.py's
-    `ab_worker` of this checkout, loaded by path, so that both sides run the same measuring code against their
-    own packages (PYTHONPATH)."""
-    out = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    spec = importlib.util.spec_from_file_location("scale_ab_servebench", HERE / "evaluation" / "servebench.py")
+def _load(name: str) -> Any:
+    """A module of this checkout's evaluation/ loaded by path, whatever `evaluation` package is importable."""
+    spec = importlib.util.spec_from_file_location(f"scale_ab_{name}", HERE / "evaluation" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
+    return module
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Serves one side: reads JSON commands from stdin, answers one JSON line each on the original stdout
+    (everything the code under test prints goes to stderr). The worker is evaluation/servebench.py's
+    `ab_worker` of this checkout (with --legacy: its `legacy_ab_worker`, for 53cbbde),
+    loaded by path, so that both sides run the same measuring code (evaluation/abclient.py) against their own
+    packages (PYTHONPATH)."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    # The measuring code the workers import as evaluation.abclient (and, for 53cbbde, evaluation.legacyab) is
+    # this checkout's, whatever the side's own `evaluation` package holds (3194227's and 53cbbde's: neither).
+    sys.modules["evaluation.abclient"] = _load("abclient")
+    servebench = _load("servebench")
+    if args.legacy:
+        sys.modules["evaluation.legacyab"] = _load("legacyab")
+        servebench.legacy_ab_worker(Path(args.root), args.model, sys.stdin, out, _commit(Path.cwd()))
+    else:
+        servebench.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------------
@@ -80,14 +104,15 @@ def _commit(path: Path) -> str:
 class Side:
     """One side's worker process."""
 
-    def __init__(self, name: str, checkout: Path, args: argparse.Namespace, extra_env: list[str]) -> None:
+    def __init__(self, name: str, checkout: Path, args: argparse.Namespace, extra_env: list[str],
+                 legacy: bool = False) -> None:
         self.name = name
         env = dict(os.environ, PYTHONPATH=str(checkout))
         for item in extra_env:
             name_, _, value = item.partition("=")
             env[name_] = value
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--root", str(args.root),
-               "--model", args.model, "--stem-seconds", str(args.stem_seconds)]
+               "--model", args.model, "--stem-seconds", str(args.stem_seconds)] + (["--legacy"] if legacy else [])
         self.proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.commit = self._read()["commit"]
@@ -148,6 +173,22 @@ def write_catalogues(args: argparse.Namespace, sizes: list[int]) -> None:
         scalecat.write_vectors(vector_dir, clustered_vectors(n, embedder.dim, seed=n), names)
         scalecat.write_catalogue(args.root, n, "int8", pool, embedder.dim, embedder.frame_dim, names,
                                  _features(n, n), vector_dir)
+    if args.legacy:  # 53cbbde's frames (store format 1) and the audio files its signatures are decoded from
+        legacyab = _load("legacyab")
+        pool16 = scalecat.write_pool(args.root, rows, args.pool, embedder.frame_dim, lay, "float16")
+        flacs = legacyab.write_flacs(args.root, args.flac_source, args.flacs, args.stem_seconds)
+        for n in sizes:
+            legacyab.write_legacy(args.root, n, pool16["frames"], flacs, names, args.stem_seconds,
+                                  embedder.frame_dim)
+
+
+def drop_all(args: argparse.Namespace, n: int) -> None:
+    """The page cache of both sides' files at n stems (with --legacy, side A's frames and FLACs too)."""
+    from evaluation.scalecat import drop_cached
+
+    drop_cached(args.root / f"cat-{n}-int8")
+    if args.legacy:
+        _load("legacyab").drop_cached(args.root, n)
 
 
 def _med(rows: list[dict[str, Any]], *keys: str) -> float:
@@ -188,6 +229,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                   + " ".join(f"{r[c] / a[c]:9.2f}" if a[c] > 0 else f"{'-':>9s}" for c in cols))
 
 
+def _variant(variant: tuple[int, bool]) -> str:
+    count, uncached = variant
+    return (f"{count} different mixes" if count > 1 else "the same mix") + (", A uncached" if uncached else "")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,7 +241,14 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="30 s mixes only, 3 requests per cell, 1 client round.")
     p.add_argument("--base", type=Path, default=Path("/work/base"), help="Checkout of the starting code (A); "
                    "made with `git worktree add` at --base-commit if missing.")
-    p.add_argument("--base-commit", default=BASE_COMMIT)
+    p.add_argument("--base-commit", default=None, help=f"Commit of --base (default {BASE_COMMIT}; with --legacy "
+                   f"{LEGACY_COMMIT}).")
+    p.add_argument("--legacy", action="store_true", help=f"Side A is {LEGACY_COMMIT} (the code issue 18 was filed "
+                   "against: hits' signatures decoded from their audio files at query time), served by "
+                   "evaluation/legacyab.py over float16 frames and real FLACs written beside the catalogues.")
+    p.add_argument("--flacs", type=int, default=32, help="With --legacy: distinct 3-minute FLACs behind the rows.")
+    p.add_argument("--flac-source", type=Path, default=HERE.parent / "shared/data/extra/trackswitch-demo",
+                   help="With --legacy: folder of real stems the FLACs are tiled from.")
     p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
                    help="Environment of side A only (repeatable), e.g. a setting: STEMJEPA_REFINE_TOP=3.")
     p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
@@ -210,6 +263,12 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--concurrent-requests", type=int, default=48)
     p.add_argument("--concurrent-rounds", type=int, default=2)
+    p.add_argument("--concurrent-mixes", default="1", help="Comma-separated: for each N, the clients' runs with "
+                   "request i sending mix i mod N (1: every request the same mix; more: different music, "
+                   "evaluation.abclient.mix_bodies).")
+    p.add_argument("--legacy-uncached", action="store_true", help="With --legacy: for each N, a further clients "
+                   "run where side A keeps no hit's signature (LRU of 0 stems: every hit's FLAC decoded, as when "
+                   "producers' hits do not repeat, which the random-weight model's queries barely do).")
     p.add_argument("--model", default="compact", help="Model size (random weights).")
     p.add_argument("--stem-seconds", type=float, default=180.0)
     p.add_argument("--pool", type=int, default=512, help="Distinct stems whose rows the packs hold.")
@@ -226,16 +285,19 @@ def main() -> None:
         args.mix_seconds, args.requests, args.concurrent_rounds = "30", 3, 1
         args.concurrent_requests = min(args.concurrent_requests, 32)
     args.base = args.base.resolve()
+    if args.base_commit is None:
+        args.base_commit = LEGACY_COMMIT if args.legacy else BASE_COMMIT
+    variants = [(int(x), False) for x in args.concurrent_mixes.split(",")]
+    if args.legacy and args.legacy_uncached:
+        variants += [(count, True) for count, _ in variants]
     sizes = [int(x) for x in args.sizes.split(",")]
     mixes = [float(x) for x in args.mix_seconds.split(",")]
     args.root.mkdir(parents=True, exist_ok=True)
     ensure_base(args.base, args.base_commit)
     write_catalogues(args, sorted(set(sizes) | ({args.concurrent_size} if args.clients else set())))
 
-    from evaluation.scalecat import drop_cached
-
     load_before = os.getloadavg()
-    sides = {"A": Side("A", args.base, args, args.a_env), "B": Side("B", HERE, args, args.b_env)}
+    sides = {"A": Side("A", args.base, args, args.a_env, legacy=args.legacy), "B": Side("B", HERE, args, args.b_env)}
     print(f"A = {sides['A'].commit} ({args.base}) {' '.join(args.a_env)}, B = {sides['B'].commit} ({HERE}) "
           f"{' '.join(args.b_env)}; load {load_before}", flush=True)
     got: dict[tuple[str, int, float, str], list[dict[str, Any]]] = {}
@@ -251,8 +313,8 @@ def main() -> None:
                     order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
                     answers = {}
                     for name in order:
-                        drop_cached(args.root / f"cat-{n}-int8")
-                        cold = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep)
+                        drop_all(args, n)
+                        cold = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep, cold=True)
                         warm = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep)
                         got.setdefault((name, n, seconds, "cold"), []).append(cold)
                         got.setdefault((name, n, seconds, "warm"), []).append(warm)
@@ -269,13 +331,20 @@ def main() -> None:
             for side in sides.values():
                 side.ask(op="load", size=args.concurrent_size)
                 side.ask(op="retrieve", size=args.concurrent_size, seconds=30.0, seed=999)
-            for rnd in range(args.concurrent_rounds):
-                for name in (["A", "B"] if rnd % 2 == 0 else ["B", "A"]):
-                    r = sides[name].ask(op="concurrent", size=args.concurrent_size, seconds=30.0,
-                                        clients=args.clients, requests=args.concurrent_requests)
-                    concurrent.append({"side": name, "round": rnd, **r})
-                    print(f"{args.clients} clients at {args.concurrent_size}: {name} {r['requests_per_s']:.2f} req/s, "
-                          f"{r['errors']} errors, {r['cpu_ms_per_request']:.0f} ms CPU per request", flush=True)
+            for variant in variants:
+                count, uncached = variant
+                for rnd in range(args.concurrent_rounds):
+                    for name in (["A", "B"] if rnd % 2 == 0 else ["B", "A"]):
+                        if args.legacy:  # each run starts cold: no page cache, 53cbbde's signature LRU empty
+                            drop_all(args, args.concurrent_size)
+                        r = sides[name].ask(op="concurrent", size=args.concurrent_size, seconds=30.0,
+                                            clients=args.clients, requests=args.concurrent_requests, mixes=count,
+                                            cold=args.legacy, cache_stems=0 if uncached else None)
+                        concurrent.append({"side": name, "round": rnd, "variant": variant, **r})
+                        print(f"{args.clients} clients at {args.concurrent_size}, {_variant(variant)}: {name} "
+                              f"{r['requests_per_s']:.2f} req/s, {r['errors']} errors, "
+                              f"{r['cpu_ms_per_request']:.0f} ms CPU per request, {r['distinct_stems']} distinct "
+                              "stems answered", flush=True)
     finally:
         for side in sides.values():
             side.close()
@@ -286,16 +355,20 @@ def main() -> None:
     if agree:
         print(f"offsets of the same stems, B vs A: {sum(d <= 0.01 for d in agree)}/{len(agree)} within 10 ms, "
               f"largest difference {max(agree):.3f} s")
-    if concurrent:
+    for variant in variants if concurrent else []:
+        print(f"{args.clients} clients at {args.concurrent_size} stems, {args.concurrent_requests} requests, "
+              f"{_variant(variant)}:")
         for name in ("A", "B"):
-            mine = [c for c in concurrent if c["side"] == name]
-            print(f"{name}: {statistics.median(c['requests_per_s'] for c in mine):.2f} req/s, "
+            mine = [c for c in concurrent if c["side"] == name and c["variant"] == variant]
+            print(f"  {name}: {statistics.median(c['requests_per_s'] for c in mine):.2f} req/s, "
                   f"errors {sum(c['errors'] for c in mine)}, "
                   f"CPU {statistics.median(c['cpu_ms_per_request'] for c in mine):.0f} ms per request, "
-                  f"p50 {statistics.median(c['p50_ms'] for c in mine):.0f} ms")
-        a = statistics.median(c["requests_per_s"] for c in concurrent if c["side"] == "A")
-        b = statistics.median(c["requests_per_s"] for c in concurrent if c["side"] == "B")
-        print(f"throughput B/A: {b / a:.2f}")
+                  f"p50 {statistics.median(c['p50_ms'] for c in mine):.0f} ms, "
+                  f"p95 {statistics.median(c['p95_ms'] for c in mine):.0f} ms, "
+                  f"distinct stems {max(c['distinct_stems'] for c in mine)}")
+        a, b = (statistics.median(c["requests_per_s"] for c in concurrent if c["side"] == s and c["variant"] == variant)
+                for s in ("A", "B"))
+        print(f"  throughput B/A: {b / a:.2f}")
     if args.out:
         args.out.write_text(json.dumps({"A": sides["A"].commit, "B": sides["B"].commit, "load_before": load_before,
                                         "load_after": os.getloadavg(), "latency": rows, "concurrent": concurrent,
