@@ -357,9 +357,10 @@ def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: Ben
 
 # ---- two versions of the code side by side (scripts/scale_ab.py runs this in each side's process) ---------------
 
-def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: Any, commit: str) -> None:
+def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: Any, commit: str,
+              store: str = "int8") -> None:
     """One side of scripts/scale_ab.py: the model (random weights), the service's default settings and threads,
-    one runtime per simulated catalogue root/cat-<n>-int8, serving the driver's commands (abclient.serve)."""
+    one runtime per simulated catalogue root/cat-<n>-<store>, serving the driver's commands (abclient.serve)."""
     import os
 
     import service.retrieval
@@ -382,7 +383,7 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
     def retriever_of(n: int) -> Any:
         if n not in runtimes:
             rt = Runtime(settings, Metrics())
-            catalogue = ScaleCatalogue(Build.load(root / f"cat-{n}-int8"), embedder.vocabulary.names, stem_seconds)
+            catalogue = ScaleCatalogue(Build.load(root / f"cat-{n}-{store}"), embedder.vocabulary.names, stem_seconds)
             rt.attach(embedder, catalogue)  # type: ignore[arg-type]  # duck-typed: what the retriever reads
             runtimes[n] = rt
         return runtimes[n].retriever

@@ -14,8 +14,9 @@ PYTHONPATH its root), holding the shipped checkpoint's size with random weights 
 speed does not depend on the weights), the service's default settings and threads (STEMJEPA_THREADS), and one
 `Retriever` per catalogue size over a real `Build` (evaluation.scalecat: the real on-disk format; simulated vectors,
 features, frames and metadata; real or synthesised onset and chroma rows). The catalogues are written once, by
-this checkout's evaluation.scalecat, in the store format both sides read (format 2), and both sides read the
-same files.
+this checkout's evaluation.scalecat: A reads them in store format 2 (3194227 reads no later one), B in store
+format 3, what this checkout writes (--b-store int8: format 2 too, the same bytes on both sides); the same
+vectors, frames and rows either way.
 
 With --legacy, side A is 53cbbde, which has no `Build` and decodes every hit's audio file at query time for its
 onset/chroma signature (an LRU of 256 stems): its worker (evaluation/legacyab.py) serves 53cbbde's own Runtime and
@@ -81,7 +82,8 @@ def worker(args: argparse.Namespace) -> None:
         sys.modules["evaluation.legacyab"] = _load("legacyab")
         servebench.legacy_ab_worker(Path(args.root), args.model, sys.stdin, out, _commit(Path.cwd()))
     else:
-        servebench.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()))
+        servebench.ab_worker(Path(args.root), args.model, args.stem_seconds, sys.stdin, out, _commit(Path.cwd()),
+                             args.store)
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------------
@@ -105,14 +107,15 @@ class Side:
     """One side's worker process."""
 
     def __init__(self, name: str, checkout: Path, args: argparse.Namespace, extra_env: list[str],
-                 legacy: bool = False) -> None:
+                 legacy: bool = False, store: str = "int8") -> None:
         self.name = name
         env = dict(os.environ, PYTHONPATH=str(checkout))
         for item in extra_env:
             name_, _, value = item.partition("=")
             env[name_] = value
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--root", str(args.root),
-               "--model", args.model, "--stem-seconds", str(args.stem_seconds)] + (["--legacy"] if legacy else [])
+               "--model", args.model, "--stem-seconds", str(args.stem_seconds), "--store", store] + \
+            (["--legacy"] if legacy else [])
         self.proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.commit = self._read()["commit"]
@@ -165,14 +168,16 @@ def write_catalogues(args: argparse.Namespace, sizes: list[int]) -> None:
     names = embedder.vocabulary.names
     lay = scalecat.layout(args.stem_seconds, embedder.frame_seconds)
     rows = scalecat.real_rows(args.source, embedder.sample_rate, args.stem_seconds)
-    pool = scalecat.write_pool(args.root, rows, args.pool, embedder.frame_dim, lay, "int8")
-    for n in sizes:
-        if (args.root / f"cat-{n}-int8" / "manifest.json").is_file():
-            continue
-        vector_dir = args.root / f"vectors-{n}"
-        scalecat.write_vectors(vector_dir, clustered_vectors(n, embedder.dim, seed=n), names)
-        scalecat.write_catalogue(args.root, n, "int8", pool, embedder.dim, embedder.frame_dim, names,
-                                 _features(n, n), vector_dir)
+    for store in sorted({"int8", args.b_store}):
+        pool = scalecat.write_pool(args.root, rows, args.pool, embedder.frame_dim, lay, store)
+        for n in sizes:
+            if (args.root / f"cat-{n}-{store}" / "manifest.json").is_file():
+                continue
+            vector_dir = args.root / f"vectors-{n}"
+            if not (vector_dir / f"{names[0]}.faiss").is_file():
+                scalecat.write_vectors(vector_dir, clustered_vectors(n, embedder.dim, seed=n), names)
+            scalecat.write_catalogue(args.root, n, store, pool, embedder.dim, embedder.frame_dim, names,
+                                     _features(n, n), vector_dir)
     if args.legacy:  # 53cbbde's frames (store format 1) and the audio files its signatures are decoded from
         legacyab = _load("legacyab")
         pool16 = scalecat.write_pool(args.root, rows, args.pool, embedder.frame_dim, lay, "float16")
@@ -186,7 +191,8 @@ def drop_all(args: argparse.Namespace, n: int) -> None:
     """The page cache of both sides' files at n stems (with --legacy, side A's frames and FLACs too)."""
     from evaluation.scalecat import drop_cached
 
-    drop_cached(args.root / f"cat-{n}-int8")
+    for store in sorted({"int8", args.b_store}):
+        drop_cached(args.root / f"cat-{n}-{store}")
     if args.legacy:
         _load("legacyab").drop_cached(args.root, n)
 
@@ -238,6 +244,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--store", default="int8", help=argparse.SUPPRESS)  # a worker's catalogues: cat-<n>-<store>
+    p.add_argument("--b-store", choices=("format3", "int8"), default="format3",
+                   help="Store format B reads: format3 (what this checkout writes; default) or int8 (format 2, what "
+                   "A reads, for the same bytes on both sides). A reads int8: 3194227 cannot read format 3.")
     p.add_argument("--quick", action="store_true", help="30 s mixes only, 3 requests per cell, 1 client round.")
     p.add_argument("--base", type=Path, default=Path("/work/base"), help="Checkout of the starting code (A); "
                    "made with `git worktree add` at --base-commit if missing.")
@@ -297,7 +307,8 @@ def main() -> None:
     write_catalogues(args, sorted(set(sizes) | ({args.concurrent_size} if args.clients else set())))
 
     load_before = os.getloadavg()
-    sides = {"A": Side("A", args.base, args, args.a_env, legacy=args.legacy), "B": Side("B", HERE, args, args.b_env)}
+    sides = {"A": Side("A", args.base, args, args.a_env, legacy=args.legacy),
+             "B": Side("B", HERE, args, args.b_env, store=args.b_store)}
     print(f"A = {sides['A'].commit} ({args.base}) {' '.join(args.a_env)}, B = {sides['B'].commit} ({HERE}) "
           f"{' '.join(args.b_env)}; load {load_before}", flush=True)
     got: dict[tuple[str, int, float, str], list[dict[str, Any]]] = {}
