@@ -193,8 +193,7 @@ class _Run:
         with index_lock(index_dir):
             jobs.mark_running(sessions, job_id)
             with _stage("load", times):
-                embedder = embedder or Embedder.from_checkpoint(settings.checkpoint, settings.device,
-                                                                batch_size=settings.batch_size)
+                embedder = embedder or Embedder.from_checkpoint(settings.checkpoint, settings.device)
             facts = model_facts(embedder)
             previous = read_manifest(index_dir)
             rebuild = generation.resume(index_dir, previous, embedder.checkpoint_hash, self.options.rebuild)

@@ -58,8 +58,8 @@ def decode_batch(batch: dict[str, np.ndarray], sample_rate: int) -> dict[str, An
 class EmbedActor:
     """Ray stage: decoded rows -> vectors and frames, with one Embedder loaded per actor."""
 
-    def __init__(self, checkpoint: str, device: str, batch_size: int, checkpoint_hash: str) -> None:
-        self.embedder = Embedder.from_checkpoint(checkpoint, device, batch_size=batch_size)
+    def __init__(self, checkpoint: str, device: str, checkpoint_hash: str) -> None:
+        self.embedder = Embedder.from_checkpoint(checkpoint, device)
         if self.embedder.checkpoint_hash != checkpoint_hash:
             raise IndexerError(f"{checkpoint} on this worker differs from the driver's checkpoint")
 
@@ -102,7 +102,7 @@ def run_ray(tasks: list[FileTask], settings: IndexerSettings, embedder: Embedder
         EmbedActor, batch_size=settings.batch_size, batch_format="numpy", num_gpus=gpus,
         num_cpus=0 if gpus else 1, concurrency=settings.ray_actors,
         fn_constructor_kwargs={"checkpoint": str(_checkpoint(settings)), "device": str(embedder.device),
-                               "batch_size": settings.batch_size, "checkpoint_hash": embedder.checkpoint_hash},
+                               "checkpoint_hash": embedder.checkpoint_hash},
     )
     for row in ds.iter_rows():
         error = str(row["error"]) or None

@@ -52,7 +52,8 @@ class StorageSettings(BaseSettings):
 class IndexerSettings(StorageSettings):
     """Where the catalogue goes and how it is embedded. Build with `load_settings`, never at import."""
 
-    batch_size: int = Field(16, ge=1, description="stems per embedding call (and windows per forward)")
+    batch_size: int = Field(16, ge=1, description="stems per embedding call (windows per forward pass: the "
+                            "embedder's default for the device)")
     workers: int = Field(2, ge=0, description="decoding processes; 0 decodes in the main process")
     commit_stems: int = Field(64, ge=1, description="stems per durable commit (vectors + frames + SQL)")
     commit_seconds: float = Field(30.0, gt=0, description="longest wait between durable commits, s")

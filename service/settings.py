@@ -68,7 +68,9 @@ class ServiceSettings(StorageSettings):
     # ---- inference --------------------------------------------------------------------------------------------
     batch_max_size: int = Field(8, gt=0, description="Most queries embedded in one forward pass (micro-batching).")
     batch_wait_ms: float = Field(4.0, ge=0, description="How long the batcher waits for company after a query arrives.")
-    embed_batch_size: int = Field(16, gt=0, description="Windows per forward pass inside the embedder.")
+    embed_batch_size: int | None = Field(
+        None, gt=0, description="Windows per forward pass inside the embedder; default by device: 4 on a CPU (the "
+        "activations stay in cache; same outputs), 16 on a GPU.")
     embed_threads: int = Field(
         2, ge=1, le=64, description="Threads that run a query batch's forward passes side by side on a CPU, each "
         "with the one intra-op thread of `threads`: a lone 30 s query embeds in about half the time (the windows "

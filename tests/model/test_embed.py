@@ -114,3 +114,24 @@ def test_forward_passes_side_by_side_give_the_same_embeddings(embedder):
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a.vector, b.vector, atol=1e-5)
         np.testing.assert_allclose(a.frames, b.frames, atol=1e-5)
+
+
+def test_windows_per_pass_default_by_device_and_no_effect_on_the_embeddings(tiny_checkpoint):
+    """A CPU embeds CPU_WINDOWS_PER_PASS windows per forward pass (cache-sized activations) unless told
+    otherwise; the pass size changes the speed only, never a window's embedding."""
+    from model.embed import CPU_WINDOWS_PER_PASS
+
+    default = Embedder.from_checkpoint(tiny_checkpoint, device="cpu")
+    assert default.batch_size == CPU_WINDOWS_PER_PASS
+    rng = np.random.default_rng(3)
+    mix = rng.standard_normal(16_000 * 60).astype(np.float32) * 0.1  # 8 windows: passes of 16, 4 and 3
+    outputs = []
+    for size in (16, CPU_WINDOWS_PER_PASS, 3):
+        e = Embedder.from_checkpoint(tiny_checkpoint, device="cpu", batch_size=size)
+        assert e.batch_size == size
+        outputs.append((e.predict_one(mix, "bass"), e.embed_stems([mix, mix[: 16_000 * 20]])))
+    for query, stems in outputs[1:]:
+        np.testing.assert_allclose(query.vector, outputs[0][0].vector, atol=1e-6)
+        np.testing.assert_allclose(query.frames, outputs[0][0].frames, atol=1e-6)
+        for a, b in zip(stems, outputs[0][1], strict=True):
+            np.testing.assert_allclose(a.frames, b.frames, atol=1e-6)
