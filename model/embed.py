@@ -65,8 +65,9 @@ def resolve_device(device: str) -> torch.device:
 
 # Windows per forward pass when none is given. On a CPU small passes win: a pass of 4 windows keeps its
 # activations (about 1,600 patches x 512 values in the predictor) in cache, where one of 16 streams them from
-# memory, and a 3-minute query embedded about a fifth faster, a stem about a tenth (scripts/embed_batch.py);
-# the outputs are the same to the bit, as a window never sees its batch. A GPU wants large passes.
+# memory. scripts/embed_batch.py on the 2-core development machine: a 3-minute query in two threads 355 -> 280
+# ms, two 3-minute stems in one thread 756 -> 566 ms (passes of 16 -> 4; 8 and 2 were slower); the outputs
+# are the same to the bit, as a window never sees its batch. A GPU wants large passes.
 CPU_WINDOWS_PER_PASS = 4
 GPU_WINDOWS_PER_PASS = 16
 
