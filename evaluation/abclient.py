@@ -12,7 +12,7 @@ import io
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,19 @@ def mix_bodies(seconds: float, mixes: int) -> list[bytes]:
     if mixes == 1:
         return [mix_wav(seconds, seed=0)]
     return [song_wav(seconds, seed=i) for i in range(mixes)]
+
+
+def simulated_stems(record: Callable[..., Any], ids: Iterable[int], instruments: Sequence[str], stem_seconds: float,
+                    sample_rate: int, path_of: Callable[[int, str], str]) -> list[Any]:
+    """The metadata rows of simulated catalogue stems, as `record` (the side's own indexer.catalog.StemRecord):
+    stem i is instrument i mod len(instruments) of song i // len(instruments), its audio at path_of(song, inst)."""
+    out = []
+    for i in (int(x) for x in ids):
+        inst = instruments[i % len(instruments)]
+        song = i // len(instruments)
+        out.append(record(i, song, f"sim/{song}", f"Song {song}", "Simulated", inst, inst, path_of(song, inst), None,
+                          stem_seconds, sample_rate))
+    return out
 
 
 class StageClock:

@@ -136,15 +136,11 @@ class LegacyCatalogue:
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def stems(self, ids: Iterable[int]) -> list[Any]:
+        from evaluation.abclient import simulated_stems
         from indexer.catalog import StemRecord
 
-        out = []
-        for i in (int(x) for x in ids):
-            inst = self.instruments[i % len(self.instruments)]
-            song = i // len(self.instruments)
-            out.append(StemRecord(i, song, f"sim/{song}", f"Song {song}", "Simulated", inst, inst,
-                                  self.flacs[song % len(self.flacs)], None, self.stem_seconds, self.sample_rate))
-        return out
+        return simulated_stems(StemRecord, ids, self.instruments, self.stem_seconds, self.sample_rate,
+                               lambda song, _: self.flacs[song % len(self.flacs)])
 
     def frames(self, stem_id: int) -> np.ndarray:
         got = self.store.get(stem_id)

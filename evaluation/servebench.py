@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from evaluation.abclient import StageClock, drive_clients, mix_wav, serve
+from evaluation.abclient import StageClock, drive_clients, mix_wav, serve, simulated_stems
 from evaluation.bench import BenchPlan, random_model
 from model.embed import Embedder
 
@@ -242,13 +242,8 @@ class ScaleCatalogue:
     def stems(self, ids: Iterable[int]) -> list[Any]:
         from indexer.catalog import StemRecord
 
-        out = []
-        for i in (int(x) for x in ids):
-            inst = self.instruments[i % len(self.instruments)]
-            song = i // len(self.instruments)
-            out.append(StemRecord(i, song, f"sim/{song}", f"Song {song}", "Simulated", inst, inst,
-                                  f"sim/{song}/{inst}.flac", None, self.stem_seconds, 44_100))
-        return out
+        return simulated_stems(StemRecord, ids, self.instruments, self.stem_seconds, 44_100,
+                               lambda song, inst: f"sim/{song}/{inst}.flac")
 
 
 def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = None) -> dict[str, Any]:
