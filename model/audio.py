@@ -15,14 +15,16 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
 import numpy as np
 import soundfile as sf
 import soxr
 
 from model.errors import AudioDecodeError, AudioLimitError
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def _read_soundfile(source: Source, limits: DecodeLimits | None) -> Audio:
     return Audio(data.T, sr)  # a view: no second copy of what may be the largest array of a request
 
 
-def _header_frames(stream: av.audio.stream.AudioStream, sample_rate: int) -> int | None:
+def _header_frames(stream: "av.audio.stream.AudioStream", sample_rate: int) -> int | None:
     if stream.duration is None or stream.time_base is None:
         return None
     return int(float(stream.duration * stream.time_base) * sample_rate)
@@ -107,6 +109,10 @@ def _decode_av_streams(source: Source, only: int | None, limits: DecodeLimits | 
     """Decodes every audio stream (or the `only`-th) with FFmpeg; returns them in stream order. With
     `limits`, each stream's header is checked first, and every decoded frame as it comes (all streams'
     samples count together)."""
+    # Imported here, not at the top: FFmpeg is needed only for compressed containers, so code that reads
+    # libsndfile formats alone (training from Ogg/FLAC on a machine with a bare image) runs without PyAV.
+    import av
+
     try:
         container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
     except (av.error.FFmpegError, OSError, ValueError) as exc:

@@ -8,6 +8,8 @@ absent classes are zero rows (silent, so never sampled).
 import hashlib
 import json
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -57,9 +59,11 @@ def song_array(song: SongRef, vocab: InstrumentVocabulary, sample_rate: int) -> 
 
 
 def build_cache(
-    roots: list[Path], cache_dir: Path, vocab: InstrumentVocabulary, sample_rate: int = 16_000
+    roots: list[Path], cache_dir: Path, vocab: InstrumentVocabulary, sample_rate: int = 16_000,
+    workers: int | None = None,
 ) -> list[CachedSong]:
-    """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them.
+    """Decodes every song under `roots` into `cache_dir` (skipping songs already cached) and returns them,
+    in discovery order; `workers` decoding threads (default: one per core).
 
     Raises:
         ReservedDataError: a root holds songs of the fixed evaluation set, which nothing may train on.
@@ -72,22 +76,29 @@ def build_cache(
             log.warning("skipping %s: %s", path, reason)
         refuse_evaluation_songs(found.songs, "training")
         songs.extend((source, s) for s in found.songs)
+
+    def cache_one(item: tuple[int, SongRef]) -> CachedSong | None:
+        source, song = item
+        file = cache_dir / f"{_song_key(song, sample_rate)}.npy"
+        if not file.exists():
+            try:
+                arr = song_array(song, vocab, sample_rate).astype(np.float16)
+            except AudioDecodeError as exc:
+                log.warning("skipping song %s: %s", song.song_id, exc)
+                return None
+            # concurrent runs may cache the same song at once: each writes its own temporary file
+            atomic_write(file, partial(np.save, arr=arr))
+        return CachedSong(song.song_id, file, int(np.load(file, mmap_mode="r").shape[1]), source)
+
+    # Decoding runs in threads: libsndfile, FFmpeg and soxr release the GIL, so a corpus of hundreds of songs
+    # is cached at the machine's core count (the first minute of a GPU run, not ten). Order is the songs'.
+    threads = max(1, min(workers or (os.cpu_count() or 1), len(songs) or 1))
     cached: list[CachedSong] = []
-    with Progress(transient=True) as progress:
+    with Progress(transient=True) as progress, ThreadPoolExecutor(threads) as pool:
         task = progress.add_task("caching songs", total=len(songs))
-        for source, song in songs:
-            file = cache_dir / f"{_song_key(song, sample_rate)}.npy"
-            if not file.exists():
-                try:
-                    arr = song_array(song, vocab, sample_rate).astype(np.float16)
-                except AudioDecodeError as exc:
-                    log.warning("skipping song %s: %s", song.song_id, exc)
-                    progress.advance(task)
-                    continue
-                # concurrent runs may cache the same song at once: each writes its own temporary file
-                atomic_write(file, partial(np.save, arr=arr))
-            frames = int(np.load(file, mmap_mode="r").shape[1])
-            cached.append(CachedSong(song.song_id, file, frames, source))
+        for result in pool.map(cache_one, songs):
+            if result is not None:
+                cached.append(result)
             progress.advance(task)
     (cache_dir / INDEX_NAME).write_text(json.dumps([[c.song_id, c.file.name, c.frames] for c in cached]))
     log.info("cache: %d songs, %.1f h of multitrack audio in %s", len(cached),

@@ -114,6 +114,7 @@ class Trainer:
         self.monitors = monitors or {}
         self.step = 0
         self.best: float | None = None
+        self.validation_seconds, self.validations = 0.0, 0  # time spent validating (fit_in_time's estimate)
         self.forward = self.model
         if device.type == "cuda" and tc.compile:
             self.forward = torch.compile(self.model)  # type: ignore[assignment]
@@ -171,7 +172,8 @@ class Trainer:
             out["nce_loss"] = float(nce.detach())
         return out
 
-    def fit(self, end_step: int) -> list[float]:
+    def fit(self, end_step: int, final: bool = True) -> list[float]:
+        """Trains to `end_step`; `final`: validate and save at the end even off the validation period."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         tc = self.run.train
@@ -203,16 +205,43 @@ class Trainer:
                 metrics_file.flush()
                 if self.step % tc.checkpoint_every == 0 or self.step == end_step:
                     self.save(LATEST)
-        if self.validation and (not tc.validate_every or self.step % tc.validate_every):
+        if final and self.validation and (not tc.validate_every or self.step % tc.validate_every):
             val = self.validate_and_keep_best()
             metrics_file.write(json.dumps({"step": self.step, "val": val}) + "\n")
             self.save(LATEST)
         metrics_file.close()
         return losses
 
+    def fit_in_time(self, seconds: float, max_steps: int) -> int:
+        """Trains for about `seconds` of wall clock: the warm-up steps are timed (loader start included, so
+        the estimate errs short) and so is a validation, then the schedule's length is set to the steps that
+        fit with their periodic validations, at most `max_steps`, and the run goes on to it. The warm-up's
+        learning rate does not depend on the length; only its EMA ramp was computed against `max_steps`.
+        Returns the schedule's length."""
+        tc = self.run.train
+        t0 = time.perf_counter()
+        probe = min(max(1, tc.warmup_steps), max_steps)
+        self.fit(probe, final=False)
+        if self.validation and not self.validation_seconds:
+            with (self.out / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps({"step": self.step, "val": self.validate_and_keep_best()}) + "\n")
+        elapsed = time.perf_counter() - t0
+        per_step = (elapsed - self.validation_seconds) / probe
+        validation = self.validation_seconds / max(1, self.validations) if self.validation else 0.0
+        per_step_all = per_step + (validation / tc.validate_every if tc.validate_every else 0.0)
+        left = seconds - elapsed - validation  # the last validation comes after the last step
+        steps = min(max_steps, probe + int(0.95 * max(0.0, left) / per_step_all))
+        self.run = replace(self.run, train=replace(tc, steps=steps))
+        (self.out / "config.yaml").write_text(yaml.safe_dump(to_dict(self.run), sort_keys=False))
+        log.info("%.3f s per step and %.1f s per validation over the %d warm-up steps: the schedule is %d steps "
+                 "to fit %.0f s", per_step, validation, probe, steps, seconds)
+        self.fit(steps)
+        return steps
+
     def validate_and_keep_best(self) -> dict[str, Any]:
         """Scores the selection set (keeps the best checkpoint by it) and the monitor sets (reported only)."""
         assert self.validation is not None
+        started = time.perf_counter()
         metrics = validate(self.model, self.validation, self.device)
         a, b = metrics["A"], metrics["B"]
         log.info("validation step %d: A R@1 %.1f R@5 %.1f mean-rank %.1f%% | B R@1 %.1f", self.step,
@@ -227,6 +256,8 @@ class Trainer:
         if self.best is None or score > self.best:
             self.best = score
             self.save(BEST, {"validation": result})
+        self.validation_seconds += time.perf_counter() - started
+        self.validations += 1
         return result
 
 
@@ -248,6 +279,7 @@ class TrainArgs:
     cache_dir: Path = Path(".cache/stemjepa")
     device: str = "auto"
     overrides: tuple[str, ...] = ()
+    minutes: float | None = None
 
 
 def argument_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -268,6 +300,8 @@ def argument_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--stats", type=Path, help="JSON from `stemjepa stats`; computed from the data if absent")
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/stemjepa"), help="decoded-song cache")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--minutes", type=float, help="train for about this many minutes of wall clock: the schedule's "
+                   "length is fitted to the speed measured over the warm-up steps (train.steps is the maximum)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. train.lr=1e-3")
     return p
 
@@ -347,6 +381,11 @@ def run_training(args: TrainArgs) -> Trainer:
         trainer.model.load_state_dict(build_model(init_ckpt).state_dict())
         log.info("initialised from %s (its step %s); optimiser and schedule start afresh", args.init,
                  init_ckpt.get("step"))
+    if args.minutes is not None:
+        if ckpt is not None or args.stop_at is not None:
+            raise SystemExit("--minutes fits a new run's schedule; it cannot be combined with --resume or --stop-at")
+        trainer.fit_in_time(args.minutes * 60, run.train.steps)
+        return trainer
     end = min(args.stop_at, run.train.steps) if args.stop_at is not None else run.train.steps
     if trainer.step >= end:
         log.info("nothing to do: the run is at step %d of %d", trainer.step, end)

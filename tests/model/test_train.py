@@ -118,3 +118,25 @@ def test_script_runs_on_musdb_train_and_validates(tmp_path):
     ckpt = load_checkpoint(out / LATEST)
     assert ckpt["step"] == 10
     assert (out / "best.pt").exists()
+
+
+def test_minutes_fits_the_schedule_to_the_time_and_validates_inside_it(tmp_path, multitrack_dir):
+    """--minutes times the warm-up (and one validation), then sets train.steps to what fits: the run ends near
+    the time asked for, its saved config says the fitted length, and the step count matches it."""
+    import time
+
+    started = time.perf_counter()
+    trainer = run_training(TrainArgs(out=tmp_path / "timed", config=TINY, data=(multitrack_dir,),
+                                     validate=multitrack_dir, cache_dir=tmp_path / "cache", device="cpu", minutes=0.15,
+                                     overrides=("train.batch_size=4", "train.warmup_steps=3",
+                                                "train.validate_every=10", "train.steps=100000")))
+    elapsed = time.perf_counter() - started
+    steps = trainer.run.train.steps
+    assert 3 < steps < 100000
+    assert trainer.step == steps == load_checkpoint(tmp_path / "timed" / LATEST)["step"]
+    assert load_checkpoint(tmp_path / "timed" / LATEST)["run_config"]["train"]["steps"] == steps
+    assert (tmp_path / "timed" / "best.pt").exists()
+    assert elapsed < 0.15 * 60 * 2 + 10  # warm-up and caching included, within a generous factor
+    with pytest.raises(SystemExit, match="--minutes"):
+        run_training(TrainArgs(out=tmp_path / "timed", config=TINY, resume=True, minutes=0.1,
+                               cache_dir=tmp_path / "cache", device="cpu"))
