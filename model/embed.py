@@ -40,6 +40,15 @@ EMBEDDING_VERSION = 1
 
 Encoder = Literal["context", "target"]
 
+# Arithmetic on a GPU (a CPU always computes in float32): bf16 autocast (the matrix units' fast path),
+# tf32 (float32 storage, tensor-core products with a 10-bit mantissa) or fp32 (strict float32 products).
+# fp32 is the default: measured on an H200 (scripts/device_embed_check.py, MODEL_CARD.md), a catalogue
+# embedded in bf16 moved the true stem's rank for 8 % of CPU-embedded queries (tf32: 0.3 %, fp32: none),
+# and the compact model ran no faster in bf16 (24-30 k audio-s/s in each): the service's CPU queries and a
+# GPU-built catalogue then compute the same function.
+Precision = Literal["bf16", "tf32", "fp32"]
+PRECISIONS: tuple[Precision, ...] = ("bf16", "tf32", "fp32")
+
 # Forward passes run side by side (`threads` > 1) only for up to this many 8 s windows (about 4 minutes of
 # audio): each thread's activations and allocator arena add to the peak memory, which for the longest upload
 # the service accepts grew from +261 to +355-387 MiB (tests/service/test_memory.py bounds it at 330); beyond a
@@ -88,8 +97,12 @@ class Embedder:
         reference: Encoder = "target",
         checkpoint_hash: str = "",
         batch_size: int | None = None,
+        precision: Precision = "fp32",
     ) -> None:
         self.device = resolve_device(device) if isinstance(device, str) else device
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
+        self.precision: Precision = precision
         self.model = model.to(self.device).eval()
         self.cfg: ModelConfig = model.cfg
         self.reference: Encoder = reference
@@ -105,7 +118,7 @@ class Embedder:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path | None = None, device: str = "auto", reference: Encoder = "target",
-        batch_size: int | None = None,
+        batch_size: int | None = None, precision: Precision = "fp32",
     ) -> "Embedder":
         """Loads a checkpoint (the bundled default when `path` is None) onto `device` ('auto', 'cpu', 'cuda')."""
         path = Path(path) if path is not None else default_checkpoint_path()
@@ -113,7 +126,7 @@ class Embedder:
         model = build_model(ckpt)
         log.info("loaded %s (%s, step %s)", path, model.cfg.name, ckpt.get("step"))
         digest = file_sha256(path)
-        embedder = cls(model, device, reference, digest, batch_size)
+        embedder = cls(model, device, reference, digest, batch_size, precision)
         embedder.query_centres = load_query_centres(query_centres_path(path), digest)
         return embedder
 
@@ -227,7 +240,10 @@ class Embedder:
     def _encode(self, wave: torch.Tensor, instrument: torch.Tensor | None, encoder: Encoder) -> torch.Tensor:
         """[B, T] windows -> [B, Tp, F, D] float32 patch embeddings (predictions when instrument is given)."""
         net = self.model.context_encoder if encoder == "context" else self.model.target_encoder
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        cuda = self.device.type == "cuda"
+        if cuda:  # process-wide switches: set on every call, so embedders of different precisions can coexist
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = self.precision == "tf32"
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and self.precision == "bf16")
         with autocast:
             emb = net(self.model.features(wave))
             if instrument is not None:
