@@ -68,7 +68,7 @@ def ranks(queries: list[Embedding], gallery: list[Embedding], keys: list[tuple[i
     """Rank (0 = first) of each query's own stem among the stems of its instrument."""
     out = np.zeros(len(keys), np.int64)
     vectors = np.stack([g.vector for g in gallery])
-    for q, (song, inst) in enumerate(keys):
+    for q, (_, inst) in enumerate(keys):
         pool = [i for i, k in enumerate(keys) if k[1] == inst]
         scores = vectors[pool] @ queries[q].vector
         own = scores[pool.index(q)]
