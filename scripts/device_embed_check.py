@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,7 +125,7 @@ def main() -> None:
     long_stems = [np.tile(s, -(-180 * 16_000 // len(s)))[: 180 * 16_000] for s in stems[: args.speed_stems]]
     report["cpu_speed_audio_s_per_s"] = round(speed(Embedder.from_checkpoint(args.checkpoint, "cpu"),
                                                     long_stems[:8], rounds=1), 1)
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for precision in PRECISIONS:
         gpu = Embedder.from_checkpoint(args.checkpoint, args.device, precision=precision)
         g_stems = gpu.embed_stems(stems)
