@@ -97,6 +97,13 @@ def validate(model: StemJEPA, songs: list[tuple[str, dict[str, np.ndarray]]], de
         model.train()
 
 
+def selection_score(metrics: dict[str, Any]) -> float:
+    """The order that chooses best.pt from a selection set's retrieval metrics: protocol A R@1, then B R@1,
+    then the lower mean normalised rank."""
+    a, b = metrics["A"], metrics["B"]
+    return float(a["R@1"] * 1e4 + b["R@1"] * 10 - a["mean_norm_rank"] / 100)
+
+
 class Trainer:
     def __init__(self, run: RunConfig, songs: list[CachedSong], out: Path, device: torch.device,
                  stats: NormStats, validation: list[tuple[str, dict[str, np.ndarray]]] | None = None,
@@ -251,8 +258,7 @@ class Trainer:
             result[name] = m = validate(self.model, songs, self.device)
             log.info("  monitor %s: A R@1 %.1f R@5 %.1f mean-rank %.1f%% | B R@1 %.1f", name, m["A"]["R@1"],
                      m["A"]["R@5"], m["A"]["mean_norm_rank"], m["B"]["R@1"])
-        # best by protocol A R@1 on the selection set, then B R@1, then lower mean normalised rank
-        score = a["R@1"] * 1e4 + b["R@1"] * 10 - a["mean_norm_rank"] / 100
+        score = selection_score(metrics)
         if self.best is None or score > self.best:
             self.best = score
             self.save(BEST, {"validation": result})

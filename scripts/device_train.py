@@ -31,6 +31,7 @@ import torch
 from model.cache import build_cache
 from model.checkpoint import export_inference
 from model.instruments import InstrumentVocabulary
+from model.train import selection_score
 from model.transport import to_pieces
 
 WHOLE_FILE_LIMIT = 15 << 20  # the device tool returns files of at most 16 MiB
@@ -56,16 +57,12 @@ def summary(run_dir: Path) -> dict[str, object]:
     losses = [r for r in rows if "loss" in r]
     vals = [r for r in rows if "val" in r]
 
-    def score(r: dict) -> float:  # model.train.Trainer.validate_and_keep_best's order
-        m = r["val"]["selection"]
-        return m["A"]["R@1"] * 1e4 + m["B"]["R@1"] * 10 - m["A"]["mean_norm_rank"] / 100
-
     out: dict[str, object] = {"steps": rows[-1]["step"] if rows else 0,
                               "samples_per_s": round(sorted(speed)[len(speed) // 2], 1) if speed else None,
                               "last_loss": losses[-1]["loss"] if losses else None,
                               "last_jepa": losses[-1]["jepa_loss"] if losses else None}
     if vals:
-        best = max(vals, key=score)
+        best = max(vals, key=lambda r: selection_score(r["val"]["selection"]))
         out["best_step"] = best["step"]
         out["best"] = {name: {"A R@1": m["A"]["R@1"], "B R@1": m["B"]["R@1"], "A mean rank %": m["A"]["mean_norm_rank"]}
                        for name, m in best["val"].items()}
