@@ -45,6 +45,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,9 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000", help="Catalogue sizes (stems).")
     p.add_argument("--mix-seconds", default="30,180", help="Mix lengths (s).")
     p.add_argument("--requests", type=int, default=8, help="Requests per size, mix, side and cache state.")
+    p.add_argument("--pause", type=float, default=0.0, help="Seconds of quiet before each timed request, so that "
+                   "work one side leaves running after its answer (BLAS threads spinning, deferred frees) is "
+                   "not billed to the other side's next request.")
     p.add_argument("--concurrent-size", type=int, default=10_000)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--concurrent-requests", type=int, default=48)
@@ -325,7 +329,9 @@ def main() -> None:
                     answers = {}
                     for name in order:
                         drop_all(args, n)
+                        time.sleep(args.pause)
                         cold = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep, cold=True)
+                        time.sleep(args.pause)
                         warm = sides[name].ask(op="retrieve", size=n, seconds=seconds, seed=rep)
                         got.setdefault((name, n, seconds, "cold"), []).append(cold)
                         got.setdefault((name, n, seconds, "warm"), []).append(warm)

@@ -136,7 +136,7 @@ def test_minutes_fits_the_schedule_to_the_time_and_validates_inside_it(tmp_path,
     assert trainer.step == steps == load_checkpoint(tmp_path / "timed" / LATEST)["step"]
     assert load_checkpoint(tmp_path / "timed" / LATEST)["run_config"]["train"]["steps"] == steps
     assert (tmp_path / "timed" / "best.pt").exists()
-    assert elapsed < 0.15 * 60 * 2 + 10  # warm-up and caching included, within a generous factor
+    assert elapsed < 60  # 9 s asked for; caching, statistics and validations come on top
     with pytest.raises(SystemExit, match="--minutes"):
         run_training(TrainArgs(out=tmp_path / "timed", config=TINY, resume=True, minutes=0.1,
                                cache_dir=tmp_path / "cache", device="cpu"))
