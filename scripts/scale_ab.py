@@ -34,8 +34,10 @@ Reported per side: wall p50/p95 (ms), CPU per request (ms, process time: every t
 median wall (the service's own timings) and CPU: decode, embed (the batcher's forward passes), analyse (the
 query's tempo/beats/key/signature), search (candidates, shortlist, ranking), align (every hit's offsets); the
 B/A ratios of the medians; and for the clients, throughput (requests/s), errors and CPU per request.
-Machine load (os.getloadavg) is printed before and after: on a shared machine, trust the ratios and the CPU,
-not the wall times.
+Machine load (os.getloadavg) and the host's speed (a one-thread fp32 matrix product, GFLOP/s) are printed
+before and after: on a shared virtual machine the same code's wall times move by a fifth from one run to the
+next (2026-11-30: 885-1325 ms p50 for the same 3194227 requests), so trust the ratios and the CPU, and read
+an absolute time beside the host speed it was measured at.
 """
 
 import argparse
@@ -188,6 +190,20 @@ def write_catalogues(args: argparse.Namespace, sizes: list[int]) -> None:
                                   embedder.frame_dim)
 
 
+def host_gflops() -> float:
+    """The host's speed now: a 1024^3 fp32 matrix product on one thread (evaluation.machine.gemm_gflops)."""
+    import torch
+
+    from evaluation.machine import gemm_gflops
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return float(gemm_gflops(torch.device("cpu"), 1024, 0.5)["gflops"])
+    finally:
+        torch.set_num_threads(threads)
+
+
 def drop_all(args: argparse.Namespace, n: int) -> None:
     """The page cache of both sides' files at n stems (with --legacy, side A's frames and FLACs too)."""
     from evaluation.scalecat import drop_cached
@@ -310,11 +326,11 @@ def main() -> None:
     ensure_base(args.base, args.base_commit)
     write_catalogues(args, sorted(set(sizes) | ({args.concurrent_size} if args.clients else set())))
 
-    load_before = os.getloadavg()
+    load_before, speed_before = os.getloadavg(), host_gflops()
     sides = {"A": Side("A", args.base, args, args.a_env, legacy=args.legacy),
              "B": Side("B", HERE, args, args.b_env, store=args.b_store)}
     print(f"A = {sides['A'].commit} ({args.base}) {' '.join(args.a_env)}, B = {sides['B'].commit} ({HERE}) "
-          f"{' '.join(args.b_env)}; load {load_before}", flush=True)
+          f"{' '.join(args.b_env)}; load {load_before}; host {speed_before:.1f} GFLOP/s on one thread", flush=True)
     got: dict[tuple[str, int, float, str], list[dict[str, Any]]] = {}
     agree: list[float] = []
     try:
@@ -366,8 +382,10 @@ def main() -> None:
         for side in sides.values():
             side.close()
     rows = summarise(got)
-    print(f"\nload before {load_before}, after {os.getloadavg()}; medians over {args.requests} requests per cell; "
-          "stage columns: the service's wall timings, then CPU")
+    speed_after = host_gflops()
+    print(f"\nload before {load_before}, after {os.getloadavg()}; host {speed_before:.1f} then {speed_after:.1f} "
+          f"GFLOP/s on one thread; medians over {args.requests} requests per cell; stage columns: the service's "
+          "wall timings, then CPU")
     print_table(rows)
     if agree:
         # Reading different store formats alone moves offsets: with B at format 3 and A at format 2, identical
@@ -392,7 +410,8 @@ def main() -> None:
         print(f"  throughput B/A: {b / a:.2f}")
     if args.out:
         args.out.write_text(json.dumps({"A": sides["A"].commit, "B": sides["B"].commit, "load_before": load_before,
-                                        "load_after": os.getloadavg(), "latency": rows, "concurrent": concurrent,
+                                        "load_after": os.getloadavg(), "host_gflops": [speed_before, speed_after],
+                                        "latency": rows, "concurrent": concurrent,
                                         "args": {k: str(v) for k, v in vars(args).items()}}, indent=1))
 
 
