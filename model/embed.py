@@ -11,7 +11,7 @@ for a mix and an instrument, pooled the same way.
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -164,13 +164,15 @@ class Embedder:
     def embed_stem(self, wave: np.ndarray, encoder: Encoder | None = None) -> Embedding:
         return self.embed_stems([wave], encoder)[0]
 
-    def predict(self, mixes: Sequence[np.ndarray], instruments: Sequence[str], threads: int = 1) -> list[Embedding]:
+    def predict(self, mixes: Sequence[np.ndarray], instruments: Sequence[str], threads: int = 1,
+                pool: Executor | None = None) -> list[Embedding]:
         """Query embeddings: what a stem of `instruments[i]` fitting `mixes[i]` should embed to. `threads` > 1
-        runs the forward passes of the windows in that many threads (see `_run`)."""
+        runs the forward passes of the windows in that many threads (see `_run`): those of `pool` when given
+        (a pool shared with other CPU work, so the cores are not oversubscribed), else a pool of its own."""
         if len(mixes) != len(instruments):
             raise ValueError("one instrument per mix")
         ids = [self.vocabulary.index(name) for name in instruments]
-        return self._run(mixes, ids, "context", threads)
+        return self._run(mixes, ids, "context", threads, pool)
 
     def predict_one(self, mix: np.ndarray, instrument: str) -> Embedding:
         return self.predict([mix], [instrument])[0]
@@ -186,7 +188,8 @@ class Embedder:
 
     @torch.inference_mode()
     def _run(
-        self, waves: Sequence[np.ndarray], instrument_ids: Sequence[int] | None, encoder: Encoder, threads: int = 1
+        self, waves: Sequence[np.ndarray], instrument_ids: Sequence[int] | None, encoder: Encoder, threads: int = 1,
+        pool: Executor | None = None,
     ) -> list[Embedding]:
         """Embeds `waves` window by window. Windows of equal length go through the model together, never padded
         inside a batch, so a clip embeds the same alone or among others. With `threads` > 1 the batches are cut
@@ -214,8 +217,11 @@ class Embedder:
 
         side_by_side = threads > 1 and len(batches) > 1 and self.device.type == "cpu"
         if side_by_side and sum(len(ws) for ws in windows) <= PARALLEL_MAX_WINDOWS:
-            with ThreadPoolExecutor(min(threads, len(batches)), thread_name_prefix="embed") as pool:
+            if pool is not None:  # its workers take the passes in order as they come free: no core idles
                 results = list(pool.map(forward, batches))
+            else:
+                with ThreadPoolExecutor(min(threads, len(batches)), thread_name_prefix="embed") as own:
+                    results = list(own.map(forward, batches))
         else:
             results = [forward(b) for b in batches]
         outputs: dict[tuple[int, int], torch.Tensor] = {}

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -94,8 +94,10 @@ class Retriever:
     """Runs the retrieval stages against one embedder and one catalogue."""
 
     def __init__(self, embedder: Embedder, catalogue: Catalogue, batcher: MicroBatcher,
-                 settings: ServiceSettings, metrics: Metrics, decodes: anyio.CapacityLimiter | None = None) -> None:
+                 settings: ServiceSettings, metrics: Metrics, decodes: anyio.CapacityLimiter | None = None,
+                 compute: Executor | None = None) -> None:
         self.embedder = embedder
+        self.compute = compute  # where the query's analysis runs: the embedding's pool on a CPU (service.runtime)
         self.decodes = decodes or anyio.CapacityLimiter(settings.max_concurrent_decodes)  # shared with stem audio
         self.catalogue = catalogue
         self.batcher = batcher
@@ -191,9 +193,15 @@ class Retriever:
             limiter=self.decodes,
         )
         t1 = time.perf_counter()
-        # The embedding (batcher thread) and the analysis (a worker thread) of the same decoded wave overlap.
+        # The embedding (batcher thread) and the analysis of the same decoded wave overlap. The analysis is
+        # queued first, so in a shared compute pool it takes one worker while the passes take the other.
+        if self.compute is not None:
+            analysing = asyncio.wrap_future(self.compute.submit(analyse, query.wave, query.sample_rate))
         pending = asyncio.wrap_future(self.batcher.submit(query.wave, params.instrument))
-        analysis = await anyio.to_thread.run_sync(lambda: analyse(query.wave, query.sample_rate))
+        if self.compute is not None:
+            analysis = await analysing
+        else:
+            analysis = await anyio.to_thread.run_sync(lambda: analyse(query.wave, query.sample_rate))
         t_analysed = time.perf_counter()
         embedding: Embedding = await pending
         t2 = time.perf_counter()

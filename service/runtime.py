@@ -12,6 +12,7 @@ see a new build.
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import anyio
@@ -41,6 +42,7 @@ class Runtime:
         self.catalogue: Catalogue | None = None
         self.retriever: Retriever | None = None
         self.batcher: MicroBatcher | None = None
+        self.compute: ThreadPoolExecutor | None = None  # the query's analysis and forward passes, on a CPU
         # One bound on decodes at once, uploads and catalogue streams together: each may take up to
         # max_decoded_samples of memory (README, Limits); the others wait in the event loop, not in a thread.
         self.decodes = anyio.CapacityLimiter(settings.max_concurrent_decodes)
@@ -121,11 +123,19 @@ class Runtime:
         with self._lock:
             self.embedder = embedder
             self.catalogue = catalogue
-            self.batcher = MicroBatcher(partial(embedder.predict, threads=self.settings.embed_threads),
+            threads = self.settings.embed_threads
+            # On a CPU the query's analysis and its embedding's forward passes share one pool of `embed_threads`
+            # workers: three busy threads on two cores time-slice and evict each other's caches (a 3-minute
+            # query's embedding cost a tenth more CPU beside its analysis), while a shared pool runs the
+            # analysis on one worker as the passes go through the other, then both take passes.
+            if embedder.device.type == "cpu" and threads > 1 and self.compute is None:
+                self.compute = ThreadPoolExecutor(threads, thread_name_prefix="compute")
+            compute = self.compute if embedder.device.type == "cpu" else None
+            self.batcher = MicroBatcher(partial(embedder.predict, threads=threads, pool=compute),
                                         self.settings.batch_max_size, self.settings.batch_wait_ms,
                                         on_batch=self.metrics.observe_batch)
             self.retriever = Retriever(embedder, catalogue, self.batcher, self.settings, self.metrics,
-                                       self.decodes)
+                                       self.decodes, compute)
             self.metrics.catalogue_stems.set(catalogue.size(None))
             self.metrics.ready.set(1)
             self.load_error = self.waiting = None
@@ -168,6 +178,8 @@ class Runtime:
             self.batcher.close()
         if self.retriever is not None:
             self.retriever.close()
+        if self.compute is not None:
+            self.compute.shutdown(wait=True)
         if self.runner is not None:
             self.runner.close(timeout=0)
         if self.jobs is not None:

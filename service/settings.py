@@ -72,10 +72,12 @@ class ServiceSettings(StorageSettings):
         None, gt=0, description="Windows per forward pass inside the embedder; default by device: 4 on a CPU (the "
         "activations stay in cache; same outputs), 16 on a GPU.")
     embed_threads: int = Field(
-        2, ge=1, le=64, description="Threads that run a query batch's forward passes side by side on a CPU, each "
-        "with the one intra-op thread of `threads`: a lone 30 s query embeds in about half the time (the windows "
-        "of a 3-minute one in two thirds) at the same CPU; queries longer than about 4 minutes run one pass after "
-        "another, to bound memory (model.embed.PARALLEL_MAX_WINDOWS). 1: always one after another.",
+        2, ge=1, le=64, description="Threads of the CPU compute pool that runs a query's music analysis and its "
+        "forward passes side by side, each with the one intra-op thread of `threads` (the analysis takes one "
+        "worker while the passes go through the others, so the cores are never oversubscribed): a lone 30 s query "
+        "embeds in about half the time (the windows of a 3-minute one in two thirds) at the same CPU; queries "
+        "longer than about 4 minutes run one pass after another, to bound memory "
+        "(model.embed.PARALLEL_MAX_WINDOWS). 1: always one after another, the analysis in a thread of its own.",
     )
     min_overlap_seconds: float = Field(
         MIN_OVERLAP_SECONDS, gt=0, description="Alignment lags with less stem/mix overlap are not scored."

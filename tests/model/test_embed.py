@@ -114,6 +114,16 @@ def test_forward_passes_side_by_side_give_the_same_embeddings(embedder):
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a.vector, b.vector, atol=1e-5)
         np.testing.assert_allclose(a.frames, b.frames, atol=1e-5)
+    # the same passes in a pool shared with other work (the service's compute pool), busy when they arrive
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(sum, range(2_000_000))
+        shared = embedder.predict(mixes, instruments, threads=2, pool=pool)
+        assert busy.result() == sum(range(2_000_000))
+    for a, b in zip(two, shared, strict=True):
+        np.testing.assert_array_equal(a.vector, b.vector)
+        np.testing.assert_array_equal(a.frames, b.frames)
 
 
 def test_windows_per_pass_default_by_device_and_no_effect_on_the_embeddings(tiny_checkpoint):
