@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from analysis.alignment import align_frames
+from evaluation.machine import time_call
 from model.checkpoint import default_checkpoint_path
 from model.embed import PRECISIONS, Embedder, Embedding
 from model.instruments import InstrumentVocabulary
@@ -83,18 +84,10 @@ def offsets(queries: list[Embedding], stems: list[Embedding], frame_seconds: flo
 
 
 def speed(embedder: Embedder, stems: list[np.ndarray], rounds: int = 3) -> float:
-    """Audio seconds per wall second through the reference encoder (best of `rounds` after a warm-up)."""
-    embedder.embed_stems(stems[:2])
-    best = float("inf")
-    for _ in range(rounds):
-        if embedder.device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        embedder.embed_stems(stems)
-        if embedder.device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return sum(len(s) for s in stems) / 16_000 / best
+    """Audio seconds per wall second through the reference encoder: the mean of `rounds` calls after a
+    warm-up (evaluation.machine.time_call, with CUDA events on a GPU)."""
+    seconds, _ = time_call(lambda: embedder.embed_stems(stems), embedder.device, min_seconds=0.0, max_iters=rounds)
+    return sum(len(s) for s in stems) / 16_000 / seconds
 
 
 def main() -> None:

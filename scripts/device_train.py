@@ -21,13 +21,13 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import tarfile
 import time
 
 import torch
 
+from evaluation.machine import describe
 from model.cache import build_cache
 from model.checkpoint import export_inference
 from model.instruments import InstrumentVocabulary
@@ -38,11 +38,8 @@ WHOLE_FILE_LIMIT = 15 << 20  # the device tool returns files of at most 16 MiB
 
 
 def machine() -> dict[str, object]:
-    info: dict[str, object] = {"python": platform.python_version(), "torch": torch.__version__,
-                               "cpus": os.cpu_count(), "cuda": torch.cuda.is_available()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+    """evaluation.machine.describe of the training device, and nvidia-smi's line where there is one."""
+    info: dict[str, object] = dict(describe(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # no nvidia-smi: the torch facts suffice
         info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,clocks.sm,power.limit",
                                              "--format=csv,noheader"], capture_output=True, text=True,
