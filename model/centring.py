@@ -1,20 +1,24 @@
 """Centres of the model's outputs, fitted on training data only: the positional mean frames that the Embedder
 removes before alignment (see StemJEPA.frame_centre_*), and the per-instrument mean query directions that the
-ranking uses against hub stems (a sidecar file beside the checkpoint).
+ranking uses against hub stems (a sidecar file beside the checkpoint); and, also from training mixes, which of
+the predictor's hidden units ever fire (model.querypredictor; another sidecar).
 
 The frame means are taken over full 8 s training chunks: for the reference encoder over target stems, for the
 predictor per instrument over the contexts it is asked to complete.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from model.audio import rms_dbfs
 from model.dataset import PairDataset
 from model.embed import Embedder
 from model.files import atomic_write
+from model.predictor import MLPPredictor
+from model.querypredictor import FIT_LEVELS_DBFS, LiveUnits, fit_live_units
 from model.validate import QueryPair
 
 
@@ -61,3 +65,32 @@ def save_query_centres(path: Path, centres: dict[str, np.ndarray], checkpoint_ha
     names = sorted(centres)
     atomic_write(path, lambda f: np.savez(f, names=np.array(names), centres=np.stack([centres[n] for n in names]),
                                           checkpoint_hash=np.array(checkpoint_hash), data=np.array(data)))
+
+
+def fit_predictor_units(embedder: Embedder, pairs: Sequence[QueryPair], data: str,
+                        levels_dbfs: Sequence[float] = FIT_LEVELS_DBFS) -> LiveUnits:
+    """Which hidden units of the embedder's MLP predictor fire, per instrument, on the query pairs' mixes (the
+    songs' other stems; training data only), each scaled to every RMS level of `levels_dbfs`, window by window as
+    `Embedder.predict` cuts them."""
+    predictor = embedder.model.predictor
+    if not isinstance(predictor, MLPPredictor):
+        raise ValueError("only an MLP predictor has units to leave out")
+    model = embedder.model
+
+    def contexts() -> Iterator[tuple[torch.Tensor, int]]:
+        with torch.inference_mode():
+            for pair in pairs:
+                inst = embedder.vocabulary.index(pair.instrument)
+                level = rms_dbfs(pair.mix)
+                if not np.isfinite(level):
+                    continue
+                for target in levels_dbfs:
+                    windows = embedder._windows(pair.mix * np.float32(10 ** ((target - level) / 20)))
+                    by_length: dict[int, list[np.ndarray]] = {}
+                    for w in windows:
+                        by_length.setdefault(len(w), []).append(w)
+                    for same in by_length.values():
+                        batch = torch.from_numpy(np.stack(same)).to(embedder.device)
+                        yield model.context_encoder(model.features(batch)), inst
+
+    return fit_live_units(predictor, contexts(), embedder.vocabulary.names, embedder.checkpoint_hash, data)

@@ -126,3 +126,28 @@ def query_centres(
     out = query_centres_path(path)
     save_query_centres(out, centres, embedder.checkpoint_hash, ", ".join(str(d) for d in data))
     typer.echo(f"{out}: centres of {', '.join(sorted(centres))} from {len(pairs)} queries of {len(songs)} songs")
+
+
+def predictor_units(
+    data: Annotated[list[Path], typer.Option("--data", help="Training songs (never evaluation data); repeatable.")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Checkpoint; default: the bundled one.")] = None,  # noqa: E501
+) -> None:
+    """Find which of a checkpoint's predictor units fire on training mixes and write them beside it
+    (`<checkpoint>.predictor-units.npz`); queries then skip the units that never do (model.querypredictor)."""
+    from model.centring import fit_predictor_units
+    from model.checkpoint import default_checkpoint_path
+    from model.embed import Embedder
+    from model.multitrack import decode_song, discover
+    from model.querypredictor import units_path
+    from model.validate import query_pairs
+
+    path = checkpoint or default_checkpoint_path()
+    embedder = Embedder.from_checkpoint(path, device="cpu")
+    songs = [(s.song_id, decode_song(s, embedder.sample_rate)) for root in data
+             for s in discover(root, embedder.vocabulary).songs]
+    pairs = query_pairs(songs)
+    units = fit_predictor_units(embedder, pairs, ", ".join(str(d) for d in data))
+    out = units_path(path)
+    units.save(out)
+    widths = {name: [len(k) for k in units.kept(name)] for name in sorted(units.maxima)}
+    typer.echo(f"{out}: from {len(pairs)} queries of {len(songs)} songs; hidden widths kept {widths}")

@@ -32,6 +32,8 @@ from model.config import ModelConfig
 from model.files import file_sha256
 from model.instruments import InstrumentVocabulary
 from model.jepa import StemJEPA, pooled
+from model.predictor import MLPPredictor
+from model.querypredictor import LiveUnits, QueryPredictor, units_path
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,10 @@ class Embedder:
         # Per instrument, the mean query direction (model.centring.fit_query_centres), when the checkpoint has
         # its sidecar file: the ranking discounts stems near it, which would otherwise top unrelated queries.
         self.query_centres: dict[str, np.ndarray] | None = None
+        # The predictor queries run through: the model's own (training, which changes it), or a frozen cut of it
+        # (model.querypredictor) for a loaded checkpoint, which computes the same at a fraction of the cost.
+        self.query_predictor: torch.nn.Module = self.model.predictor
+        self.predictor_units: LiveUnits | None = None
         self._window = self.cfg.audio.chunk_samples
         self._patch_samples = self.cfg.encoder.patch_size * self.cfg.audio.hop_length
 
@@ -128,7 +134,17 @@ class Embedder:
         digest = file_sha256(path)
         embedder = cls(model, device, reference, digest, batch_size, precision)
         embedder.query_centres = load_query_centres(query_centres_path(path), digest)
+        embedder.freeze_query_predictor(LiveUnits.load(units_path(path), digest))
         return embedder
+
+    def freeze_query_predictor(self, units: LiveUnits | None) -> None:
+        """Queries run through a frozen QueryPredictor of the model's MLP predictor as it is now: its instrument
+        embedding folded into the first layer, and, with `units` (the checkpoint's sidecar), only the hidden units
+        that fired on training mixes. For a checkpoint, not for a model still training (the copy would go stale)."""
+        if isinstance(self.model.predictor, MLPPredictor):
+            self.predictor_units = units
+            self.query_predictor = QueryPredictor(self.model.predictor, self.vocabulary.names, units).to(
+                self.device).eval()
 
     # ---- facts other packages need -------------------------------------------------------------
     @property
@@ -253,7 +269,7 @@ class Embedder:
         with autocast:
             emb = net(self.model.features(wave))
             if instrument is not None:
-                emb = self.model.predictor(emb, instrument)
+                emb = self.query_predictor(emb, instrument)
         return emb.float()
 
     def _pool(self, emb: torch.Tensor, centred: torch.Tensor) -> Embedding:

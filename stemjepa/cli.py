@@ -29,6 +29,7 @@ app.command("preprocess")(model_cli.preprocess)
 app.command("export")(model_cli.export)
 app.command("split")(model_cli.split)
 app.command("query-centres")(model_cli.query_centres)
+app.command("predictor-units")(model_cli.predictor_units)
 # Commands of the other packages are registered below, one line each.
 app.command("synth")(synth_cli.synth)
 app.command("synth-plot")(synth_cli.synth_plot)

@@ -58,3 +58,27 @@ def test_shipped_query_centres_belong_to_the_shipped_checkpoint(tmp_path):
     assert load_query_centres(other, embedder.checkpoint_hash) is None
     assert load_query_centres(tmp_path / "absent.npz", embedder.checkpoint_hash) is None
     assert query_centres_path(tmp_path / "a.pt") == tmp_path / "a.query-centres.npz"
+
+
+def test_shipped_predictor_units_cut_the_predictor_without_changing_a_query():
+    """The shipped checkpoint loads with its predictor-units sidecar (its hidden layers cut to the units that fired
+    on training mixes), and a query through the cut predictor equals one through the model's own on the page's
+    sample mix, which the units were not fitted on."""
+    import numpy as np
+
+    from model.querypredictor import LiveUnits, units_path
+    from stemjepa.demo import SAMPLE_MIX
+
+    cut = Embedder.from_checkpoint(None, device="cpu")
+    units = cut.predictor_units
+    assert units is not None and set(units.maxima) == set(cut.vocabulary.names)
+    hidden = cut.cfg.predictor.hidden
+    assert all(sum(len(k) for k in units.kept(n)) < 5 * hidden for n in units.maxima)  # something was left out
+    assert LiveUnits.load(units_path(default_checkpoint_path()), "0" * 64) is None
+    own = Embedder(cut.model, "cpu")
+    mix = cut.load_audio(SAMPLE_MIX)
+    for name in cut.vocabulary.names:
+        for gain in (1.0, 0.25):
+            a, b = cut.predict_one(mix * gain, name), own.predict_one(mix * gain, name)
+            assert float(np.abs(a.vector - b.vector).max()) < 1e-5
+            assert float(np.abs(a.frames - b.frames).max()) < 1e-4
