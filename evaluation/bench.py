@@ -50,7 +50,9 @@ class BenchPlan:
     faiss_flat: str = "fp32"  # storage of the exact index: fp32, or fp16 where fp32 would not fit
     faiss_ivf: str = "IVF{nlist},Flat"  # faiss.index_factory string; {nlist}: indexer.vectors.default_nlist
     # scale: simulated catalogues in the real on-disk format (evaluation.scalecat), old vs new path
-    scale_model: str = "compact"  # the shipped checkpoint's size (random weights: speed does not depend on them)
+    # "shipped": the bundled checkpoint as the service loads it (a query's speed depends on its predictor units,
+    # model.querypredictor); a size name: random weights of that size
+    scale_model: str = "shipped"
     scale_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     scale_mix_seconds: tuple[float, ...] = (30.0, 180.0)
     scale_requests: int = 8  # per size, mix, variant and cache state
@@ -97,6 +99,14 @@ class BenchPlan:
 
 def run_config(size: str) -> RunConfig:
     return load_run_config(size)
+
+
+def bench_embedder(model: str, device: torch.device) -> Embedder:
+    """"shipped": the bundled checkpoint as the service loads it (Embedder.from_checkpoint); a size name: a model of
+    that size with random weights (random_model)."""
+    if model == "shipped":
+        return Embedder.from_checkpoint(None, device=str(device))
+    return Embedder(random_model(model), device)
 
 
 def random_model(size: str, seed: int = 0) -> StemJEPA:

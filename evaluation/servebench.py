@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from evaluation.abclient import StageClock, drive_clients, mix_wav, serve, simulated_stems
-from evaluation.bench import BenchPlan, random_model
+from evaluation.bench import BenchPlan, bench_embedder, random_model
 from model.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     from service.runtime import Runtime
     from service.settings import load_settings
 
-    embedder = Embedder(random_model(plan.scale_model), device)
+    embedder = bench_embedder(plan.scale_model, device)
     instruments = embedder.vocabulary.names
     lay = scalecat.layout(plan.scale_stem_seconds, embedder.frame_seconds)
     rows = scalecat.real_rows(plan.scale_source, embedder.sample_rate, plan.scale_stem_seconds)
@@ -352,6 +352,15 @@ def _concurrent(runtime: Any, name: str, body: bytes, instrument: str, plan: Ben
 
 # ---- two versions of the code side by side (scripts/scale_ab.py runs this in each side's process) ---------------
 
+def ab_embedder(model: str) -> Embedder:
+    """The A/B workers' embedder: "shipped", the bundled checkpoint as the service loads it (Embedder.from_checkpoint,
+    with whatever that side's code derives from it: since the frozen query predictor, model.querypredictor, the
+    speed of a query depends on the checkpoint's units); otherwise a model of that size with random weights."""
+    if model == "shipped":
+        return Embedder.from_checkpoint(None, device="cpu")
+    return Embedder(random_model(model), torch.device("cpu"))
+
+
 def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: Any, commit: str,
               store: str = "int8") -> None:
     """One side of scripts/scale_ab.py: the model (random weights), the service's default settings and threads,
@@ -371,7 +380,7 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
     clock.install(service.retrieval, Embedder)
     settings = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
     limit_threads(settings.threads)  # as the server's entry point does
-    embedder = Embedder(random_model(model), torch.device("cpu"))
+    embedder = ab_embedder(model)
     instrument = embedder.vocabulary.names[0]
     runtimes: dict[int, Any] = {}
 
@@ -393,7 +402,7 @@ def ab_worker(root: Path, model: str, stem_seconds: float, commands: Any, out: A
 def legacy_ab_worker(root: Path, model: str, commands: Any, out: Any, commit: str) -> None:
     """Side A of scripts/scale_ab.py --legacy, run under 53cbbde's packages: its Runtime (its MicroBatcher and
     Retriever, wired by its `attach`) with its default settings and the libraries' own thread counts (it set
-    none), the model of size `model` with random weights (its evaluation.bench.random_model), one runtime per
+    none), the model `model` (ab_embedder), one runtime per
     root/legacy-<n> (evaluation.legacyab.LegacyCatalogue); "cold" empties its signature LRU."""
     import os
 
@@ -409,7 +418,7 @@ def legacy_ab_worker(root: Path, model: str, commands: Any, out: Any, commit: st
     clock.install(service.retrieval, Embedder)
     # Any: 53cbbde's ServiceSettings, not this checkout's (signature_cache_stems is gone since)
     settings: Any = load_settings(load_in_background=False, cache_dir=root / f"cache-{os.getpid()}", api_keys=[])
-    embedder = Embedder(random_model(model), torch.device("cpu"))
+    embedder = ab_embedder(model)
     instrument = embedder.vocabulary.names[0]
     runtimes: dict[int, Any] = {}
 

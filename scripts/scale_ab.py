@@ -10,8 +10,10 @@ request by request. One command:
         # A = 53cbbde, the code issue 18 was filed against (evaluation/legacyab.py)
 
 What runs: each side is its own process (this file run as a worker under that side's checkout, cwd and
-PYTHONPATH its root), holding the shipped checkpoint's size with random weights (evaluation.bench.random_model:
-speed does not depend on the weights), the service's default settings and threads (STEMJEPA_THREADS), and one
+PYTHONPATH its root), holding the bundled checkpoint as the service loads it (--model shipped, the default: since
+model.querypredictor a query's speed depends on the checkpoint's predictor units; --model compact: that size
+with random weights, as runs before 2026-12-01 measured), the service's default settings and threads
+(STEMJEPA_THREADS), and one
 `Retriever` per catalogue size over a real `Build` (evaluation.scalecat: the real on-disk format; simulated vectors,
 features, frames and metadata; real or synthesised onset and chroma rows). The catalogues are written once, by
 this checkout's evaluation.scalecat: A reads them in store format 2 (3194227 reads no later one), B in store
@@ -167,7 +169,7 @@ def write_catalogues(args: argparse.Namespace, sizes: list[int]) -> None:
     from evaluation.servebench import _features
     from model.embed import Embedder
 
-    embedder = Embedder(random_model(args.model), torch.device("cpu"))
+    embedder = Embedder(random_model("compact" if args.model == "shipped" else args.model), torch.device("cpu"))
     names = embedder.vocabulary.names
     lay = scalecat.layout(args.stem_seconds, embedder.frame_seconds)
     rows = scalecat.real_rows(args.source, embedder.sample_rate, args.stem_seconds)
@@ -299,7 +301,9 @@ def main() -> None:
     p.add_argument("--legacy-uncached", action="store_true", help="With --legacy: for each N, a further clients "
                    "run where side A keeps no hit's signature (LRU of 0 stems: every hit's FLAC decoded, as when "
                    "producers' hits do not repeat, which the random-weight model's queries barely do).")
-    p.add_argument("--model", default="compact", help="Model size (random weights).")
+    p.add_argument("--model", default="shipped",
+                   help="'shipped': the bundled checkpoint, as the service loads it (each side its own); or a model "
+                        "size with random weights (compact, small, ...).")
     p.add_argument("--stem-seconds", type=float, default=180.0)
     p.add_argument("--pool", type=int, default=512, help="Distinct stems whose rows the packs hold.")
     p.add_argument("--source", type=Path, default=None, help="Folder of real stems whose onset/chroma rows fill "
