@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from evaluation.abclient import StageClock, drive_clients, mix_wav, serve, simulated_stems
-from evaluation.bench import BenchPlan, bench_embedder, random_model
+from evaluation.bench import BenchPlan, random_model
 from model.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -258,6 +258,7 @@ def scale_latency(plan: BenchPlan, device: torch.device, root: Path | None = Non
     import asyncio
 
     from evaluation import scalecat
+    from evaluation.bench import bench_embedder  # here: the A/B workers load this module under older packages
     from evaluation.faissbench import clustered_vectors
     from evaluation.latency import percentiles
     from indexer.snapshot import Build

@@ -119,13 +119,13 @@ def build_model(ckpt: dict[str, Any]) -> StemJEPA:
 QUERY_CENTRES_SUFFIX = ".query-centres.npz"
 
 
-def query_centres_path(checkpoint: Path) -> Path:
-    """The sidecar file of a checkpoint's query centres (model.centring): `<name>.query-centres.npz` beside it."""
-    return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + QUERY_CENTRES_SUFFIX)
+def sidecar_path(checkpoint: Path, suffix: str) -> Path:
+    """A file derived from a checkpoint and kept beside it: `<name><suffix>` (the checkpoint's name less .pt)."""
+    return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + suffix)
 
 
-def load_query_centres(path: Path, checkpoint_hash: str) -> dict[str, np.ndarray] | None:
-    """The query centres saved for the checkpoint with `checkpoint_hash` (instrument -> unit vector [dim]);
+def load_sidecar(path: Path, checkpoint_hash: str) -> dict[str, np.ndarray] | None:
+    """Every array of a sidecar .npz saved for the checkpoint with `checkpoint_hash` (its `checkpoint_hash` array);
     None when the file is absent or belongs to another checkpoint."""
     if not path.is_file():
         return None
@@ -133,4 +133,18 @@ def load_query_centres(path: Path, checkpoint_hash: str) -> dict[str, np.ndarray
         if str(z["checkpoint_hash"]) != checkpoint_hash:
             log.warning("ignoring %s: made for another checkpoint", path.name)
             return None
-        return {str(n): np.asarray(c, dtype=np.float32) for n, c in zip(z["names"], z["centres"], strict=True)}
+        return {k: z[k] for k in z.files}
+
+
+def query_centres_path(checkpoint: Path) -> Path:
+    """The sidecar file of a checkpoint's query centres (model.centring): `<name>.query-centres.npz` beside it."""
+    return sidecar_path(checkpoint, QUERY_CENTRES_SUFFIX)
+
+
+def load_query_centres(path: Path, checkpoint_hash: str) -> dict[str, np.ndarray] | None:
+    """The query centres saved for the checkpoint with `checkpoint_hash` (instrument -> unit vector [dim]);
+    None when the file is absent or belongs to another checkpoint."""
+    z = load_sidecar(path, checkpoint_hash)
+    if z is None:
+        return None
+    return {str(n): np.asarray(c, dtype=np.float32) for n, c in zip(z["names"], z["centres"], strict=True)}

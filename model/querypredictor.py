@@ -17,7 +17,6 @@ Kept widths are rounded up to a multiple of WIDTH_MULTIPLE (by keeping the next 
 kernels of this CPU lose more to odd widths (433, 407) than the left-out units save.
 """
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.checkpoint import load_sidecar, sidecar_path
 from model.files import atomic_write
 from model.predictor import MLPPredictor
-
-log = logging.getLogger(__name__)
 
 UNITS_SUFFIX = ".predictor-units.npz"
 WIDTH_MULTIPLE = 16
@@ -42,8 +40,8 @@ FIT_LEVELS_DBFS = (-60.0, -54.0, -48.0, -42.0, -36.0, -30.0, -24.0, -18.0, -12.0
 
 
 def units_path(checkpoint: Path) -> Path:
-    """The sidecar of a checkpoint's live-unit masks: `<name>.predictor-units.npz` beside it."""
-    return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + UNITS_SUFFIX)
+    """The sidecar of a checkpoint's live units: `<name>.predictor-units.npz` beside it."""
+    return sidecar_path(checkpoint, UNITS_SUFFIX)
 
 
 def _layers(predictor: MLPPredictor) -> list[nn.Linear]:
@@ -106,17 +104,14 @@ class LiveUnits:
     def load(cls, path: Path, checkpoint_hash: str) -> "LiveUnits | None":
         """The units saved for the checkpoint with `checkpoint_hash`; None when the file is absent or belongs to
         another checkpoint."""
-        if not path.is_file():
+        z = load_sidecar(path, checkpoint_hash)
+        if z is None:
             return None
-        with np.load(path) as z:
-            if str(z["checkpoint_hash"]) != checkpoint_hash:
-                log.warning("ignoring %s: made for another checkpoint", path.name)
-                return None
-            maxima: dict[str, list[np.ndarray]] = {}
-            for name in (str(n) for n in z["names"]):
-                layers = sorted((k for k in z.files if k.startswith(name + "/")), key=lambda k: int(k.rsplit("/")[1]))
-                maxima[name] = [np.asarray(z[k], dtype=np.float32) for k in layers]
-            return cls(maxima, checkpoint_hash, str(z["data"]))
+        maxima: dict[str, list[np.ndarray]] = {}
+        for name in (str(n) for n in z["names"]):
+            layers = sorted((k for k in z if k.startswith(name + "/")), key=lambda k: int(k.rsplit("/")[1]))
+            maxima[name] = [np.asarray(z[k], dtype=np.float32) for k in layers]
+        return cls(maxima, checkpoint_hash, str(z["data"]))
 
 
 def fit_live_units(predictor: MLPPredictor, contexts: Iterable[tuple[torch.Tensor, int]], names: Sequence[str],
