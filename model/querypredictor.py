@@ -179,12 +179,10 @@ class QueryPredictor(nn.Module):
 
     def __init__(self, predictor: MLPPredictor, names: Sequence[str], units: LiveUnits | None) -> None:
         super().__init__()
-        D = _layers(predictor)[-1].out_features
         full = [np.arange(layer.out_features) for layer in _layers(predictor)[:-1]]
         self.per_instrument = nn.ModuleList(
             CompactPredictor(predictor, i, units.kept(name) if units is not None and name in units.maxima else full)
             for i, name in enumerate(names))
-        self.dim = D
 
     def forward(self, ctx: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
         B, T, Fr, D = ctx.shape

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from evaluation import machine
-from model.audio import load_mono, rms_dbfs
+from evaluation.excerpts import load_multitracks
+from model.audio import rms_dbfs
 from model.embed import Embedder
 from model.multitrack import decode_song, discover
 from model.predictor import MLPPredictor
@@ -33,15 +34,6 @@ from model.querypredictor import QueryPredictor
 from model.validate import query_pairs
 
 LEVELS_DBFS = (-57.0, -45.0, -33.0, -21.0, -9.0)  # between the fit levels (model.querypredictor.FIT_LEVELS_DBFS)
-AUDIO = (".mp3", ".flac", ".wav", ".ogg", ".m4a")
-
-
-def folder_mixes(folder: Path, sample_rate: int) -> list[tuple[str, np.ndarray]]:
-    """(stem name, mix of the folder's other stems) for each stem file of `folder`."""
-    stems = {p.stem: load_mono(p, sample_rate) for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO}
-    n = min(len(w) for w in stems.values())
-    return [(name, np.sum([w[:n] for k, w in stems.items() if k != name], axis=0).astype(np.float32))
-            for name in stems]
 
 
 def main() -> None:
@@ -70,7 +62,8 @@ def main() -> None:
         finally:
             cut.query_predictor = frozen
 
-    mixes = [m for folder in args.folders for _, m in folder_mixes(folder, cut.sample_rate)]
+    mixes = [song.mix(leave_out=name) for folder in args.folders
+             for song in load_multitracks(folder, cut.sample_rate) for name in song.stems]
     songs = [(s.song_id, decode_song(s, cut.sample_rate)) for root in args.songs
              for s in discover(root, cut.vocabulary).songs]
     mixes += [pair.mix for pair in query_pairs(songs)]
