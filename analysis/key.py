@@ -30,6 +30,12 @@ MODES = ("major", "minor")
 
 Key = tuple[int, str]
 
+# Below this margin (best key's correlation minus the runner-up's) the runner-up is named beside the best key.
+# Chosen on the synthetic selection set (scripts/key_close_calls.py: 480 mixes without one stem; the largest
+# margin below which the runner-up is the song's key at least half as often as the best is; 0.0601 there,
+# rounded): 28.1 % of those mixes fall below 0.06, their best key right in 46.7 %, the runner-up in 23.7 %.
+CLOSE_CALL_MARGIN = 0.06
+
 
 def _templates() -> np.ndarray:
     """[24, 12] z-scored templates: row k is major on tonic k (k < 12) or minor on tonic k - 12."""
@@ -62,11 +68,13 @@ def index_of_key(key: Key) -> int:
 
 @dataclass(frozen=True)
 class KeyEstimate:
-    """The best key of a profile and its confidence: the best correlation minus the runner-up's (0-2)."""
+    """The best key of a profile and its confidence: the best correlation minus the runner-up's (0-2); the
+    runner-up key itself, shown beside the best where the call is close (`close_call`)."""
 
     tonic: int
     mode: str
     confidence: float
+    runner_up: Key | None = None
 
     @property
     def key(self) -> Key:
@@ -76,6 +84,11 @@ class KeyEstimate:
     def name(self) -> str:
         return key_name(self.key)
 
+    @property
+    def close_call(self) -> bool:
+        """Whether the runner-up key is worth showing beside the best (margin below CLOSE_CALL_MARGIN)."""
+        return self.runner_up is not None and self.confidence < CLOSE_CALL_MARGIN
+
 
 def best_key(profile: np.ndarray) -> KeyEstimate:
     """The key whose template correlates best with a profile [24]; confidence 0 for a flat profile."""
@@ -83,7 +96,7 @@ def best_key(profile: np.ndarray) -> KeyEstimate:
         raise ValueError(f"expected a key profile of shape (24,), got {profile.shape}")
     order = np.argsort(-profile, kind="stable")
     tonic, mode = key_of_index(int(order[0]))
-    return KeyEstimate(tonic, mode, float(profile[order[0]] - profile[order[1]]))
+    return KeyEstimate(tonic, mode, float(profile[order[0]] - profile[order[1]]), key_of_index(int(order[1])))
 
 
 def estimate_key(chroma: np.ndarray) -> Key:

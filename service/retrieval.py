@@ -425,6 +425,7 @@ def _transposed(key: str | None, semitones: int) -> str | None:
 def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis, query_id: str | None) -> QueryInfo:
     grid, key = analysis.grid, analysis.key
     has_key = bool(np.any(analysis.key_profile))
+    alternative = key.runner_up if has_key and key.close_call else None
     return QueryInfo(
         filename=query.filename, instrument=params.instrument, duration_seconds=round(query.duration_seconds, 4),
         sample_rate=query.sample_rate, start_seconds=round(query.start_seconds, 4),
@@ -433,6 +434,8 @@ def _query_info(query: QueryAudio, params: RetrieveParams, analysis: Analysis, q
         bpm_confidence=round(analysis.tempo.confidence, 4),
         key=key.name if has_key else None, camelot=camelot(key.key) if has_key else None,
         key_confidence=round(key.confidence, 4),
+        key_alternative=key_name(alternative) if alternative else None,
+        key_alternative_camelot=camelot(alternative) if alternative else None,
         beat_period_seconds=round(grid.period, 4) if grid.period > 0 else None,
         beats_per_bar=grid.beats_per_bar if len(grid.beats) else None,
         downbeat_seconds=round(grid.first_downbeat + query.start_seconds, 4) if len(grid.beats) else None,

@@ -32,6 +32,10 @@ class QueryInfo(BaseModel):
     key: str | None = Field(None, description="Detected key of the query section, e.g. 'A minor'.")
     camelot: str | None = Field(None, description="Camelot code of `key`, e.g. '8A'.")
     key_confidence: float = Field(0.0, description="Best key's correlation minus the runner-up's (0-2).")
+    key_alternative: str | None = Field(
+        None, description="The runner-up key when the call is close (`key_confidence` below the analysis's "
+        "close-call margin, where the runner-up was the song's key about half as often as `key`); else null.")
+    key_alternative_camelot: str | None = Field(None, description="Camelot code of `key_alternative`.")
     beat_period_seconds: float | None = Field(None, description="Beat period (s) of the detected beat grid.")
     beats_per_bar: int | None = Field(None, description="Detected meter: 3 or 4 beats per bar.")
     downbeat_seconds: float | None = Field(

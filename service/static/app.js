@@ -307,7 +307,9 @@ async function refinePending(body) {
 function renderResults(body) {
   const t = body.timings;
   const q = body.query;
-  const feel = q.bpm ? ` · your mix: ${q.bpm.toFixed(1)} BPM, ${q.key || "key unknown"}${q.camelot ? ` (${q.camelot})` : ""}` : "";
+  // A close call names the runner-up key too: on such mixes it is the song's key about half as often as the best.
+  const alt = q.key_alternative ? ` or ${q.key_alternative}${q.key_alternative_camelot ? ` (${q.key_alternative_camelot})` : ""}` : "";
+  const feel = q.bpm ? ` · your mix: ${q.bpm.toFixed(1)} BPM, ${q.key || "key unknown"}${q.camelot ? ` (${q.camelot})` : ""}${alt}` : "";
   $("#results-meta").textContent = `${body.results.length} of ${body.catalogue.searched} ${body.catalogue.instrument_filter ?
     body.query.instrument + " " : ""}stems · ${(t.total_ms / 1000).toFixed(1)} s${feel}`;
   const byModel = [...body.results].sort((a, b) => b.score_parts.model - a.score_parts.model);

@@ -5,11 +5,14 @@ import pytest
 
 from analysis.chroma import pitch_class_summary, to_chroma_rate
 from analysis.key import (
+    CLOSE_CALL_MARGIN,
+    KeyEstimate,
     KeyParseError,
     best_key,
     camelot,
     camelot_compatible,
     estimate_key,
+    index_of_key,
     key_profile,
     mirex_score,
     parse_key,
@@ -35,6 +38,17 @@ def test_best_key_confidence_and_flat_profiles() -> None:
     assert not key_profile(np.ones(12)).any()
     with pytest.raises(ValueError):
         best_key(np.zeros(12))
+
+
+def test_a_close_call_names_the_runner_up_key() -> None:
+    profile = np.zeros(24, dtype=np.float32)
+    profile[index_of_key((8, "minor"))], profile[index_of_key((4, "major"))] = 0.85, 0.85 - CLOSE_CALL_MARGIN / 2
+    close = best_key(profile)
+    assert close.key == (8, "minor") and close.runner_up == (4, "major") and close.close_call
+    profile[index_of_key((4, "major"))] = 0.85 - 2 * CLOSE_CALL_MARGIN
+    clear = best_key(profile)
+    assert clear.runner_up == (4, "major") and not clear.close_call
+    assert not KeyEstimate(0, "major", 0.0).close_call  # no runner-up known
 
 
 @pytest.mark.parametrize("tonic", [0, 3, 7, 10])

@@ -2,6 +2,7 @@
 
 from fastapi.testclient import TestClient
 
+from analysis.key import CLOSE_CALL_MARGIN
 from analysis.placement import ALTERNATIVE_SEPARATION_SECONDS
 from service.app import create_app
 from service.settings import ServiceSettings
@@ -24,7 +25,12 @@ def test_retrieve_returns_k_results_with_every_field(client: TestClient) -> None
     assert body["catalogue"] == {"searched": SONGS, "total": 4 * SONGS, "instrument_filter": True,
                                  "candidates": SONGS, "matching": SONGS, "unavailable": 0}
     assert set(body["timings"]) == {"decode_ms", "embed_ms", "analyse_ms", "search_ms", "align_ms", "total_ms"}
-    assert body["rank"] == "fused" and body["query"]["bpm"] > 0 and body["query"]["key"]
+    query = body["query"]
+    assert body["rank"] == "fused" and query["bpm"] > 0 and query["key"]
+    # the runner-up key is named exactly where the call is close, and is another key
+    assert (query["key_alternative"] is not None) == (query["key_confidence"] < CLOSE_CALL_MARGIN)
+    assert query["key_alternative"] != query["key"] and bool(query["key_alternative_camelot"]) == bool(
+        query["key_alternative"])
     results = body["results"]
     assert len(results) == 5
     for i, res in enumerate(results, start=1):
