@@ -127,7 +127,9 @@ def _render_stems(
         audio[stem] = rendered * 10 ** (gain_db / 20)
         labels = [instrument_label(p.program, p.is_drum) for p in parts]
         info[stem] = {
-            "instrument": max(set(labels), key=lambda lab: (labels.count(lab), lab)),
+            # A MIDI-corpus arrangement can leave a stem without a part: it renders silent, and write_song
+            # draws the song again (the last attempt composes, which fills every stem).
+            "instrument": max(set(labels), key=lambda lab: (labels.count(lab), lab)) if labels else None,
             "instruments": labels,
             "programs": [None if p.is_drum else p.program for p in parts],
             "soundfont": soundfont.name,
