@@ -27,6 +27,7 @@ Development data only, never musdb18-7/valid:
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ from analysis.chroma import CHROMA_HOP_STEPS, ONSET_HOP_SECONDS
 from analysis.signature import Signature, signature
 from evaluation.excerpts import SILENCE_DBFS, Multitrack, load_multitracks
 from evaluation.storeforms import roundtrip
+from model.audio import rms_dbfs
 
 SAMPLE_RATE = 16_000
 SEARCH = 100  # lags searched each side of the truth, in 10 ms steps (+-1 s)
@@ -52,11 +54,14 @@ BATCH = 16
 STORE = roundtrip("format3")
 
 
+@dataclass(frozen=True)
 class Case:
     """One query and stem: the query's signature, the stem's as stored, the instrument and the truth (s)."""
 
-    def __init__(self, query: Signature, stem: Signature, instrument: str, truth: float) -> None:
-        self.query, self.stem, self.instrument, self.truth = query, stem, instrument, truth
+    query: Signature
+    stem: Signature
+    instrument: str
+    truth: float
 
     @property
     def truth_steps(self) -> int:
@@ -69,10 +74,6 @@ def rows(sig: Signature) -> np.ndarray:
     chroma = np.repeat(sig.chroma, CHROMA_HOP_STEPS, axis=0)[:n]
     chroma = np.concatenate([chroma, np.zeros((n - len(chroma), 12), np.float32)])
     return np.concatenate([sig.bands, chroma.T]).astype(np.float32)
-
-
-def _loud(wave: np.ndarray) -> bool:
-    return 20 * np.log10(float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) + 1e-12) >= SILENCE_DBFS
 
 
 def make_cases(songs: list[Multitrack], per_stem: int, rng: np.random.Generator,
@@ -91,7 +92,7 @@ def make_cases(songs: list[Multitrack], per_stem: int, rng: np.random.Generator,
                 end_cut = rng.uniform(0, 2.0 if long else 1.0)
                 query = song.mix(leave_out=name)[int(start * SAMPLE_RATE): int((start + window) * SAMPLE_RATE)]
                 stem = wave[int((start + cut) * SAMPLE_RATE): int((start + window - end_cut) * SAMPLE_RATE)]
-                if not (_loud(query) and _loud(stem)):
+                if rms_dbfs(query) <= SILENCE_DBFS or rms_dbfs(stem) <= SILENCE_DBFS:
                     continue
                 q, s = signature(query, SAMPLE_RATE), STORE(signature(stem, SAMPLE_RATE))
                 if np.any(q.envelope) and np.any(s.envelope):
