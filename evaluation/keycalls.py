@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.key import Key, key_of_index
+from analysis.key import Key
 from analysis.music import analyse
 from evaluation.estimators import truth_key
 from evaluation.songs import EvalSong
@@ -28,7 +28,7 @@ class KeyCall:
     without: str
     truth: Key
     best: Key
-    runner_up: Key
+    runner_up: Key | None
     margin: float
 
     @property
@@ -50,12 +50,9 @@ def key_calls(songs: Sequence[EvalSong], sample_rate: int = 16_000) -> list[KeyC
         n = min(len(w) for w in song.stems.values())
         for without in sorted(song.stems):
             mix = np.sum([w[:n] for name, w in song.stems.items() if name != without], axis=0)
-            profile = analyse(mix.astype(np.float32), sample_rate).key_profile
-            if not np.any(profile):
-                continue
-            order = np.argsort(-profile, kind="stable")
-            calls.append(KeyCall(song.song_id, without, truth, key_of_index(int(order[0])),
-                                 key_of_index(int(order[1])), float(profile[order[0]] - profile[order[1]])))
+            a = analyse(mix.astype(np.float32), sample_rate)
+            if np.any(a.key_profile):
+                calls.append(KeyCall(song.song_id, without, truth, a.key.key, a.key.runner_up, a.key.confidence))
     return calls
 
 
