@@ -29,6 +29,15 @@ class CorpusMismatchError(ValueError):
     """The output folder holds a corpus made with other settings, which a resumed run must not mix in."""
 
 
+class CorpusIncompleteError(RuntimeError):
+    """Some songs failed; every other song of the run was written (`written`), and a re-run tries only the
+    failed ones again."""
+
+    def __init__(self, failures: Sequence[str], written: int) -> None:
+        super().__init__(f"{len(failures)} song(s) failed, {written} written: " + "; ".join(failures))
+        self.failures, self.written = list(failures), written
+
+
 def song_name(index: int) -> str:
     return f"song_{index:05d}"
 
@@ -43,16 +52,22 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
         path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
-def _write_one(job: Job[JobKey]) -> JobKey:
+def _write_one(job: Job[JobKey]) -> tuple[JobKey, str | None]:
+    """Writes one song; returns its key and, if it failed, why (one song's failure must not cost the others)."""
     key, name, make, args, out = job
     # Written under a hidden name and renamed when complete: a folder with the song's name is always whole.
     tmp = out / f"{_TMP_PREFIX}{name}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    make(*args, tmp)
+    try:
+        make(*args, tmp)
+    except Exception as error:  # an interrupt (BaseException) still stops the run
+        shutil.rmtree(tmp, ignore_errors=True)
+        logger.error("%s failed: %s: %s", name, type(error).__name__, error)
+        return key, f"{name}: {type(error).__name__}: {error}"
     tmp.rename(out / name)
-    return key
+    return key, None
 
 
 def _is_complete(out: Path, name: str) -> bool:
@@ -66,7 +81,11 @@ def _run(
     workers: int,
     on_song: Callable[[JobKey], None] | None,
 ) -> list[JobKey]:
-    """Run the jobs whose song is not complete yet, in worker processes; returns their keys in completion order."""
+    """Run the jobs whose song is not complete yet, in worker processes; returns their keys in completion order.
+
+    Raises:
+        CorpusIncompleteError: after every other job ran, when some songs failed.
+    """
     if workers < 1:
         raise ValueError("workers must be >= 1")
     out.mkdir(parents=True, exist_ok=True)
@@ -78,19 +97,24 @@ def _run(
         installed_soundfonts()  # decodes SF3 fonts here, once, rather than in every worker at the same time
     logger.info("%d of %d songs to write into %s with %d workers", len(todo), len(jobs), out, workers)
     done: list[JobKey] = []
-    results: Iterator[JobKey]
+    failures: list[str] = []
+
+    def collect(results: Iterator[tuple[JobKey, str | None]]) -> None:
+        for key, failure in results:
+            if failure is not None:
+                failures.append(failure)
+                continue
+            done.append(key)
+            if on_song:
+                on_song(key)
+
     if workers == 1:
-        results = map(_write_one, todo)
-        for key in results:
-            done.append(key)
-            if on_song:
-                on_song(key)
-        return done
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for key in pool.imap_unordered(_write_one, todo):
-            done.append(key)
-            if on_song:
-                on_song(key)
+        collect(map(_write_one, todo))
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            collect(pool.imap_unordered(_write_one, todo))
+    if failures:
+        raise CorpusIncompleteError(failures, len(done))
     return done
 
 
@@ -117,6 +141,7 @@ def write_corpus(
 
     Raises:
         ReservedSeedError: seed belongs to a fixed set (synth.sets), which only its sibling set may use.
+        CorpusIncompleteError: some songs failed (after every other song was written).
     """
     if songs < 0 or not 0 <= seed <= _MAX_SEED:
         raise ValueError(f"songs must be >= 0 and seed within 0..{_MAX_SEED}")

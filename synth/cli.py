@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from synth.batch import pending_members, pending_songs, write_corpus, write_siblings
+from synth.batch import CorpusIncompleteError, pending_members, pending_songs, write_corpus, write_siblings
 from synth.plot import plot_song
 from synth.sets import FIXED_SETS, ReservedSeedError, check_seed
 from synth.siblings import SiblingCorpus
@@ -72,12 +72,17 @@ def synth(
         todo = len(pending_songs(out, songs)) if out.is_dir() else songs
     start = time.perf_counter()
     columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    failed: CorpusIncompleteError | None = None
     with Progress(*columns) as progress:
         task = progress.add_task("songs", total=todo)
-        if corpus is not None:
-            written = len(write_siblings(out, corpus, settings, workers, on_song=lambda _: progress.advance(task)))
-        else:
-            written = len(write_corpus(out, songs, seed, settings, workers, on_song=lambda _: progress.advance(task)))
+        try:
+            if corpus is not None:
+                written = len(write_siblings(out, corpus, settings, workers, on_song=lambda _: progress.advance(task)))
+            else:
+                written = len(write_corpus(out, songs, seed, settings, workers,
+                                           on_song=lambda _: progress.advance(task)))
+        except CorpusIncompleteError as error:
+            failed, written = error, error.written
     elapsed = time.perf_counter() - start
     audio = written * duration
     speed = audio / max(elapsed, 1e-9)
@@ -90,6 +95,9 @@ def synth(
         speed / workers,
         workers,
     )
+    if failed is not None:
+        typer.echo(f"error: {failed}", err=True)
+        raise typer.Exit(1)
 
 
 def synth_plot(

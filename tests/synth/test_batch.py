@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 import synth.batch
-from synth.batch import CorpusMismatchError, song_name, write_corpus
+from synth.batch import CorpusIncompleteError, CorpusMismatchError, song_name, write_corpus
 from synth.song import SongSettings
 from synth.stems import MIXTURE, STEMS
 from tests.synth.conftest import needs_fluidsynth
@@ -72,6 +72,27 @@ def test_an_interrupted_run_resumes_without_redoing_finished_songs(
     assert written == [1, 2]
     assert (tmp_path / song_name(0) / "mixture.flac").stat().st_mtime_ns == first
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_failing_song_costs_only_itself_and_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = SongSettings(duration=2.0, sample_rate=8000, sources={"procedural": 1.0})
+    real = synth.batch.make_song
+
+    def fail_on_first(index: int, seed: int, s: SongSettings, folder: Path) -> object:
+        if index == 0:
+            (folder / "half.flac").write_bytes(b"partial")
+            raise ValueError("max() arg is an empty sequence")
+        return real(index, seed, s, folder)
+
+    monkeypatch.setattr(synth.batch, "make_song", fail_on_first)
+    with pytest.raises(CorpusIncompleteError, match="song_00000: ValueError: max") as failed:
+        write_corpus(tmp_path, 3, 0, settings, workers=1)
+    assert failed.value.written == 2 and len(failed.value.failures) == 1
+    assert not (tmp_path / song_name(0)).exists() and not list(tmp_path.glob(".tmp-*"))
+    assert all((tmp_path / song_name(i) / "metadata.json").is_file() for i in (1, 2))
+
+    monkeypatch.setattr(synth.batch, "make_song", real)
+    assert write_corpus(tmp_path, 3, 0, settings) == [0]  # a re-run tries the failed song only
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
