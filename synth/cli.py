@@ -47,7 +47,8 @@ def synth(
 
     With --siblings K: groups of K songs sharing one plan, arranged and rendered independently, plus
     --variants songs per group with the plan transposed or at another tempo. An interrupted run resumes:
-    complete songs are kept, the rest are rendered.
+    complete songs are kept, the rest are rendered. A song that fails costs only itself: the others are
+    written, the failed ones named at the end (exit status 1), and a re-run tries only them.
     """
     if fixed_set is not None:
         if fixed_set not in FIXED_SETS:
