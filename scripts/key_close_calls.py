@@ -8,7 +8,7 @@ and reports it, once, on the evaluation set (evaluation.keycalls):
 
 Each query is a song's mix without one of its stems, at the model's 16 kHz, analysed as an upload is. The
 margin is chosen on the selection set only (evaluation.keycalls.choose_margin); the evaluation set is scored
-at the chosen margin and, for comparison, at the margin the code ships (--shipped).
+at the chosen margin and at the margin the code ships (analysis.key.CLOSE_CALL_MARGIN), side by side.
 """
 
 import argparse
@@ -41,10 +41,11 @@ def _bins(calls: list[KeyCall]) -> list[dict[str, float]]:
 def _print(name: str, calls: list[KeyCall], margins: dict[str, float]) -> dict[str, object]:
     print(f"\n{name}: {len(calls)} queries (mix without one stem)")
     print("  margin       queries  best right %  runner-up right %")
-    for r in _bins(calls):
+    bins = _bins(calls)
+    for r in bins:
         print(f"  {r['margin_from']:.3f}-{r['margin_to']:.3f}  {r['queries']:7d}  {r['best_right']:12.1f}"
               f"  {r['runner_up_right']:17.1f}")
-    out: dict[str, object] = {"bins": _bins(calls)}
+    out: dict[str, object] = {"bins": bins}
     for label, m in margins.items():
         s = summary(calls, m)
         out[label] = {"margin": m, **s}

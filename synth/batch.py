@@ -168,6 +168,9 @@ def write_siblings(
 
     Returns:
         The folder names written by this call.
+
+    Raises:
+        CorpusIncompleteError: some songs failed (after every other song was written).
     """
     manifest = {
         "kind": "siblings",
