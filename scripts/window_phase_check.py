@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.alignment import Curve, frame_curve
 from evaluation.excerpts import TOLERANCES_SECONDS, Excerpt, Multitrack, load_multitracks, plan_excerpts
 from model.embed import Embedder
 
@@ -48,12 +49,9 @@ class DataSet:
         return cls(name, root, (float(lo), float(hi)), int(windows), tuple(int(s) for s in seeds.split(",")))
 
 
-def mean_cosine(query: np.ndarray, stem: np.ndarray, lag: int) -> float:
-    """Mean cosine of unit frames stem[j] and query[j + lag] over their overlap (-inf where none)."""
-    lo, hi = max(0, -lag), min(len(stem), len(query) - lag)
-    if hi <= lo:
-        return -np.inf
-    return float(np.mean(np.sum(query[lo + lag : hi + lag] * stem[lo:hi], axis=1)))
+def at_lag(curve: Curve, lag: int) -> float:
+    """The curve's mean cosine at `lag` (frames)."""
+    return float(curve.similarity[lag - int(curve.lags[0])])
 
 
 def best_offsets(embedder: Embedder, song: Multitrack, ex: Excerpt) -> tuple[float, float]:
@@ -67,10 +65,10 @@ def best_offsets(embedder: Embedder, song: Multitrack, ex: Excerpt) -> tuple[flo
     candidates = ex.cut + STEP_SECONDS * np.arange(-steps, steps + 1)
     candidates = candidates[candidates >= 0]
     recut = embedder.predict([mix[lo + round(c * sr) : hi] for c in candidates], [ex.instrument] * len(candidates))
-    recut_scores = [mean_cosine(p.frames, stem_frames, 0) for p in recut]
+    recut_scores = [at_lag(frame_curve(p.frames, stem_frames, 1), 0) for p in recut]
     query = embedder.predict_one(mix[lo:hi], ex.instrument).frames
-    lags = np.arange(int(candidates[0] / fs), int(candidates[-1] / fs) + 2)
-    curve = np.interp(candidates / fs, lags, [mean_cosine(query, stem_frames, int(k)) for k in lags])
+    full = frame_curve(query, stem_frames, 1)
+    curve = np.interp(candidates / fs, full.lags, full.similarity)
     return (float(candidates[int(np.argmax(recut_scores))] - ex.cut),
             float(candidates[int(np.argmax(curve))] - ex.cut))
 
