@@ -27,7 +27,6 @@ from analysis.alignment import Curve, frame_curve
 from evaluation.excerpts import TOLERANCES_SECONDS, Excerpt, Multitrack, load_multitracks, plan_excerpts
 from model.embed import Embedder
 
-SAMPLE_RATE = 16_000
 SEARCH_SECONDS = 1.0
 STEP_SECONDS = 0.04
 
